@@ -1,0 +1,275 @@
+// duet/detail/task_state.hpp — the shared state behind Task<T>: status, result, continuations.
+//
+// Ground rules (read before changing anything here)
+// -------------------------------------------------
+// Reference count. `refs_` counts Task handles, awaiters, builders and the running state machine.
+// The object is destroyed by the release that drops it to zero. A state with k_immortal refs
+// (the shared completed Task<>) is never destroyed.
+//
+// State word. `word_` packs:
+//   bits 0-1  the TaskStatus (0 pending, 1 ran_to_completion, 2 faulted, 3 canceled);
+//   bit 2     k_completing — one completer won try_begin_complete() and is writing the result;
+//   bit 3     k_waiters    — some thread blocks in wait_blocking() and needs a futex wake;
+//   bits 4-31 a poke counter bumped by poke_waiters() so blocked waiters re-examine their
+//             situation (deadlock detection) without the task completing.
+// Completion is two-phase: try_begin_complete() (CAS pending → completing, single winner), write
+// the result or exception, then end_complete(status), which publishes the status with release
+// order. Readers that observe a non-zero status (acquire) see the result.
+//
+// Continuation slot. `head_` is a lock-free stack (Treiber) of Continuation nodes:
+//   nullptr                 no continuation yet;
+//   a node                  the most recently registered continuation, `next` links the rest;
+//   completed_sentinel()    the task completed and its continuations were taken; a registration
+//                           that finds it fails, and the caller runs its continuation itself.
+// One continuation is stored without allocation; any number are (they are intrusive). The
+// completer exchanges the head for the sentinel once, reverses the list (so continuations run in
+// registration order, as .NET does) and dispatches each node exactly once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "duet/continuation.hpp"
+#include "duet/detail/assert.hpp"
+#include "duet/errors.hpp"
+
+namespace duet {
+
+// TaskStatus — the observable lifecycle of a task (a subset of .NET's TaskStatus).
+enum class TaskStatus : std::uint8_t {
+  pending = 0,            // not completed yet (WaitingForActivation / Running in .NET)
+  ran_to_completion = 1,  // completed with a result
+  faulted = 2,            // completed with an exception
+  canceled = 3,           // completed by cancellation (an OperationCanceledError)
+};
+
+// to_string(s) — "pending", "ran_to_completion", "faulted" or "canceled".
+const char* to_string(TaskStatus s) noexcept;
+
+namespace detail {
+
+// TaskStateBase — status, exception and continuation slot shared by every TaskState<T>.
+// Thread-safe: every member may be called from any thread unless noted.
+class TaskStateBase {
+ public:
+  static constexpr std::uint32_t k_status_mask = 3u;
+  static constexpr std::uint32_t k_completing = 4u;
+  static constexpr std::uint32_t k_waiters = 8u;
+  static constexpr std::uint32_t k_poke = 16u;
+  static constexpr std::uint32_t k_immortal = 1u << 30;
+
+  TaskStateBase(const TaskStateBase&) = delete;
+  TaskStateBase& operator=(const TaskStateBase&) = delete;
+
+  // add_ref / release — intrusive reference counting (see "Reference count").
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) last_release();
+  }
+
+  // status() — the published status; pending while a completer is still writing.
+  TaskStatus status() const noexcept {
+    return static_cast<TaskStatus>(word_.load(std::memory_order_acquire) & k_status_mask);
+  }
+  bool is_completed() const noexcept {
+    return (word_.load(std::memory_order_acquire) & k_status_mask) != 0;
+  }
+
+  // try_add_continuation(c) — registers `c`; false when the task has already completed (the
+  // caller then runs `c` itself). Lock-free.
+  bool try_add_continuation(Continuation& c) noexcept {
+    Continuation* head = head_.load(std::memory_order_acquire);
+    do {
+      if (head == completed_sentinel()) return false;
+      c.next = head;
+    } while (!head_.compare_exchange_weak(head, &c, std::memory_order_release,
+                                          std::memory_order_acquire));
+    return true;
+  }
+
+  // add_continuation(c) — registers `c`, or dispatches it at once when the task already completed.
+  void add_continuation(Continuation& c) noexcept {
+    if (!try_add_continuation(c)) dispatch_continuation(c, false);
+  }
+
+  // try_begin_complete() — claims the right to complete this task; true for exactly one caller.
+  bool try_begin_complete() noexcept {
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    do {
+      if (w & (k_status_mask | k_completing)) return false;
+    } while (!word_.compare_exchange_weak(w, w | k_completing, std::memory_order_acquire,
+                                          std::memory_order_relaxed));
+    return true;
+  }
+
+  // end_complete(s) — publishes `s`, wakes blocked waiters, dispatches every continuation.
+  // Precondition: this thread won try_begin_complete() and wrote the result/exception.
+  void end_complete(TaskStatus s) noexcept;
+
+  // set_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as faulted,
+  // or as canceled when `e` is an OperationCanceledError.
+  void complete_exception_claimed(std::exception_ptr e) noexcept;
+  // complete_canceled_claimed(e) — after try_begin_complete(): completes as canceled, storing `e`
+  // (or a TaskCanceledError when null) for awaiters to rethrow.
+  void complete_canceled_claimed(std::exception_ptr e) noexcept;
+
+  // try_complete_exception(e) / try_complete_canceled(e) — claim + complete; false if already done.
+  bool try_complete_exception(std::exception_ptr e) noexcept {
+    if (!try_begin_complete()) return false;
+    complete_exception_claimed(std::move(e));
+    return true;
+  }
+  bool try_complete_canceled(std::exception_ptr e = nullptr) noexcept {
+    if (!try_begin_complete()) return false;
+    complete_canceled_claimed(std::move(e));
+    return true;
+  }
+
+  // wait() — blocks until completed; routes through the current SynchronizationContext's
+  // blocking_wait so a context can detect the sync-over-async deadlock. Marks the state observed.
+  void wait();
+  // wait_blocking() — blocks until completed, or until `stop()` returns true after a poke.
+  template <class Stop>
+  void wait_blocking(Stop&& stop) {
+    for (int spin = 0; spin < 64; ++spin) {
+      if (is_completed()) return;
+    }
+    for (;;) {
+      std::uint32_t w = word_.load(std::memory_order_acquire);
+      if (w & k_status_mask) return;
+      if (stop()) return;
+      if (!(w & k_waiters)) {
+        if (!word_.compare_exchange_weak(w, w | k_waiters, std::memory_order_acq_rel)) continue;
+        w |= k_waiters;
+      }
+      word_.wait(w, std::memory_order_acquire);
+    }
+  }
+  void wait_blocking() {
+    wait_blocking([] { return false; });
+  }
+  // poke_waiters() — wakes every blocked waiter so it re-checks its stop condition.
+  void poke_waiters() noexcept {
+    word_.fetch_add(k_poke, std::memory_order_acq_rel);
+    word_.notify_all();
+  }
+
+  // exception() — the stored exception (faulted or canceled), or null. Marks it observed.
+  std::exception_ptr exception() const noexcept {
+    observed_.store(true, std::memory_order_relaxed);
+    return exception_;
+  }
+  // rethrow_if_failed() — rethrows the stored exception when faulted/canceled. Marks observed.
+  // Precondition: completed.
+  void rethrow_if_failed() const {
+    if (status() != TaskStatus::ran_to_completion) {
+      observed_.store(true, std::memory_order_relaxed);
+      std::rethrow_exception(exception_);
+    }
+  }
+
+  // run_continuations_asynchronously — set before the task is shared (TaskCompletionSource option).
+  void set_run_continuations_asynchronously(bool v) noexcept { run_async_ = v; }
+  bool run_continuations_asynchronously() const noexcept { return run_async_; }
+
+  // continuation_head() — the current head of the continuation stack, for deadlock detection,
+  // which walks it only while the task cannot complete. Never dereference the sentinel.
+  Continuation* continuation_head() const noexcept { return head_.load(std::memory_order_acquire); }
+  static Continuation* completed_sentinel() noexcept;
+
+  // dispatch_continuation(c, force_async) — runs or posts `c` following the rule in
+  // sync_context.hpp.
+  static void dispatch_continuation(Continuation& c, bool force_async) noexcept;
+
+ protected:
+  explicit TaskStateBase(std::uint32_t refs = 1) noexcept : refs_(refs) {}
+  virtual ~TaskStateBase() = default;
+  // destroy() — frees the object; boxes override it when they are not allocated with `new`.
+  virtual void destroy() noexcept { delete this; }
+
+  std::exception_ptr exception_;
+
+ private:
+  void last_release() noexcept;
+
+  std::atomic<std::uint32_t> refs_;
+  std::atomic<std::uint32_t> word_{0};
+  std::atomic<Continuation*> head_{nullptr};
+  bool run_async_ = false;
+  mutable std::atomic<bool> observed_{false};
+};
+
+// TaskState<T> — TaskStateBase plus storage for the result.
+template <class T>
+class TaskState : public TaskStateBase {
+ public:
+  explicit TaskState(std::uint32_t refs = 1) noexcept : TaskStateBase(refs) {}
+
+  // try_complete_value(v) — claim + store + publish; false if already completed.
+  template <class... Args>
+  bool try_complete_value(Args&&... args) {
+    if (!try_begin_complete()) return false;
+    try {
+      ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
+    } catch (...) {
+      complete_exception_claimed(std::current_exception());
+      return true;
+    }
+    has_value_ = true;
+    end_complete(TaskStatus::ran_to_completion);
+    return true;
+  }
+
+  // value() — the result. Precondition: ran_to_completion.
+  T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&storage_)); }
+
+  // take_result() — returns the result: a copy for copyable T; for move-only T it moves the value
+  // out once and throws InvalidOperationError on a second take. Rethrows a stored exception.
+  T take_result() {
+    rethrow_if_failed();
+    if constexpr (std::is_copy_constructible_v<T>) {
+      return value();
+    } else {
+      if (taken_.exchange(true, std::memory_order_acq_rel)) {
+        throw InvalidOperationError(
+            "Task<T>::result of a move-only T was already taken: a Task<T> whose T cannot be "
+            "copied hands its value to exactly one await/result(); copy the value out once and "
+            "share that, or make T copyable");
+      }
+      return std::move(value());
+    }
+  }
+
+ protected:
+  ~TaskState() override {
+    if (has_value_) value().~T();
+  }
+
+ private:
+  alignas(T) unsigned char storage_[sizeof(T)];
+  bool has_value_ = false;
+  std::atomic<bool> taken_{false};
+};
+
+// TaskState<void> — no result.
+template <>
+class TaskState<void> : public TaskStateBase {
+ public:
+  explicit TaskState(std::uint32_t refs = 1) noexcept : TaskStateBase(refs) {}
+  bool try_complete_value() {
+    if (!try_begin_complete()) return false;
+    end_complete(TaskStatus::ran_to_completion);
+    return true;
+  }
+  void take_result() { rethrow_if_failed(); }
+
+  // completed() — the shared, immortal, completed Task<> state (.NET's Task.CompletedTask).
+  static TaskState<void>* completed() noexcept;
+};
+
+}  // namespace detail
+}  // namespace duet

@@ -1,0 +1,95 @@
+// duet/errors.hpp — the exception types duet throws, named after their .NET counterparts.
+//
+// Exceptions are duet's error channel, as in .NET. Every message names the rule that was broken
+// and the fix, so a user reading only the message knows what to change.
+// All types are immutable after construction and safe to share between threads.
+#pragma once
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace duet {
+
+// InvalidOperationError — an operation was attempted in a state that forbids it (.NET's
+// InvalidOperationException): completing a TaskCompletionSource twice, awaiting a consumed
+// ValueTask, asking a builder for its task before start().
+class InvalidOperationError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// ArgumentError — a caller passed a value outside the accepted domain (.NET's
+// ArgumentException / ArgumentOutOfRangeException), e.g. a negative delay.
+class ArgumentError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// OperationCanceledError — an operation observed a cancellation request (.NET's
+// OperationCanceledException). A task whose method ends with this exception ends `canceled`, not
+// `faulted`; awaiting or waiting on a canceled task throws it.
+class OperationCanceledError : public std::runtime_error {
+ public:
+  OperationCanceledError() : std::runtime_error("The operation was canceled.") {}
+  using std::runtime_error::runtime_error;
+};
+
+// TaskCanceledError — the OperationCanceledError a canceled task rethrows when nothing more
+// specific was recorded (.NET's TaskCanceledException).
+class TaskCanceledError : public OperationCanceledError {
+ public:
+  TaskCanceledError() : OperationCanceledError("A task was canceled.") {}
+  using OperationCanceledError::OperationCanceledError;
+};
+
+// TimeoutError — a wait gave up after its timeout (.NET's TimeoutException).
+class TimeoutError : public std::runtime_error {
+ public:
+  TimeoutError() : std::runtime_error("The operation has timed out.") {}
+  using std::runtime_error::runtime_error;
+};
+
+// DeadlockError — a thread blocked (wait()/result()) on a task whose completion needs a
+// continuation that only that same thread can run (the sync-over-async deadlock of the seeds).
+// .NET hangs forever here; duet detects the cycle and throws instead.
+class DeadlockError : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+// AggregateError — several exceptions at once (.NET's AggregateException): faults collected by
+// when_all, exceptions thrown by cancellation callbacks. `inner_exceptions()` holds all of them in
+// order; what() summarises the first.
+class AggregateError : public std::runtime_error {
+ public:
+  explicit AggregateError(std::vector<std::exception_ptr> inner);
+  const std::vector<std::exception_ptr>& inner_exceptions() const noexcept { return inner_; }
+
+ private:
+  std::vector<std::exception_ptr> inner_;
+};
+
+// UnhandledExceptionHandler — receives an exception nothing else can report: one escaping an
+// async void method with no SynchronizationContext, or one thrown by a continuation after its
+// task already completed. The default prints it and terminates the process, as .NET does.
+using UnhandledExceptionHandler = void (*)(std::exception_ptr);
+// set_unhandled_exception_handler(h) — replaces the handler (null restores the default); returns
+// the previous one. Thread-safe.
+UnhandledExceptionHandler set_unhandled_exception_handler(UnhandledExceptionHandler h) noexcept;
+
+// UnobservedTaskExceptionHandler — receives the exception of a faulted task whose exception
+// nobody observed (no await, result(), wait() or exception()) when its last handle goes away
+// (.NET's TaskScheduler.UnobservedTaskException). The default ignores it, as .NET 4.5+ does.
+using UnobservedTaskExceptionHandler = void (*)(std::exception_ptr);
+// set_unobserved_task_exception_handler(h) — replaces the handler (null: ignore); returns the
+// previous one. Thread-safe.
+UnobservedTaskExceptionHandler set_unobserved_task_exception_handler(
+    UnobservedTaskExceptionHandler h) noexcept;
+
+// describe(e) — "<what()>" of an exception_ptr, or a fixed text for non-std exceptions; used to
+// build messages.
+std::string describe(const std::exception_ptr& e);
+
+}  // namespace duet

@@ -1,0 +1,74 @@
+// duet/sync_context.hpp — SynchronizationContext: "where a continuation resumes".
+//
+// An await captures SynchronizationContext::current() (unless configure_await(false)) into the
+// continuation it registers. When the awaited operation completes, the continuation is
+//   1. posted to the captured context, when there is one and it is not the completing thread's
+//      current context;
+//   2. otherwise run inline on the completing thread — unless the task was created with
+//      run_continuations_asynchronously, or the inline nesting on this thread is already deep
+//      (k_max_inline_depth), in which case it is posted to the default thread pool.
+// That is .NET's rule (TaskContinuation inlining with a stack guard) written down.
+//
+// Thread-safety: post() and send() may be called from any thread; current()/set_current() act on
+// the calling thread only.
+#pragma once
+
+#include <functional>
+
+#include "duet/continuation.hpp"
+
+namespace duet {
+
+namespace detail {
+class TaskStateBase;
+}
+
+// SynchronizationContext — base class of every context. The base class itself behaves as .NET's
+// default context: post() queues to the thread pool, send() runs inline.
+class SynchronizationContext {
+ public:
+  SynchronizationContext() = default;
+  SynchronizationContext(const SynchronizationContext&) = delete;
+  SynchronizationContext& operator=(const SynchronizationContext&) = delete;
+  virtual ~SynchronizationContext() = default;
+
+  // post(c) — queue `c` to run later on this context. Must not throw; `c` runs exactly once.
+  virtual void post(Continuation& c) noexcept;
+
+  // post(fn) — convenience: queue a callable (allocates one node).
+  void post(std::function<void()> fn);
+
+  // send(fn) — run fn on this context and wait for it; exceptions propagate to the caller.
+  virtual void send(const std::function<void()>& fn);
+
+  // operation_started / operation_completed — async void bookkeeping, as .NET calls them.
+  virtual void operation_started() noexcept {}
+  virtual void operation_completed() noexcept {}
+
+  // blocking_wait(task) — called by Task::wait()/result() on a thread whose current context is
+  // this one, for a task that has not completed. The default blocks until the task completes;
+  // a context that owns its thread overrides it to detect the sync-over-async deadlock.
+  virtual void blocking_wait(detail::TaskStateBase& task);
+
+  // current() — the calling thread's context, or null.
+  static SynchronizationContext* current() noexcept;
+  // set_current(ctx) — install `ctx` (may be null) as the calling thread's context.
+  static void set_current(SynchronizationContext* ctx) noexcept;
+};
+
+// SyncContextScope — installs a context for a scope and restores the previous one.
+class SyncContextScope {
+ public:
+  explicit SyncContextScope(SynchronizationContext* ctx) noexcept
+      : saved_(SynchronizationContext::current()) {
+    SynchronizationContext::set_current(ctx);
+  }
+  SyncContextScope(const SyncContextScope&) = delete;
+  SyncContextScope& operator=(const SyncContextScope&) = delete;
+  ~SyncContextScope() { SynchronizationContext::set_current(saved_); }
+
+ private:
+  SynchronizationContext* saved_;
+};
+
+}  // namespace duet

@@ -1,0 +1,60 @@
+#include "duet/errors.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <exception>
+
+namespace duet {
+
+namespace {
+std::string first_message(const std::vector<std::exception_ptr>& inner) {
+  std::string msg = "One or more errors occurred.";
+  if (!inner.empty()) msg += " (" + describe(inner.front()) + ")";
+  return msg;
+}
+
+void default_unhandled(std::exception_ptr e) {
+  std::fprintf(stderr, "duet: unhandled exception: %s\n", describe(e).c_str());
+  std::fflush(stderr);
+  std::terminate();
+}
+
+std::atomic<UnhandledExceptionHandler> g_unhandled{nullptr};
+std::atomic<UnobservedTaskExceptionHandler> g_unobserved{nullptr};
+}  // namespace
+
+AggregateError::AggregateError(std::vector<std::exception_ptr> inner)
+    : std::runtime_error(first_message(inner)), inner_(std::move(inner)) {}
+
+std::string describe(const std::exception_ptr& e) {
+  if (!e) return "(no exception)";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "(an exception not derived from std::exception)";
+  }
+}
+
+UnhandledExceptionHandler set_unhandled_exception_handler(UnhandledExceptionHandler h) noexcept {
+  return g_unhandled.exchange(h);
+}
+
+UnobservedTaskExceptionHandler set_unobserved_task_exception_handler(
+    UnobservedTaskExceptionHandler h) noexcept {
+  return g_unobserved.exchange(h);
+}
+
+namespace detail {
+void report_unhandled_exception(std::exception_ptr e) noexcept {
+  auto h = g_unhandled.load();
+  (h ? h : &default_unhandled)(std::move(e));
+}
+
+void report_unobserved_exception(std::exception_ptr e) noexcept {
+  if (auto h = g_unobserved.load()) h(std::move(e));
+}
+}  // namespace detail
+
+}  // namespace duet

@@ -1,0 +1,54 @@
+// sync_context.cpp — the base SynchronizationContext (.NET's default context) and current().
+#include "duet/sync_context.hpp"
+
+#include <memory>
+
+#include "duet/detail/task_state.hpp"
+#include "duet/scheduler.hpp"
+
+namespace duet {
+
+namespace detail {
+void report_unhandled_exception(std::exception_ptr e) noexcept;
+}
+
+namespace {
+// current_slot() — the calling thread's context. Not inlined (fibers migrate).
+[[gnu::noinline]] SynchronizationContext*& current_slot() noexcept {
+  thread_local SynchronizationContext* current = nullptr;
+  return current;
+}
+
+// FunctionNode — a heap node that runs a std::function once and frees itself.
+struct FunctionNode : Continuation {
+  explicit FunctionNode(std::function<void()> f) : fn(std::move(f)) { invoke = &run; }
+  static void run(Continuation* c) noexcept {
+    std::unique_ptr<FunctionNode> self(static_cast<FunctionNode*>(c));
+    try {
+      self->fn();
+    } catch (...) {
+      detail::report_unhandled_exception(std::current_exception());
+    }
+  }
+  std::function<void()> fn;
+};
+}  // namespace
+
+void SynchronizationContext::post(Continuation& c) noexcept { default_scheduler().post(c); }
+
+void SynchronizationContext::post(std::function<void()> fn) {
+  auto* node = new FunctionNode(std::move(fn));
+  post(*node);
+}
+
+void SynchronizationContext::send(const std::function<void()>& fn) { fn(); }
+
+void SynchronizationContext::blocking_wait(detail::TaskStateBase& task) { task.wait_blocking(); }
+
+SynchronizationContext* SynchronizationContext::current() noexcept { return current_slot(); }
+
+void SynchronizationContext::set_current(SynchronizationContext* ctx) noexcept {
+  current_slot() = ctx;
+}
+
+}  // namespace duet
