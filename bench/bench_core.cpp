@@ -62,30 +62,63 @@ inline void cpu_relax() noexcept {
 // AwaitCompleted
 // ---------------------------------------------------------------------------------------------
 
+// BorrowedTaskAwaiter — NOT part of duet: what TaskAwaiter<int> would cost if it borrowed the
+// task's state instead of copying the Task handle (no add_ref/release pair on the fast path).
+// Valid only while the awaited Task lives; here to size that design option next to the real one.
+class BorrowedTaskAwaiter {
+ public:
+  BorrowedTaskAwaiter() noexcept = default;
+  explicit BorrowedTaskAwaiter(const duet::Task<int>& task) noexcept : state_(task.state()) {}
+  bool is_completed() const noexcept { return state_->is_completed(); }
+  void on_completed(duet::Continuation& c) noexcept {
+    duet::detail::capture_execution_context(c);
+    unsafe_on_completed(c);
+  }
+  void unsafe_on_completed(duet::Continuation& c) noexcept {
+    c.context = duet::SynchronizationContext::current();
+    state_->add_continuation(c);
+  }
+  int get_result() { return state_->take_result(); }
+
+ private:
+  duet::detail::TaskState<int>* state_ = nullptr;
+};
+
+struct CopyingAwait {
+  using awaiter_type = duet::TaskAwaiter<int>;
+  static awaiter_type get(const duet::Task<int>& t) noexcept { return t.get_awaiter(); }
+};
+struct BorrowingAwait {
+  using awaiter_type = BorrowedTaskAwaiter;
+  static awaiter_type get(const duet::Task<int>& t) noexcept { return BorrowedTaskAwaiter(t); }
+};
+
 // AwaitCompletedMachine — `async Task SumAsync(Task<int> t, long n) { for (i = 0; i < n; ++i)
 // sum += await t; }` as Roslyn would write it. The task is always completed, so every await takes
 // the fast path (get_awaiter / is_completed / get_result) and the machine never boxes; the resume
 // branch (state 0) is there because a correct machine needs it, not because it runs.
+template <class Get>
 struct AwaitCompletedMachine {
+  using Awaiter = typename Get::awaiter_type;
   int state_ = -1;
   duet::AsyncTaskMethodBuilder<> builder_;
   const duet::Task<int>* task_ = nullptr;
   std::int64_t count_ = 0;
   std::int64_t i_ = 0;
   std::int64_t sum_ = 0;
-  duet::TaskAwaiter<int> awaiter_;
+  Awaiter awaiter_;
 
   void move_next() {
     try {
       if (state_ == 0) {
-        duet::TaskAwaiter<int> awaiter = std::move(awaiter_);
+        Awaiter awaiter = std::move(awaiter_);
         awaiter_ = {};
         state_ = -1;
         sum_ += awaiter.get_result();
         ++i_;
       }
       for (; i_ < count_; ++i_) {
-        duet::TaskAwaiter<int> awaiter = task_->get_awaiter();
+        Awaiter awaiter = Get::get(*task_);
         if (!awaiter.is_completed()) {
           state_ = 0;
           awaiter_ = awaiter;
@@ -104,23 +137,31 @@ struct AwaitCompletedMachine {
   }
 };
 
-void AwaitCompleted_explicit_task_int(benchmark::State& state) {
+template <class Get>
+void await_completed(benchmark::State& state) {
   const duet::Task<int> task = duet::from_result(41);
   std::int64_t total = 0;
   AllocScope scope;
   while (state.KeepRunningBatch(k_batch)) {
-    AwaitCompletedMachine sm{.state_ = -1,
-                             .builder_ = duet::AsyncTaskMethodBuilder<>::create(),
-                             .task_ = &task,
-                             .count_ = k_batch,
-                             .awaiter_ = {}};
+    AwaitCompletedMachine<Get> sm{.state_ = -1,
+                                  .builder_ = duet::AsyncTaskMethodBuilder<>::create(),
+                                  .task_ = &task,
+                                  .count_ = k_batch,
+                                  .awaiter_ = {}};
     sm.builder_.start(sm);
     total += sm.sum_;
     benchmark::DoNotOptimize(total);
   }
   report_allocs(state, scope);
 }
+
+void AwaitCompleted_explicit_task_int(benchmark::State& state) { await_completed<CopyingAwait>(state); }
 BENCHMARK(AwaitCompleted_explicit_task_int)->Name("AwaitCompleted/explicit_task_int");
+
+void AwaitCompleted_explicit_borrowed_awaiter(benchmark::State& state) {
+  await_completed<BorrowingAwait>(state);
+}
+BENCHMARK(AwaitCompleted_explicit_borrowed_awaiter)->Name("AwaitCompleted/explicit_borrowed_awaiter_design_option");
 
 // The awaiter protocol alone, without a state machine around it.
 void AwaitCompleted_awaiter_only(benchmark::State& state) {
