@@ -3,7 +3,9 @@
 //
 //   AwaitCompleted   awaiting an already completed Task<int> in explicit style, per await
 //                    (promise: 0 allocations, a few ns) — vs a non-inlined plain call and a read of
-//                    a completed std::shared_future.
+//                    a completed std::shared_future, and the bare add_ref/release pair that
+//                    copying the Task into its awaiter costs (explicit_borrowed_awaiter_design_
+//                    option sizes an awaiter that borrows the state instead; not part of duet).
 //   SyncCompletion   calling an async method that never suspends, per call: Task<> (shares the
 //                    completed task: 0 allocations) vs Task<int> (its result needs a state: 1) —
 //                    vs a plain call.
