@@ -3,9 +3,9 @@
 //
 //   AwaitCompleted   awaiting an already completed Task<int> in explicit style, per await
 //                    (promise: 0 allocations, a few ns) — vs a non-inlined plain call and a read of
-//                    a completed std::shared_future, and the bare add_ref/release pair that
-//                    copying the Task into its awaiter costs (explicit_borrowed_awaiter_design_
-//                    option sizes an awaiter that borrows the state instead; not part of duet).
+//                    a completed std::shared_future, and the bare add_ref/release pair that an
+//                    owning awaiter would cost (TaskAwaiter borrows an lvalue task on this path,
+//                    so it pays none of it).
 //   SyncCompletion   calling an async method that never suspends, per call: Task<> (shares the
 //                    completed task: 0 allocations) vs Task<int> (its result needs a state: 1) —
 //                    vs a plain call.
@@ -64,35 +64,9 @@ inline void cpu_relax() noexcept {
 // AwaitCompleted
 // ---------------------------------------------------------------------------------------------
 
-// BorrowedTaskAwaiter — NOT part of duet: what TaskAwaiter<int> would cost if it borrowed the
-// task's state instead of copying the Task handle (no add_ref/release pair on the fast path).
-// Valid only while the awaited Task lives; here to size that design option next to the real one.
-class BorrowedTaskAwaiter {
- public:
-  BorrowedTaskAwaiter() noexcept = default;
-  explicit BorrowedTaskAwaiter(const duet::Task<int>& task) noexcept : state_(task.state()) {}
-  bool is_completed() const noexcept { return state_->is_completed(); }
-  void on_completed(duet::Continuation& c) noexcept {
-    duet::detail::capture_execution_context(c);
-    unsafe_on_completed(c);
-  }
-  void unsafe_on_completed(duet::Continuation& c) noexcept {
-    c.context = duet::SynchronizationContext::current();
-    state_->add_continuation(c);
-  }
-  int get_result() { return state_->take_result(); }
-
- private:
-  duet::detail::TaskState<int>* state_ = nullptr;
-};
-
 struct CopyingAwait {
   using awaiter_type = duet::TaskAwaiter<int>;
   static awaiter_type get(const duet::Task<int>& t) noexcept { return t.get_awaiter(); }
-};
-struct BorrowingAwait {
-  using awaiter_type = BorrowedTaskAwaiter;
-  static awaiter_type get(const duet::Task<int>& t) noexcept { return BorrowedTaskAwaiter(t); }
 };
 
 // AwaitCompletedMachine — `async Task SumAsync(Task<int> t, long n) { for (i = 0; i < n; ++i)
@@ -159,11 +133,6 @@ void await_completed(benchmark::State& state) {
 
 void AwaitCompleted_explicit_task_int(benchmark::State& state) { await_completed<CopyingAwait>(state); }
 BENCHMARK(AwaitCompleted_explicit_task_int)->Name("AwaitCompleted/explicit_task_int");
-
-void AwaitCompleted_explicit_borrowed_awaiter(benchmark::State& state) {
-  await_completed<BorrowingAwait>(state);
-}
-BENCHMARK(AwaitCompleted_explicit_borrowed_awaiter)->Name("AwaitCompleted/explicit_borrowed_awaiter_design_option");
 
 // The awaiter protocol alone, without a state machine around it.
 void AwaitCompleted_awaiter_only(benchmark::State& state) {
