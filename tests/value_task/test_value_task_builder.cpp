@@ -246,8 +246,12 @@ TEST(PoolingAsyncValueTaskMethodBuilder, SuspendingCallsReuseTheBox) {
 
 TEST(PoolingAsyncValueTaskMethodBuilder, SecondBoxComesFromTheSharedCache) {
   Gate g1, g2;
-  // Two calls in flight at once need two boxes; both go back to the caches afterwards.
-  for (int round = 0; round < 2; ++round) {
+  // Two calls in flight at once need two boxes; afterwards one returns to the thread's slot and
+  // one to the per-core slot of the CPU the thread is on. A migration to another CPU between
+  // rounds can miss that slot once, so: never more than one allocation per round after the
+  // first, and at least one round with none.
+  int rounds_without_allocation = 0;
+  for (int round = 0; round < 6; ++round) {
     const std::uint64_t n = vt_test::allocations_of([&] {
       ValueTask<int> a = add_async<Pooling>(1, true, &g1);
       ValueTask<int> b = add_async<Pooling>(2, true, &g2);
@@ -257,10 +261,12 @@ TEST(PoolingAsyncValueTaskMethodBuilder, SecondBoxComesFromTheSharedCache) {
       EXPECT_EQ(a.get_awaiter().get_result(), 11);
       EXPECT_EQ(b.get_awaiter().get_result(), 22);
     });
-    if (round == 1) {
-      EXPECT_EQ(n, 0u);  // thread slot + per-core slot hold the two boxes
+    if (round > 0) {
+      EXPECT_LE(n, 1u);
+      if (n == 0) ++rounds_without_allocation;
     }
   }
+  EXPECT_GE(rounds_without_allocation, 1);
 }
 
 TEST(PoolingAsyncValueTaskMethodBuilder, AwaitAfterTheBoxWasRecycledThrows) {
