@@ -91,7 +91,7 @@ TEST(ValueTask, TaskKindFollowsTheTask) {
 }
 
 TEST(ValueTask, EmptyTaskIsRejected) {
-  EXPECT_THROW(ValueTask<int>(duet::Task<int>()), InvalidOperationError);
+  EXPECT_THROW((void)ValueTask<int>(duet::Task<int>()), InvalidOperationError);
 }
 
 TEST(ValueTask, StatusOfFaultedAndCanceledTasks) {
