@@ -10,3 +10,5 @@
 #include "duet/sm/builder.hpp"
 #include "duet/sync_context.hpp"
 #include "duet/task.hpp"
+#include "duet/value_task.hpp"
+#include "duet/sm/value_task_builder.hpp"
