@@ -2,11 +2,12 @@
 //
 // Read the ground rules in include/duet/fiber/detail/fiber_state.hpp first. This file adds:
 //
-// Per-thread state. ThreadFiberState (the running fiber, a switch counter, whether this thread
-// has an alternate signal stack) is a constant-initialised thread_local, so the SIGSEGV handler
-// may read it. Code that can run on a fiber reaches it only through thread_state(), which is not
-// inlined: after a switch the fiber may be on another thread, and a cached TLS address would be
-// the old thread's.
+// Per-thread state. ThreadFiberState (the running fiber, the address of the thread's C++ EH
+// globals, a switch counter) is a constant-initialised thread_local, so the SIGSEGV handler
+// may read it. Code that runs on a fiber reaches it only through current_fiber() and
+// thread_switch_count(), which are not inlined: after a switch the fiber may be on another
+// thread, and a cached TLS address would be the old thread's. switch_in() runs on the resumer's
+// side, which never changes thread, and reads it directly.
 //
 // Overflow report. The first start() installs a SIGSEGV/SIGBUS handler (SA_ONSTACK). Each thread
 // that switches into a fiber gets an alternate signal stack on its first switch, unless it
@@ -46,12 +47,10 @@ namespace {
 
 struct ThreadFiberState {
   FiberBase* current;        // the fiber running on this thread, or null
+  EhGlobals* eh;             // this thread's __cxa_eh_globals; null until its first switch
   std::uint64_t switches;    // switches into fibers made by this thread
-  bool altstack_ready;       // an alternate signal stack is installed (ours or someone's)
 };
-constinit thread_local ThreadFiberState t_state{nullptr, 0, false};
-
-[[gnu::noinline]] ThreadFiberState& thread_state() noexcept { return t_state; }
+constinit thread_local ThreadFiberState t_state{nullptr, nullptr, 0};
 
 std::atomic<std::size_t> g_default_stack_size{k_default_stack_size};
 std::atomic<bool> g_default_guard{true};
@@ -82,8 +81,10 @@ struct AltStack {
   }
 };
 
-[[gnu::noinline]] void ensure_altstack(ThreadFiberState& ts) noexcept {
-  ts.altstack_ready = true;
+// first_switch_on_thread(ts) — per-thread set-up, once: the EH globals' address and an
+// alternate signal stack.
+[[gnu::noinline]] void first_switch_on_thread(ThreadFiberState& ts) noexcept {
+  ts.eh = eh_globals();
   stack_t cur{};
   if (::sigaltstack(nullptr, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return;  // one exists
   thread_local AltStack alt;
@@ -198,8 +199,8 @@ bool install_fault_handler() noexcept {
 }
 
 std::size_t round_to_pages(std::size_t n) noexcept {
-  const std::size_t page = page_size();
-  return (n + page - 1) / page * page;
+  const std::size_t page = page_size();  // a power of two
+  return (n + page - 1) & ~(page - 1);
 }
 
 void check_stack_size(std::size_t bytes, const char* who) {
@@ -212,9 +213,9 @@ void check_stack_size(std::size_t bytes, const char* who) {
 
 }  // namespace
 
-FiberBase* current_fiber() noexcept { return thread_state().current; }
+FiberBase* current_fiber() noexcept { return t_state.current; }  // itself never inlined
 
-std::uint64_t thread_switch_count() noexcept { return thread_state().switches; }
+std::uint64_t thread_switch_count() noexcept { return t_state.switches; }
 
 void throw_await_outside_fiber() {
   throw InvalidOperationError(
@@ -254,6 +255,10 @@ void FiberBase::start(std::size_t stack_size, int guard) {
   }
   static const bool handler_installed = install_fault_handler();
   (void)handler_installed;
+  // Run to the first suspension, then give the caller back its ExecutionContext (switch_in
+  // restores the SynchronizationContext; on later resumptions run_continuation restores the
+  // ExecutionContext).
+  duet::detail::EcScope ec_restore;
   switch_in();
 }
 
@@ -269,29 +274,28 @@ boost::context::fiber FiberBase::entry(boost::context::fiber&& resumer) {
   return std::move(caller_);
 }
 
-void FiberBase::switch_out() noexcept {
 #if defined(DUET_FIBER_ASAN)
+void FiberBase::asan_start_switch_out() noexcept {
   __sanitizer_start_switch_fiber(&asan_fake_stack_, asan_resumer_bottom_, asan_resumer_size_);
-#endif
-  caller_ = std::move(caller_).resume();
-#if defined(DUET_FIBER_ASAN)
-  __sanitizer_finish_switch_fiber(asan_fake_stack_, &asan_resumer_bottom_, &asan_resumer_size_);
-#endif
 }
+void FiberBase::asan_finish_switch_in() noexcept {
+  __sanitizer_finish_switch_fiber(asan_fake_stack_, &asan_resumer_bottom_, &asan_resumer_size_);
+}
+#endif
 
 void FiberBase::rethrow_register_error() {
   std::rethrow_exception(std::exchange(register_error_, nullptr));
 }
 
 void FiberBase::switch_in() noexcept {
-  ThreadFiberState& ts = thread_state();  // this side never leaves the thread
-  if (!ts.altstack_ready) [[unlikely]] ensure_altstack(ts);
+  // The resumer's side of the switch never leaves its thread, so the TLS address computed here
+  // stays valid after the fiber switches back.
+  ThreadFiberState& ts = t_state;
+  if (ts.eh == nullptr) [[unlikely]] first_switch_on_thread(ts);
   ++ts.switches;
   FiberBase* const prev = ts.current;
   SynchronizationContext* const saved_sc = SynchronizationContext::current();
-  duet::detail::ExecutionContextNode* const saved_ec = duet::detail::ec_current();
-  duet::detail::ec_add_ref(saved_ec);
-  EhGlobals* const eh = eh_globals();
+  EhGlobals* const eh = ts.eh;
   const EhGlobals thread_eh = *eh;
 
   bool finished = false;
@@ -325,9 +329,9 @@ void FiberBase::switch_in() noexcept {
     }
   }
 
+  // The resumer's SynchronizationContext comes back here; its ExecutionContext is restored by
+  // whoever called us (run_continuation, or start()'s EcScope), as for a state-machine box.
   if (SynchronizationContext::current() != saved_sc) SynchronizationContext::set_current(saved_sc);
-  if (duet::detail::ec_current() != saved_ec) duet::detail::ec_set_current(saved_ec);
-  duet::detail::ec_release(saved_ec);
   if (finished) publish();
 }
 

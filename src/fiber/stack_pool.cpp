@@ -36,7 +36,6 @@ struct CachedStack {
 };
 
 std::atomic<std::size_t> g_mapped{0};
-std::atomic<std::size_t> g_in_use{0};
 std::atomic<std::size_t> g_high_water{0};
 std::atomic<bool> g_tracking{false};
 
@@ -187,7 +186,6 @@ boost::context::stack_context StackPool::acquire(std::size_t size, bool guard) {
     }
   }
   if (!found) s = map_stack(size, guard);
-  g_in_use.fetch_add(1, std::memory_order_relaxed);
   boost::context::stack_context sctx;
   sctx.sp = s.sp;
   sctx.size = s.size;
@@ -196,7 +194,6 @@ boost::context::stack_context StackPool::acquire(std::size_t size, bool guard) {
 
 void StackPool::release(const boost::context::stack_context& sctx, bool guard) noexcept {
   const CachedStack s{sctx.sp, sctx.size, guard};
-  g_in_use.fetch_sub(1, std::memory_order_relaxed);
 #if defined(DUET_FIBER_ASAN)
   // Frames abandoned by Boost.Context's exit path keep their redzones poisoned; a reused stack
   // must start clean.
@@ -216,10 +213,14 @@ void StackPool::release(const boost::context::stack_context& sctx, bool guard) n
 
 }  // namespace detail
 
-StackStats stack_stats() noexcept {
+StackStats stack_stats() {
   StackStats st;
   st.mapped = detail::g_mapped.load(std::memory_order_relaxed);
-  st.in_use = detail::g_in_use.load(std::memory_order_relaxed);
+  {
+    detail::Shared& sh = detail::shared();
+    std::lock_guard<std::mutex> lk(sh.mutex);
+    st.shared_cached = sh.stacks.size();
+  }
   st.high_water_bytes = detail::g_high_water.load(std::memory_order_relaxed);
   return st;
 }

@@ -136,11 +136,11 @@ std::size_t current_stack_size() noexcept;
 // StackStats — figures about the stack pool, for measurement and tests.
 struct StackStats {
   std::size_t mapped = 0;           // stacks currently mapped (in use or cached)
-  std::size_t in_use = 0;           // stacks owned by live fibers
+  std::size_t shared_cached = 0;    // unused stacks in the shared list (threads cache more)
   std::size_t high_water_bytes = 0; // deepest stack use seen while tracking was on (whole pages)
 };
 // stack_stats() — the current figures. Thread-safe.
-StackStats stack_stats() noexcept;
+StackStats stack_stats();
 // set_stack_usage_tracking(on) — when on, every stack returned to the pool is measured (mincore:
 // resident pages from the top down, i.e. the deepest use since it was mapped) and the maximum is
 // kept in StackStats::high_water_bytes. Costs a system call per fiber: for measurement only.
