@@ -45,14 +45,16 @@
 // the stack size and the option to raise it (a SIGSEGV handler on an alternate signal stack,
 // installed lazily on each thread that runs fibers).
 //
-// Stack sizing. The default is k_default_stack_size (64 KiB usable + one 4 KiB guard page). Only
-// touched pages are resident: a fiber suspended in a shallow await holds one or two pages of its
-// stack. The default is justified by measurement (tests/fiber/test_fiber_stack.cpp and
-// bench/bench_fiber.cpp print the figures): the deepest fiber in this repository's tests and
-// samples (gtest assertions, printf of doubles, iostreams, throwing and catching) touches well
-// under a quarter of it, and a suspended fiber costs about 8 KiB resident either way. marl
-// defaults to 1 MiB and Boost.Context to 128 KiB; going lower than 64 KiB saves only address
-// space, which is not the limiting resource here. Raise it per fiber with
+// Stack sizing. The default is k_default_stack_size (64 KiB usable + one 4 KiB guard page),
+// justified by measurement:
+//  * use — the deepest fiber in this repository's tests and samples (gtest assertions, printf of
+//    doubles, string streams, throwing and catching, nested fibers) touches 8 KiB of stack, 12 KiB
+//    under AddressSanitizer (tests/fiber/test_fiber_stack.cpp prints it): 64 KiB leaves 8x
+//    (5x under ASan) headroom;
+//  * cost — only touched pages are resident, so the size does not change what a fiber costs: a
+//    suspended fiber holds about 4.2 KiB (one stack page plus the control block; bench_fiber's
+//    PendingRss at 10k and 100k pending). A smaller default would save address space only.
+// marl defaults to 1 MiB and Boost.Context to 128 KiB. Raise it per fiber with
 // FiberOptions::stack_size or for every later fiber with set_default_stack_size().
 //
 // Limits. Each guarded stack is two kernel memory mappings (the guard page and the stack), and
