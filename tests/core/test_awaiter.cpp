@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -201,11 +200,12 @@ static_assert(std::is_same_v<decltype(duet::configure_await(duet::yield(), false
 static_assert(Awaitable<duet::ConfiguredAwaitable<user::SecondsAwaiter>>);
 static_assert(std::is_same_v<duet::await_result_t<duet::ConfiguredAwaitable<user::SecondsAwaiter>>, int>);
 static_assert(Awaitable<decltype(duet::configure_await(5, false))>);
+static_assert(std::is_default_constructible_v<duet::ConfiguredAwaitable<user::SecondsAwaiter>::ConfiguredAwaiter>,
+              "a state machine keeps its awaiter in a default-initialised field");
 
 // ---------------------------------------------------------------------------------------------
 // AwaitMachine<A> — `async Task<R> AwaitAsync(A a) { return await a; }` in Roslyn shape, for
-// any awaitable A. The awaiter is kept in an optional field (awaiters need not be
-// default-constructible).
+// any awaitable A, with the awaiter in a default-initialised field as Roslyn keeps it.
 // ---------------------------------------------------------------------------------------------
 template <class A>
 struct AwaitMachine {
@@ -215,16 +215,16 @@ struct AwaitMachine {
   A awaitable_;
   int* suspensions_ = nullptr;
   std::thread::id* resumed_on_ = nullptr;
-  std::optional<duet::awaiter_t<A>> awaiter_{};
+  duet::awaiter_t<A> awaiter_{};
 
   void move_next() {
     try {
       if (state_ != 0) {
-        awaiter_.emplace(duet::get_awaiter(std::move(awaitable_)));
-        if (!awaiter_->is_completed()) {
+        awaiter_ = duet::get_awaiter(std::move(awaitable_));
+        if (!awaiter_.is_completed()) {
           state_ = 0;
           ++*suspensions_;
-          builder_.await_on_completed(*awaiter_, *this);
+          builder_.await_on_completed(awaiter_, *this);
           return;
         }
       } else {
@@ -232,11 +232,11 @@ struct AwaitMachine {
         *resumed_on_ = std::this_thread::get_id();
       }
       if constexpr (std::is_void_v<R>) {
-        awaiter_->get_result();
+        awaiter_.get_result();
         state_ = -2;
         builder_.set_result();
       } else {
-        R r = awaiter_->get_result();
+        R r = awaiter_.get_result();
         state_ = -2;
         builder_.set_result(std::move(r));
       }
