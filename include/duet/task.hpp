@@ -168,16 +168,26 @@ class Task {
     return state_->take_result();
   }
 
-  // get_awaiter() — the awaiter; resumes on the captured SynchronizationContext.
-  // (an lvalue's awaiter borrows this task until it suspends or is copied: see TaskAwaiter)
-  TaskAwaiter<T> get_awaiter() const& noexcept { return TaskAwaiter<T>(*this, true); }
-  TaskAwaiter<T> get_awaiter() && noexcept { return TaskAwaiter<T>(std::move(*this), true); }
+  // get_awaiter() — the awaiter; resumes on the captured SynchronizationContext. Throws
+  // InvalidOperationError on an empty handle (its awaiter would have no task to ask). An lvalue's
+  // awaiter borrows this task until it suspends or is copied: see TaskAwaiter.
+  TaskAwaiter<T> get_awaiter() const& {
+    checked();
+    return TaskAwaiter<T>(*this, true);
+  }
+  TaskAwaiter<T> get_awaiter() && {
+    checked();
+    return TaskAwaiter<T>(std::move(*this), true);
+  }
 
-  // configure_await(continue_on_captured_context) — .NET's ConfigureAwait.
-  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) const& noexcept {
+  // configure_await(continue_on_captured_context) — .NET's ConfigureAwait. Throws
+  // InvalidOperationError on an empty handle.
+  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) const& {
+    checked();
     return ConfiguredTaskAwaitable<T>(*this, continue_on_captured_context);
   }
-  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) && noexcept {
+  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) && {
+    checked();
     return ConfiguredTaskAwaitable<T>(std::move(*this), continue_on_captured_context);
   }
 

@@ -50,7 +50,16 @@ enum class TaskStatus : std::uint8_t {
 // to_string(s) — "pending", "ran_to_completion", "faulted" or "canceled".
 const char* to_string(TaskStatus s) noexcept;
 
+// live_task_states() — how many task states (TaskStateBase objects: TCS tasks, boxes, Task.Run
+// items, the immortal completed Task<>) exist right now. Counted only in builds without NDEBUG,
+// so tests can assert that nothing leaked; returns -1 when NDEBUG compiled the counter out.
+// Thread-safe (a relaxed counter: quiesce before comparing).
+std::int64_t live_task_states() noexcept;
+
 namespace detail {
+
+// count_task_state(delta) — adjusts the live_task_states() counter (debug builds only).
+void count_task_state(int delta) noexcept;
 
 // TaskStateBase — status, exception and continuation slot shared by every TaskState<T>.
 // Thread-safe: every member may be called from any thread unless noted.
@@ -186,8 +195,16 @@ class TaskStateBase {
   static void dispatch_continuation(Continuation& c, bool force_async) noexcept;
 
  protected:
-  explicit TaskStateBase(std::uint32_t refs = 1) noexcept : refs_(refs) {}
-  virtual ~TaskStateBase() = default;
+  explicit TaskStateBase(std::uint32_t refs = 1) noexcept : refs_(refs) {
+#ifndef NDEBUG
+    count_task_state(1);
+#endif
+  }
+  virtual ~TaskStateBase() {
+#ifndef NDEBUG
+    count_task_state(-1);
+#endif
+  }
   // destroy() — frees the object; boxes override it when they are not allocated with `new`.
   virtual void destroy() noexcept { delete this; }
 
