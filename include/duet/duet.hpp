@@ -2,6 +2,8 @@
 #pragma once
 
 #include "duet/awaiter.hpp"
+#include "duet/cancellation.hpp"
+#include "duet/clock.hpp"
 #include "duet/combinators.hpp"
 #include "duet/continuation.hpp"
 #include "duet/errors.hpp"
@@ -10,3 +12,5 @@
 #include "duet/sm/builder.hpp"
 #include "duet/sync_context.hpp"
 #include "duet/task.hpp"
+#include "duet/timer_wheel.hpp"
+#include "duet/when.hpp"
