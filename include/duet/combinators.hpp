@@ -72,7 +72,7 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
 
  private:
   static void run(Continuation* c) noexcept {
-    auto* self = static_cast<RunState*>(c);
+    auto* self = &static_cast<RunState&>(*c);  // reference cast: no null check (-Wnull-dereference)
     try {
       if constexpr (unwrap_task<R>::is_task) {
         self->inner_ = self->fn_();
@@ -95,7 +95,7 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
   }
 
   static void inner_done(Continuation* c) noexcept {
-    auto* self = static_cast<RunState*>(c);
+    auto* self = &static_cast<RunState&>(*c);  // reference cast: no null check (-Wnull-dereference)
     auto* inner = self->inner_.state();
     if (inner->status() == TaskStatus::ran_to_completion) {
       if constexpr (std::is_void_v<T>) {
