@@ -148,6 +148,12 @@ class TimerWheel {
   // case 2. O(1), no allocation, noexcept.
   bool cancel(TimerEntry& entry) noexcept;
 
+  // reschedule(entry, due) — moves a still-linked entry to fire `due` from now, under one lock
+  // acquisition (.NET's Timer.Change, tokio's reset). Returns false, changing nothing, when the
+  // entry is not linked (it fired, is firing, or was never scheduled: essay case 2 — schedule()
+  // it again once its expiry has run). Same argument checks as schedule(). O(1), no allocation.
+  bool reschedule(TimerEntry& entry, std::chrono::nanoseconds due);
+
   // poll() — fires every entry due at clock().now(). Called by the timer thread or the
   // self-driving clock; callable by hand too. Posts outside the lock.
   void poll() noexcept;
@@ -177,12 +183,17 @@ class TimerWheel {
     std::uint64_t deadline;
   };
 
-  void lock() const noexcept;
+  void lock() const noexcept {
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;
+    lock_slow();
+  }
+  void lock_slow() const noexcept;  // spin, then yield, until the lock is free
   void unlock() const noexcept { locked_.store(false, std::memory_order_release); }
   void link(TimerEntry& e) noexcept;     // lock held; e.when_ > elapsed_
   void unlink(TimerEntry& e) noexcept;   // lock held; e linked
   std::optional<Expiration> next_expiration() const noexcept;  // lock held
   TimerEntry* take_slot(int level, int slot) noexcept;         // lock held
+  std::uint64_t deadline_tick(std::chrono::nanoseconds due) const;  // validates `due`
   void post_list(TimerEntry* list) noexcept;
   void ensure_thread();
   void thread_main();

@@ -133,9 +133,8 @@ TimerWheel::~TimerWheel() {
   post_list(list);
 }
 
-void TimerWheel::lock() const noexcept {
+void TimerWheel::lock_slow() const noexcept {
   for (;;) {
-    if (!locked_.exchange(true, std::memory_order_acquire)) return;
     int spins = 0;
     while (locked_.load(std::memory_order_relaxed)) {
       if (++spins < 128) {
@@ -144,6 +143,7 @@ void TimerWheel::lock() const noexcept {
         std::this_thread::yield();
       }
     }
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;
   }
 }
 
@@ -179,17 +179,11 @@ void TimerWheel::unlink(TimerEntry& e) noexcept {
 }
 
 TimerEntry* TimerWheel::take_slot(int level, int slot) noexcept {
+  // The caller walks the list once and marks each entry unlinked (slot_ = -1) as it goes.
   const auto index = static_cast<std::size_t>(level * k_slots + slot);
   TimerEntry* list = slots_[index];
   slots_[index] = nullptr;
   occupied_[static_cast<std::size_t>(level)] &= ~(std::uint64_t{1} << slot);
-  std::size_t n = 0;
-  for (TimerEntry* e = list; e; e = e->next_) {
-    e->slot_ = -1;
-    e->prev_ = nullptr;
-    ++n;
-  }
-  pending_.store(pending_.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
   return list;
 }
 
@@ -211,16 +205,19 @@ std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexce
   return std::nullopt;
 }
 
-void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
+std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
   if (due < std::chrono::nanoseconds::zero() || due > k_max_delay) {
     throw ArgumentError(
         "TimerWheel::schedule: the due time must be between 0 and TimerWheel::k_max_delay "
         "(about 2.18 years); got " + std::to_string(due.count()) + " ns");
   }
-  const Clock::duration now = clock_.now();
-  const auto deadline_ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, (now + due).count()));
-  const std::uint64_t when = (deadline_ns + k_tick_ns - 1) / k_tick_ns;  // round up: never early
+  const auto deadline_ns =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (clock_.now() + due).count()));
+  return (deadline_ns + k_tick_ns - 1) / k_tick_ns;  // round up: never early
+}
 
+void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
+  const std::uint64_t when = deadline_tick(due);
   bool fire_now = false;
   bool wake = false;
   lock();
@@ -233,9 +230,10 @@ void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   entry.when_ = when;
   entry.abandoned_ = false;
   if (pending_.load(std::memory_order_relaxed) == 0) {
-    // Nothing pending: elapsed_ may be stale after an idle spell; catching up is safe.
-    const std::uint64_t now_tick = to_tick_floor(now);
-    if (now_tick > elapsed_) elapsed_ = now_tick;
+    // Nothing pending: elapsed_ may be stale after an idle spell; catching up is safe (when was
+    // rounded up from a later reading of the clock, so it stays >= the new elapsed_).
+    const std::uint64_t now_tick = to_tick_floor(clock_.now());
+    if (now_tick > elapsed_ && now_tick <= when) elapsed_ = now_tick;
   }
   if (when <= elapsed_) {
     fire_now = true;
@@ -263,6 +261,33 @@ void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   }
 }
 
+bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
+  const std::uint64_t when = deadline_tick(due);
+  bool wake = false;
+  lock();
+  if (entry.slot_ < 0) {
+    unlock();
+    return false;
+  }
+  unlink(entry);
+  entry.when_ = when <= elapsed_ ? elapsed_ + 1 : when;  // due already: fire at the next poll
+  link(entry);
+  if (!self_driven_ && entry.when_ < sleep_until_) {
+    sleep_until_ = entry.when_;
+    wake = true;
+  }
+  unlock();
+  if (wake) {
+    ensure_thread();
+    {
+      std::lock_guard<std::mutex> lk(thread_mutex_);
+      wake_ = true;
+    }
+    thread_cv_.notify_one();
+  }
+  return true;
+}
+
 bool TimerWheel::cancel(TimerEntry& entry) noexcept {
   lock();
   const bool linked = entry.slot_ >= 0;
@@ -283,6 +308,9 @@ void TimerWheel::poll() noexcept {
     while (list) {
       TimerEntry* e = list;
       list = e->next_;
+      e->slot_ = -1;
+      e->prev_ = nullptr;
+      pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
       if (e->when_ <= elapsed_) {
         e->next_ = nullptr;
         *tail = e;
