@@ -87,9 +87,15 @@ class CancellationState {
   // not linked; the caller runs the callback itself).
   bool register_node(CancellationCallbackNode& n) noexcept;
 
-  // unregister_node(n) — unlinks `n` if still linked (true). Otherwise waits until a concurrent
-  // cancel() is no longer running `n` (unless called from that very callback) and returns false.
-  bool unregister_node(CancellationCallbackNode& n) noexcept;
+  // unregister_node(n, running_here) — unlinks `n` if still linked (true). Otherwise waits until
+  // a concurrent cancel() is no longer running `n` and returns false — unless called from that
+  // very callback, which sets *running_here (when given) instead of waiting.
+  bool unregister_node(CancellationCallbackNode& n, bool* running_here = nullptr) noexcept;
+
+  // destroy_after_callback(n) — called from inside n's own callback (running_here): cancel()
+  // frees the heap node `n` once the callback returns, instead of the caller freeing it under
+  // the running callable.
+  void destroy_after_callback(CancellationCallbackNode* n) noexcept { deferred_destroy_ = n; }
 
   // cancel_after(wheel, due) — arms (or re-arms) the source's own timer. No-op once canceled.
   void cancel_after(TimerWheel& wheel, std::chrono::nanoseconds due);
@@ -117,6 +123,7 @@ class CancellationState {
   std::atomic<CancellationCallbackNode*> executing_{nullptr};  // node cancel() is running
   std::atomic<std::thread::id> executing_thread_{};
   std::atomic<std::uint32_t> executed_{0};               // bumped after each callback (futex)
+  CancellationCallbackNode* deferred_destroy_ = nullptr;  // only touched by the canceling thread
   Timer timer_;
   // timer_wheel_ — the wheel timer_ is armed on, or firing from; null when not armed. Guarded by
   // the lock.

@@ -61,7 +61,7 @@ bool CancellationState::register_node(CancellationCallbackNode& n) noexcept {
   return true;
 }
 
-bool CancellationState::unregister_node(CancellationCallbackNode& n) noexcept {
+bool CancellationState::unregister_node(CancellationCallbackNode& n, bool* running_here) noexcept {
   lock();
   if (n.linked) {
     if (n.prev) {
@@ -77,8 +77,12 @@ bool CancellationState::unregister_node(CancellationCallbackNode& n) noexcept {
   }
   unlock();
   // cancel() took it. Wait while it is running on another thread (never from inside it).
-  if (executing_.load(std::memory_order_acquire) == &n &&
-      executing_thread_.load(std::memory_order_acquire) != std::this_thread::get_id()) {
+  if (executing_.load(std::memory_order_acquire) != &n) return false;
+  if (executing_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+    if (running_here) *running_here = true;
+    return false;
+  }
+  {
     for (;;) {
       const std::uint32_t seen = executed_.load(std::memory_order_acquire);
       if (executing_.load(std::memory_order_acquire) != &n) break;
@@ -115,10 +119,11 @@ void CancellationState::cancel() {
     executing_.store(n, std::memory_order_release);
     unlock();
     try {
-      n->invoke(n);  // may free n: never touch it again
+      n->invoke(n);  // may free n: never touch it again (unless it asked us to free it)
     } catch (...) {
       errors.push_back(std::current_exception());
     }
+    if (CancellationCallbackNode* d = std::exchange(deferred_destroy_, nullptr)) d->destroy(d);
     executing_.store(nullptr, std::memory_order_release);
     executed_.fetch_add(1, std::memory_order_acq_rel);
     executed_.notify_all();
@@ -198,8 +203,13 @@ std::vector<CancellationRegistration>& CancellationState::linked() noexcept {
 
 bool CancellationRegistration::dispose() noexcept {
   if (!node_) return false;
-  const bool removed = state_->unregister_node(*node_);
-  node_->destroy(node_);
+  bool running_here = false;
+  const bool removed = state_->unregister_node(*node_, &running_here);
+  if (running_here) {
+    state_->destroy_after_callback(node_);  // disposed from inside its own callback
+  } else {
+    node_->destroy(node_);
+  }
   node_ = nullptr;
   state_->release();
   state_ = nullptr;
