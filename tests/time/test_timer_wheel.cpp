@@ -264,7 +264,7 @@ TEST(TimerWheel, SteadyClockThreadFiresEntries) {
   };
   duet::TimerWheel wheel;  // steady clock, default pool
   Flag a, b, canceled;
-  wheel.schedule(canceled, 1ms);
+  wheel.schedule(canceled, 1h);  // far enough that the cancel below always wins
   wheel.schedule(b, 3ms);
   wheel.schedule(a, 1ms);
   EXPECT_TRUE(wheel.cancel(canceled));
