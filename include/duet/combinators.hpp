@@ -1,6 +1,6 @@
 // duet/combinators.hpp — ready-made tasks and awaitables: run, yield, from_result,
-// completed_task, from_exception, from_canceled. (when_all / when_any / delay live here too once
-// the time and composition issue lands.)
+// completed_task, from_exception, from_canceled; and, through duet/when.hpp (included at the
+// end), delay, when_all, when_any and wait_async.
 #pragma once
 
 #include <exception>
@@ -167,3 +167,7 @@ class YieldAwaitable {
 inline YieldAwaitable yield() noexcept { return {}; }
 
 }  // namespace duet
+
+// ---------------------------------------------------------------------------------------------
+// Time and composition (issue 4): delay, when_all, when_any, wait_async live in duet/when.hpp.
+#include "duet/when.hpp"  // IWYU pragma: export

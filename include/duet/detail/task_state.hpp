@@ -177,9 +177,19 @@ class TaskStateBase {
   void rethrow_if_failed() const {
     if (status() != TaskStatus::ran_to_completion) {
       observed_.store(true, std::memory_order_relaxed);
+      if (rethrow_first_inner_) rethrow_first_inner(exception_);
       std::rethrow_exception(exception_);
     }
   }
+
+  // set_rethrow_first_inner() — for tasks whose stored exception is an AggregateError of
+  // several faults (when_all): exception() keeps the AggregateError, while await / wait() /
+  // result() rethrow its first inner exception, as .NET's await on Task.WhenAll does.
+  // Precondition: called by the completer between try_begin_complete() and end_complete().
+  void set_rethrow_first_inner() noexcept { rethrow_first_inner_ = true; }
+  // rethrows_first_inner() — whether set_rethrow_first_inner() was called. Meaningful once
+  // completed (when_all flattens such a child's inner exceptions into its own list).
+  bool rethrows_first_inner() const noexcept { return rethrow_first_inner_; }
 
   // run_continuations_asynchronously — set before the task is shared (TaskCompletionSource option).
   void set_run_continuations_asynchronously(bool v) noexcept { run_async_ = v; }
@@ -213,10 +223,20 @@ class TaskStateBase {
  private:
   void last_release() noexcept;
 
+  [[noreturn]] static void rethrow_first_inner(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const AggregateError& a) {
+      if (!a.inner_exceptions().empty()) std::rethrow_exception(a.inner_exceptions().front());
+      throw;
+    }
+  }
+
   std::atomic<std::uint32_t> refs_;
   std::atomic<std::uint32_t> word_{0};
   std::atomic<Continuation*> head_{nullptr};
   bool run_async_ = false;
+  bool rethrow_first_inner_ = false;  // see set_rethrow_first_inner()
   mutable std::atomic<bool> observed_{false};
 };
 
