@@ -95,7 +95,9 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation, pub
   SM& machine() noexcept { return machine_; }
 
  private:
-  static void resume(Continuation* c) noexcept { static_cast<AsyncStateMachineBox*>(c)->step(); }
+  // A reference cast: no null check, so GCC sees no null path through move_next() (it warned
+  // -Wnull-dereference / -Wstringop-overflow once a DSL move_next() was inlined here).
+  static void resume(Continuation* c) noexcept { static_cast<AsyncStateMachineBox&>(*c).step(); }
 
   void step() noexcept {
     this->add_ref();  // keep the machine alive while it runs (see "References")
