@@ -665,7 +665,7 @@ bool dsl_return(M& self, Args&&... args) {
       case DUET_DSL_LABEL_(::duet::detail::dsl_label(n, ::duet::detail::k_dsl_await)):            \
         this->state_ = -1;                                                                        \
         sink(::duet::detail::dsl_take_result<duet_awaiter_t_>(this->awaiter_));                   \
-    } else if (duet_awaiter_t_ duet_awaiter_ = ::duet::detail::dsl_get_awaiter(__VA_ARGS__);      \
+    } else if (duet_awaiter_t_ duet_awaiter_ = ::duet::detail::dsl_get_awaiter((__VA_ARGS__));    \
                duet_awaiter_.is_completed()) {                                                    \
       sink(duet_awaiter_.get_result());                                                           \
     } else {                                                                                      \
