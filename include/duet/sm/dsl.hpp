@@ -322,10 +322,18 @@ using DslFinallySection = DslSection<Region, DslSectionKind::finally_block, Regi
 // DslInvalidAwaiter — stands in for the awaiter of a non-awaitable expression after
 // require_awaitable has reported it, so the one readable error is not buried in others.
 struct DslInvalidAwaiter {
+  // AnyResult — converts to whatever the await's result is assigned to (never executed: the
+  // program is already ill-formed).
+  struct AnyResult {
+    template <class T>
+    operator T() const {
+      std::terminate();
+    }
+  };
   bool is_completed() const noexcept { return true; }
   void on_completed(Continuation&) noexcept {}
   void unsafe_on_completed(Continuation&) noexcept {}
-  void get_result() const noexcept {}
+  AnyResult get_result() const noexcept { return {}; }
 };
 
 template <class E, bool = Awaitable<E>>
