@@ -207,8 +207,12 @@ struct AsyncMethod {
 
 namespace detail {
 
+// builder_result<B> — the T a builder completes its task with: AsyncTaskMethodBuilder<T>, or any
+// builder whose task() returns a type with a result_type (e.g. a ValueTask builder).
 template <class B>
-struct builder_result;
+struct builder_result {
+  using type = typename decltype(std::declval<B&>().task())::result_type;
+};
 template <class T>
 struct builder_result<AsyncTaskMethodBuilder<T>> {
   using type = T;
@@ -220,12 +224,13 @@ using machine_result_t = typename builder_result<std::remove_cvref_t<decltype(st
 
 }  // namespace detail
 
-// start<Machine>(args...) — constructs a Machine from args (through a constructor, or as an
+// start<Machine>(args...) — returns what Machine's builder_.task() returns (Task<T> for
+// AsyncTaskMethodBuilder<T>). Constructs a Machine from args (through a constructor, or as an
 // aggregate whose first element is its AsyncMethod base), runs it synchronously to its first
 // suspension or its end (builder_.start), and returns its task. The machine is a local of this
 // function: if it suspends, the builder has moved it into the task's box.
 template <class Machine, class... Args>
-Task<detail::machine_result_t<Machine>> start(Args&&... args) {
+auto start(Args&&... args) -> decltype(std::declval<Machine&>().builder_.task()) {
   static_assert(AsyncStateMachine<Machine>,
                 "duet::start<Machine>: Machine must be move constructible and have a "
                 "move_next() member");
