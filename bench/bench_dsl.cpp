@@ -15,6 +15,9 @@
 // operator new per call (the TCS's task is one of them on the suspended path).
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <string>
+
 #include <duet/duet.hpp>
 #include <duet/sm/dsl.hpp>
 
@@ -215,6 +218,44 @@ void suspended(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(allocs.allocations()), benchmark::Counter::kAvgIterations);
 }
 
+// Plain loops of the same paths, for counting instructions under valgrind (see main()).
+template <Task<int> (*Start)(Task<int>, Task<int>)>
+std::int64_t loop_completed(int n) {
+  Task<int> a = duet::from_result(1), b = duet::from_result(2);
+  std::int64_t sum = 0;
+  for (int i = 0; i < n; ++i) sum += Start(a, b).state()->value();
+  return sum;
+}
+template <Task<int> (*Start)(Task<int>, Task<int>)>
+std::int64_t loop_suspended(int n) {
+  Task<int> b = duet::from_result(2);
+  std::int64_t sum = 0;
+  for (int i = 0; i < n; ++i) {
+    duet::TaskCompletionSource<int> tcs;
+    Task<int> t = Start(tcs.task(), b);
+    tcs.set_result(1);
+    sum += t.state()->value();
+  }
+  return sum;
+}
+
+struct Loop {
+  const char* name;
+  std::int64_t (*run)(int);
+};
+const Loop k_loops[] = {
+    {"Sum2/completed/explicit", &loop_completed<start_explicit<Sum2Explicit>>},
+    {"Sum2/completed/dsl", &loop_completed<start_dsl<Sum2Dsl>>},
+    {"Sum2/completed/dsl_fields", &loop_completed<start_dsl<Sum2DslFields>>},
+    {"Sum2/suspended/explicit", &loop_suspended<start_explicit<Sum2Explicit>>},
+    {"Sum2/suspended/dsl", &loop_suspended<start_dsl<Sum2Dsl>>},
+    {"Sum2/suspended/dsl_fields", &loop_suspended<start_dsl<Sum2DslFields>>},
+    {"TryFinally/completed/explicit", &loop_completed<start_explicit<TryFinallyExplicit>>},
+    {"TryFinally/completed/dsl", &loop_completed<start_dsl<TryFinallyDsl>>},
+    {"TryFinally/suspended/explicit", &loop_suspended<start_explicit<TryFinallyExplicit>>},
+    {"TryFinally/suspended/dsl", &loop_suspended<start_dsl<TryFinallyDsl>>},
+};
+
 // Interleaved registration (explicit, then its DSL rivals, per path) so drift in machine load
 // affects neighbours alike.
 BENCHMARK(completed<start_explicit<Sum2Explicit>>)->Name("Sum2/completed/explicit");
@@ -230,4 +271,24 @@ BENCHMARK(suspended<start_dsl<TryFinallyDsl>>)->Name("TryFinally/suspended/dsl")
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// main — Google Benchmark, or `bench_dsl --loop NAME N`: run one path N times and exit, with no
+// timing. On a shared machine wall and CPU times are noisy; instruction counts are not:
+//   valgrind --tool=callgrind bench_dsl --loop Sum2/suspended/dsl 1000   (and 11000)
+// and (Ir(11000) - Ir(1000)) / 10000 is the instructions per call of that path.
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--loop") {
+    for (const Loop& l : k_loops) {
+      if (l.name == std::string(argv[2])) {
+        benchmark::DoNotOptimize(l.run(std::stoi(argv[3])));
+        return 0;
+      }
+    }
+    std::fprintf(stderr, "bench_dsl: no loop named %s\n", argv[2]);
+    return 2;
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -157,6 +157,44 @@ struct DslPendingResult {
 template <>
 struct DslPendingResult<void> {};
 
+// DslFrames<N> — up to N try frames, constructed lazily: a method that never enters a DUET_TRY
+// (or has not yet) pays for no exception_ptr construction, move or destruction — that keeps the
+// DSL's fast path and its move into the box level with the explicit style's.
+template <int N>
+class DslFrames {
+ public:
+  DslFrames() noexcept {}
+  DslFrames(DslFrames&& o) noexcept : live_(o.live_) {
+    for (int i = 0; i < live_; ++i) ::new (static_cast<void*>(slot(i))) DslTryFrame(std::move(o[i]));
+  }
+  DslFrames(const DslFrames&) = delete;
+  DslFrames& operator=(const DslFrames&) = delete;
+  DslFrames& operator=(DslFrames&&) = delete;
+  ~DslFrames() {
+    for (int i = 0; i < live_; ++i) (*this)[i].~DslTryFrame();
+  }
+
+  // enter(i) — frame i, constructing frames up to i on first use.
+  DslTryFrame& enter(int i) noexcept {
+    while (live_ <= i) {
+      ::new (static_cast<void*>(slot(live_))) DslTryFrame();
+      ++live_;
+    }
+    return (*this)[i];
+  }
+  // operator[](i) — frame i. Precondition: entered before.
+  DslTryFrame& operator[](int i) noexcept {
+    DUET_ASSERT(i < live_, "DUET_TRY frame used before its try block was entered");
+    return *std::launder(reinterpret_cast<DslTryFrame*>(slot(i)));
+  }
+
+ private:
+  unsigned char* slot(int i) noexcept { return storage_ + static_cast<std::size_t>(i) * sizeof(DslTryFrame); }
+
+  alignas(DslTryFrame) unsigned char storage_[sizeof(DslTryFrame) * N];
+  int live_ = 0;  // frames [0, live_) are constructed
+};
+
 // DslState<T, MaxDepth, MaxTry> — the bookkeeping of DUET_TRY: the resume path (one label per
 // nesting level, see "Dispatch" in sm/dsl.hpp), one frame per open try block and the pending
 // return value.
@@ -165,7 +203,7 @@ struct DslState {
   static constexpr int k_max_depth = MaxDepth;
   static constexpr int k_max_try = MaxTry;
   int path[MaxDepth + 1] = {};
-  DslTryFrame frames[MaxTry];
+  DslFrames<MaxTry> frames;
   DslPendingResult<T> result;
 };
 
@@ -182,7 +220,8 @@ struct DslState {
 //     void move_next() {
 //       DUET_BEGIN
 //         DUET_AWAIT_INTO(x_, a_);
-//         DUET_AWAIT_INTO(x_, b_);  ... 
+//         DUET_AWAIT_INTO(y_, b_);   // with `int y_ = 0;` declared next to x_
+//         DUET_RETURN(x_ + y_);
 //       DUET_END
 //     }
 //   };

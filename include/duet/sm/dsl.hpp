@@ -255,6 +255,14 @@
 
 namespace duet::detail {
 
+// DUET_DSL_INLINE_ — the per-await helpers are a few instructions each and sit on the fast and
+// resume paths; keep them inlined into move_next() so the DSL costs what the explicit style costs.
+#if defined(__GNUC__)
+#define DUET_DSL_INLINE_ [[gnu::always_inline]] inline
+#else
+#define DUET_DSL_INLINE_ inline
+#endif
+
 // DslLabel — the type of every DSL case label and of the switches that dispatch on them (an enum,
 // so that a label inside a user's integer switch does not compile; LIMITATIONS 2).
 enum class DslLabel : int {};
@@ -350,7 +358,7 @@ using dsl_awaiter_t = typename dsl_awaiter<E>::type;
 
 // dsl_get_awaiter(e) — get_awaiter(e), after require_awaitable's readable check.
 template <class E>
-dsl_awaiter_t<E&&> dsl_get_awaiter(E&& e) {
+DUET_DSL_INLINE_ dsl_awaiter_t<E&&> dsl_get_awaiter(E&& e) {
   require_awaitable<E&&>();
   if constexpr (Awaitable<E&&>) {
     return duet::get_awaiter(std::forward<E>(e));
@@ -379,7 +387,7 @@ dsl_awaiter_t<E&&> dsl_get_awaiter(E&& e) {
 // dsl_store(slot, a) — moves the awaiter into the machine's awaiter_ field, which is either an
 // AwaiterStorage (any awaiter type) or a field of exactly that awaiter type.
 template <class Slot, class A>
-A& dsl_store(Slot& slot, A&& a) noexcept(std::is_nothrow_move_constructible_v<A>) {
+DUET_DSL_INLINE_ A& dsl_store(Slot& slot, A&& a) noexcept(std::is_nothrow_move_constructible_v<A>) {
   if constexpr (std::is_same_v<Slot, A>) {
     slot = std::move(a);
     return slot;
@@ -394,7 +402,7 @@ A& dsl_store(Slot& slot, A&& a) noexcept(std::is_nothrow_move_constructible_v<A>
 // dsl_take_result<A>(slot) — get_result() of the stored awaiter, which is destroyed (or reset)
 // afterwards, also when get_result() throws.
 template <class A, class Slot>
-auto dsl_take_result(Slot& slot) -> std::conditional_t<std::is_void_v<decltype(std::declval<A&>().get_result())>, void,
+DUET_DSL_INLINE_ auto dsl_take_result(Slot& slot) -> std::conditional_t<std::is_void_v<decltype(std::declval<A&>().get_result())>, void,
                                                        std::remove_cvref_t<decltype(std::declval<A&>().get_result())>> {
   struct Reset {
     Slot& slot;
@@ -415,7 +423,7 @@ auto dsl_take_result(Slot& slot) -> std::conditional_t<std::is_void_v<decltype(s
 
 // dsl_suspend<Scope, Label>(self, a) — step 4 of DUET_AWAIT.
 template <class Scope, int Label, class M, class A>
-void dsl_suspend(M& self, A&& a) noexcept {
+DUET_DSL_INLINE_ void dsl_suspend(M& self, A&& a) noexcept {
   A& stored = dsl_store(self.awaiter_, std::move(a));
   if constexpr (Scope::depth == 0) {
     self.state_ = Label;
@@ -463,7 +471,7 @@ DslTryFrame& dsl_frame(M& self) noexcept {
 // dsl_enter_region<R>(self) — DUET_TRY step 2 (skipped by resumption, which jumps past it).
 template <class Region, class M>
 void dsl_enter_region(M& self) noexcept {
-  DslTryFrame& f = dsl_frame<Region>(self);
+  DslTryFrame& f = self.dsl_.frames.enter(Region::frame);
   f.pending = nullptr;
   f.handler = 0;
   f.stage = 0;
