@@ -71,10 +71,10 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
   }
 
  private:
+  // The casts below go through a reference: a pointer static_cast to a base at a non-zero offset
+  // carries a null check, which g++ 12 -O2 turns into -Wnull-dereference errors in user code.
   static void run(Continuation* c) noexcept {
-    // A reference cast: `c` is never null, and a pointer downcast across the second base would
-    // add a null check that makes GCC warn (-Wnull-dereference) about the code after it.
-    auto* self = &static_cast<RunState&>(*c);
+    RunState* const self = &static_cast<RunState&>(*c);
     try {
       if constexpr (unwrap_task<R>::is_task) {
         self->inner_ = self->fn_();
@@ -97,9 +97,7 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
   }
 
   static void inner_done(Continuation* c) noexcept {
-    // A reference cast: `c` is never null, and a pointer downcast across the second base would
-    // add a null check that makes GCC warn (-Wnull-dereference) about the code after it.
-    auto* self = &static_cast<RunState&>(*c);
+    RunState* const self = &static_cast<RunState&>(*c);
     auto* inner = self->inner_.state();
     if (inner->status() == TaskStatus::ran_to_completion) {
       if constexpr (std::is_void_v<T>) {
