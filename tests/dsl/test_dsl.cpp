@@ -1,0 +1,411 @@
+// tests/dsl/test_dsl.cpp — what is particular to the DSL: labels, awaiter storage, allocation
+// counts, hand-written machine fields, run-time misuse reports, and try-statement shapes beyond
+// the shared semantic suite (tests/styles).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+
+#include <duet/duet.hpp>
+#include <duet/sm/dsl.hpp>
+
+#include "alloc_counter.hpp"
+
+namespace {
+
+using duet::Task;
+using duet::TaskCompletionSource;
+using duet::testing::AllocScope;
+
+struct TestError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class T>
+std::string what_of(const Task<T>& t) {
+  try {
+    t.wait();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
+
+// ---- labels -------------------------------------------------------------------------------------
+
+struct ThreeOnOneLine : duet::AsyncMethod<ThreeOnOneLine, int> {
+  Task<int> a_, b_, c_;
+  int x_ = 0, y_ = 0, z_ = 0;
+  ThreeOnOneLine(Task<int> a, Task<int> b, Task<int> c) : a_(std::move(a)), b_(std::move(b)), c_(std::move(c)) {}
+  void move_next() {
+    DUET_BEGIN
+      // clang-format off
+      DUET_AWAIT_INTO(x_, a_); DUET_AWAIT_INTO(y_, b_); DUET_AWAIT_INTO(z_, c_);
+      // clang-format on
+      DUET_RETURN(x_ * 100 + y_ * 10 + z_);
+    DUET_END
+  }
+};
+
+TEST(DslLabels, ThreeAwaitsOnOneLineResumeAtTheirOwnLabel) {
+  TaskCompletionSource<int> a, b, c;
+  Task<int> t = duet::start<ThreeOnOneLine>(a.task(), b.task(), c.task());
+  a.set_result(1);
+  b.set_result(2);
+  EXPECT_FALSE(t.is_completed());
+  c.set_result(3);
+  EXPECT_EQ(t.result(), 123);
+}
+
+// ---- allocations ------------------------------------------------------------------------------------
+
+struct AwaitVoid : duet::AsyncMethod<AwaitVoid> {
+  Task<> a_;
+  explicit AwaitVoid(Task<> a) : a_(std::move(a)) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT(a_);
+      DUET_AWAIT(a_);
+    DUET_END
+  }
+};
+
+TEST(DslAllocations, CompletedPathAllocatesNothing) {
+  Task<> done = duet::completed_task();
+  AllocScope scope;
+  Task<> t = duet::start<AwaitVoid>(done);
+  EXPECT_TRUE(t.is_completed_successfully());
+  EXPECT_EQ(scope.allocations(), 0u);
+}
+
+TEST(DslAllocations, SuspendedCallAllocatesOneBox) {
+  TaskCompletionSource<> tcs;
+  Task<> input = tcs.task();
+  std::uint64_t at_suspension = 0;
+  {
+    AllocScope scope;
+    Task<> t = duet::start<AwaitVoid>(input);
+    at_suspension = scope.allocations();
+    tcs.set_result();  // resumes inline; the second await completes synchronously
+    EXPECT_TRUE(t.is_completed_successfully());
+    EXPECT_EQ(scope.allocations(), 1u);
+  }
+  EXPECT_EQ(at_suspension, 1u);
+}
+
+// ---- awaiter storage ------------------------------------------------------------------------------
+
+// Counted — an awaitable whose awaiters count how many are alive and how they were moved.
+struct Counted {
+  static inline std::atomic<int> alive{0};
+  Task<int> task;
+  bool fail_in_get_result = false;
+  struct Awaiter {
+    duet::TaskAwaiter<int> inner;
+    bool fail = false;
+    Awaiter(duet::TaskAwaiter<int> i, bool f) : inner(std::move(i)), fail(f) { ++alive; }
+    Awaiter(Awaiter&& o) noexcept : inner(std::move(o.inner)), fail(o.fail) { ++alive; }
+    Awaiter& operator=(Awaiter&&) = delete;
+    ~Awaiter() { --alive; }
+    bool is_completed() const { return inner.is_completed(); }
+    void on_completed(duet::Continuation& c) { inner.on_completed(c); }
+    void unsafe_on_completed(duet::Continuation& c) { inner.unsafe_on_completed(c); }
+    int get_result() {
+      int v = inner.get_result();
+      if (fail) throw TestError("get_result failed");
+      return v;
+    }
+  };
+  Awaiter get_awaiter() const { return Awaiter(task.get_awaiter(), fail_in_get_result); }
+};
+
+struct AwaitCounted : duet::AsyncMethod<AwaitCounted, int> {
+  Counted c_;
+  int v_ = 0;
+  bool stored_while_suspended_ = false;
+  explicit AwaitCounted(Counted c) : c_(std::move(c)) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT_INTO(v_, c_);
+      DUET_RETURN(v_ + 1);
+    DUET_END
+  }
+};
+
+TEST(DslAwaiterStorage, StoredAwaiterIsRelocatedIntoTheBoxAndDestroyedOnResume) {
+  TaskCompletionSource<int> tcs;
+  ASSERT_EQ(Counted::alive.load(), 0);
+  Task<int> t = duet::start<AwaitCounted>(Counted{tcs.task()});
+  EXPECT_EQ(Counted::alive.load(), 1);  // exactly one awaiter: the one in the boxed machine
+  tcs.set_result(4);
+  EXPECT_EQ(Counted::alive.load(), 0);
+  EXPECT_EQ(t.result(), 5);
+}
+
+TEST(DslAwaiterStorage, StoredAwaiterIsDestroyedWhenGetResultThrows) {
+  TaskCompletionSource<int> tcs;
+  Task<int> t = duet::start<AwaitCounted>(Counted{tcs.task(), true});
+  EXPECT_EQ(Counted::alive.load(), 1);
+  tcs.set_result(4);
+  EXPECT_EQ(Counted::alive.load(), 0);
+  EXPECT_EQ(what_of(t), "get_result failed");
+}
+
+TEST(DslAwaiterStorage, CompletedAwaitNeverTouchesTheSlot) {
+  Task<int> t = duet::start<AwaitCounted>(Counted{duet::from_result(1)});
+  EXPECT_EQ(Counted::alive.load(), 0);
+  EXPECT_EQ(t.result(), 2);
+}
+
+TEST(DslAwaiterStorage, SlotHoldsAnyAwaiterAndReportsOccupancy) {
+  duet::AwaiterStorage<> slot;
+  EXPECT_FALSE(slot.has_value());
+  slot.emplace(duet::from_result(3).get_awaiter());
+  EXPECT_TRUE(slot.has_value());
+  duet::AwaiterStorage<> moved(std::move(slot));
+  EXPECT_FALSE(slot.has_value());
+  EXPECT_TRUE(moved.has_value());
+  EXPECT_EQ(moved.get<duet::TaskAwaiter<int>>().get_result(), 3);
+  moved.reset<duet::TaskAwaiter<int>>();
+  EXPECT_FALSE(moved.has_value());
+}
+
+// ---- the explicit style's struct, driven by the DSL ---------------------------------------------------
+
+// No AsyncMethod base: the fields an explicit machine has, with one typed awaiter field.
+struct HandWritten {
+  int state_ = -1;
+  duet::AsyncTaskMethodBuilder<int> builder_{};
+  Task<int> a_{}, b_{};
+  int x_ = 0, y_ = 0;
+  duet::TaskAwaiter<int> awaiter_{};
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT_INTO(x_, a_);
+      DUET_AWAIT_INTO(y_, b_);
+      DUET_RETURN(x_ - y_);
+    DUET_END
+  }
+};
+
+TEST(DslMachines, HandWrittenStructWithTypedAwaiterField) {
+  TaskCompletionSource<int> a, b;
+  Task<int> t = duet::start<HandWritten>(HandWritten{.a_ = a.task(), .b_ = b.task()});
+  a.set_result(10);
+  b.set_result(3);
+  EXPECT_EQ(t.result(), 7);
+}
+
+struct Aggregate : duet::AsyncMethod<Aggregate, int> {
+  int base_ = 0;
+  Task<int> a_{};
+  int x_ = 0;
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT_INTO(x_, a_);
+      DUET_RETURN(base_ + x_);
+    DUET_END
+  }
+};
+
+TEST(DslMachines, StartBuildsAnAggregateMachine) {
+  Task<int> t = duet::start<Aggregate>(100, duet::from_result(5));
+  EXPECT_EQ(t.result(), 105);
+}
+
+// A user type made awaitable through ADL, and configure_await(false).
+namespace user {
+struct Seconds {
+  int n;
+};
+inline duet::TaskAwaiter<int> get_awaiter(Seconds s) { return duet::from_result(s.n * 1000).get_awaiter(); }
+}  // namespace user
+
+template <class T, int N>
+Task<T> pick() {
+  return duet::from_result(T(N));
+}
+
+struct AwaitCustom : duet::AsyncMethod<AwaitCustom, int> {
+  int ms_ = 0, v_ = 0, w_ = 0;
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT_INTO(ms_, user::Seconds{2});
+      DUET_AWAIT_INTO(v_, duet::configure_await(duet::from_result(1), false));
+      DUET_AWAIT_INTO(w_, pick<int, 10>());  // a top-level comma inside the awaited expression
+      DUET_RETURN(ms_ + v_ + w_);
+    DUET_END
+  }
+};
+
+TEST(DslAwaitables, AdlAwaitableAndConfigureAwait) {
+  EXPECT_EQ(duet::start<AwaitCustom>().result(), 2011);
+}
+
+// ---- run-time misuse ---------------------------------------------------------------------------------
+
+struct BreakOutOfTry : duet::AsyncMethod<BreakOutOfTry, int> {
+  int i_ = 0;
+  void move_next() {
+    DUET_BEGIN
+      for (i_ = 0; i_ < 3; ++i_) {
+        DUET_TRY
+          if (i_ == 1) break;  // would skip the rest of the try statement
+        DUET_FINALLY
+        DUET_END_TRY
+      }
+      DUET_RETURN(i_);
+    DUET_END
+  }
+};
+
+TEST(DslMisuse, BreakOutOfATryBlockFaultsTheTask) {
+  Task<int> t = duet::start<BreakOutOfTry>();
+  ASSERT_TRUE(t.is_faulted());
+  EXPECT_THROW(t.wait(), duet::InvalidOperationError);
+  EXPECT_NE(what_of(t).find("break or continue left a DUET_TRY block"), std::string::npos) << what_of(t);
+}
+
+struct ContinueOutOfCatch : duet::AsyncMethod<ContinueOutOfCatch> {
+  int i_ = 0;
+  void move_next() {
+    DUET_BEGIN
+      for (i_ = 0; i_ < 3; ++i_) {
+        DUET_TRY
+          throw TestError("x");
+        DUET_CATCH(const TestError&, e)
+          continue;
+        DUET_END_TRY
+      }
+    DUET_END
+  }
+};
+
+TEST(DslMisuse, ContinueOutOfACatchBlockFaultsTheTask) {
+  Task<> t = duet::start<ContinueOutOfCatch>();
+  EXPECT_NE(what_of(t).find("break or continue left a DUET_CATCH block"), std::string::npos) << what_of(t);
+}
+
+struct FallsOffTheEnd : duet::AsyncMethod<FallsOffTheEnd, int> {
+  bool early_ = false;
+  void move_next() {
+    DUET_BEGIN
+      if (early_) DUET_RETURN(1);
+    DUET_END
+  }
+};
+
+TEST(DslMisuse, FallingOffTheEndOfATaskOfTFaults) {
+  Task<int> t = duet::start<FallsOffTheEnd>(FallsOffTheEnd{});
+  EXPECT_NE(what_of(t).find("without DUET_RETURN(value)"), std::string::npos) << what_of(t);
+  FallsOffTheEnd m;
+  m.early_ = true;
+  EXPECT_EQ(duet::start<FallsOffTheEnd>(std::move(m)).result(), 1);
+}
+
+struct BreakAtTopLevel : duet::AsyncMethod<BreakAtTopLevel> {
+  void move_next() {
+    DUET_BEGIN
+      break;
+    DUET_END
+  }
+};
+
+TEST(DslMisuse, BreakOutOfTheMethodBodyFaults) {
+  Task<> t = duet::start<BreakAtTopLevel>();
+  EXPECT_NE(what_of(t).find("left a DUET_BEGIN block"), std::string::npos) << what_of(t);
+}
+
+// ---- try-statement shapes beyond the shared suite -------------------------------------------------------
+
+struct Shapes : duet::AsyncMethod<Shapes, std::string> {
+  std::string log_;
+  Task<> gate_;
+  int mode_ = 0;
+  Shapes(Task<> gate, int mode) : gate_(std::move(gate)), mode_(mode) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_TRY                                 // depth 1
+        DUET_TRY                               // depth 2
+          DUET_TRY                             // depth 3
+            log_ += "t3 ";
+            DUET_AWAIT(gate_);
+            if (mode_ == 1) throw TestError("deep");
+            if (mode_ == 2) DUET_RETURN(log_ + "returned");
+          DUET_FINALLY
+            log_ += "f3 ";
+            DUET_AWAIT(gate_);
+          DUET_END_TRY
+        DUET_CATCH_ALL
+          log_ += "catch-all ";
+          DUET_TRY                             // a try inside a catch block
+            DUET_AWAIT(gate_);
+            throw;                             // rethrows the exception the catch-all holds
+          DUET_CATCH(const TestError&, e)
+            log_ += std::string("inner:") + e.what() + " ";
+          DUET_END_TRY
+        DUET_END_TRY
+      DUET_FINALLY
+        DUET_TRY                               // a try inside a finally block
+          log_ += "f1 ";
+          DUET_AWAIT(gate_);
+        DUET_FINALLY
+          log_ += "f1f ";
+        DUET_END_TRY
+      DUET_END_TRY
+      DUET_RETURN(log_ + "end");
+    DUET_END
+  }
+};
+
+TEST(DslTryShapes, ThreeLevelsNormal) {
+  TaskCompletionSource<> gate;
+  Task<std::string> t = duet::start<Shapes>(gate.task(), 0);
+  EXPECT_EQ(t.status(), duet::TaskStatus::pending);
+  gate.set_result();
+  EXPECT_EQ(t.result(), "t3 f3 f1 f1f end");
+}
+
+TEST(DslTryShapes, RethrowInsideTryInsideCatchAll) {
+  TaskCompletionSource<> gate;
+  Task<std::string> t = duet::start<Shapes>(gate.task(), 1);
+  gate.set_result();
+  EXPECT_EQ(t.result(), "t3 f3 catch-all inner:deep f1 f1f end");
+}
+
+TEST(DslTryShapes, ReturnFromThreeLevelsRunsEveryFinallyWithAwaits) {
+  TaskCompletionSource<> gate;
+  Task<std::string> t = duet::start<Shapes>(gate.task(), 2);
+  gate.set_result();
+  // The value is computed at DUET_RETURN, before the finally blocks run (as in C#).
+  EXPECT_EQ(t.result(), "t3 returned");
+}
+
+struct VoidReturnInTry : duet::AsyncMethod<VoidReturnInTry> {
+  std::string* log_;
+  Task<> gate_;
+  VoidReturnInTry(std::string* log, Task<> gate) : log_(log), gate_(std::move(gate)) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_TRY
+        DUET_AWAIT(gate_);
+        DUET_RETURN();
+      DUET_FINALLY
+        *log_ += "finally";
+      DUET_END_TRY
+      *log_ += " unreachable";
+    DUET_END
+  }
+};
+
+TEST(DslTryShapes, VoidReturnInsideTry) {
+  std::string log;
+  TaskCompletionSource<> gate;
+  Task<> t = duet::start<VoidReturnInTry>(&log, gate.task());
+  EXPECT_EQ(log, "");
+  gate.set_result();
+  EXPECT_TRUE(t.is_completed_successfully());
+  EXPECT_EQ(log, "finally");
+}
+
+}  // namespace
