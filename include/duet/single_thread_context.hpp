@@ -126,6 +126,9 @@ class SingleThreadContext final : public SynchronizationContext {
   long outstanding_operations() const noexcept {
     return operations_.load(std::memory_order_acquire);
   }
+  // is_owner_blocked() — whether the owning thread is blocked in wait()/result() right now. Any
+  // thread (a snapshot; for diagnostics and tests).
+  bool is_owner_blocked() const noexcept;
   // is_owner_thread() — whether the calling thread pumps this context.
   bool is_owner_thread() const noexcept {
     return owner_.load(std::memory_order_acquire) == std::this_thread::get_id();

@@ -249,6 +249,11 @@ std::size_t SingleThreadContext::pending_count() const noexcept {
   return count_;
 }
 
+bool SingleThreadContext::is_owner_blocked() const noexcept {
+  std::lock_guard<std::mutex> lk(mutex_);
+  return blocked_on_ != nullptr;
+}
+
 void SingleThreadContext::send(const std::function<void()>& fn) {
   const std::thread::id owner = owner_.load(std::memory_order_acquire);
   if (owner == std::this_thread::get_id() ||

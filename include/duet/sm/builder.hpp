@@ -95,7 +95,9 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation, pub
   SM& machine() noexcept { return machine_; }
 
  private:
-  static void resume(Continuation* c) noexcept { static_cast<AsyncStateMachineBox*>(c)->step(); }
+  // resume — casts through a reference: a pointer cast from the second base would let g++ assume
+  // `c` may be null (-Wnull-dereference, -Wstringop-overflow under -Werror).
+  static void resume(Continuation* c) noexcept { static_cast<AsyncStateMachineBox&>(*c).step(); }
 
   void step() noexcept {
     this->add_ref();  // keep the machine alive while it runs (see "References")
