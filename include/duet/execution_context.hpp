@@ -75,18 +75,21 @@ void report_unhandled_exception(std::exception_ptr e) noexcept;
 // ec_flow_suppressed — true when ExecutionContext::suppress_flow() is in force on this thread.
 bool ec_flow_suppressed() noexcept;
 
-// capture_into(c) — the capture step for an awaiter: records the current context in `c` (with a
-// reference) and sets c.flow_execution_context, unless flow is suppressed.
+// capture_execution_context(c) — the capture step for an awaiter: records the current context in
+// `c` (holding one reference) and sets c.flow_execution_context, unless flow is suppressed.
 inline void capture_execution_context(Continuation& c) noexcept {
   if (ec_flow_suppressed()) {
     c.flow_execution_context = false;
     return;
   }
   ExecutionContextNode* n = ec_current();
+  c.flow_execution_context = true;
+  // A second capture of the same context (the builder captures, then the awaiter's
+  // on_completed does) keeps the reference the first one took.
+  if (c.execution_context == n) return;
   ec_add_ref(n);
   ExecutionContextNode* old = c.execution_context;
   c.execution_context = n;
-  c.flow_execution_context = true;
   ec_release(old);
 }
 

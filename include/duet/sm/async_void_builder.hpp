@@ -68,6 +68,7 @@ class AsyncVoidMethodBuilder {
       if (context_) context_->operation_completed();
       return;
     }
+    if (!s) return;  // unreachable (task() throws instead); tells g++ that `s` is not null
     if (s->is_completed()) {
       finish(*s);
       return;
