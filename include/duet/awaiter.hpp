@@ -133,6 +133,9 @@ class ConfiguredAwaitable {
  public:
   class ConfiguredAwaiter {
    public:
+    // ConfiguredAwaiter() — an empty awaiter (when Inner has one), so a state machine can keep
+    // it in a field as Roslyn does (`<>u__1 = default`). Assign a real one before use.
+    ConfiguredAwaiter() = default;
     ConfiguredAwaiter(Inner inner, bool capture) : inner_(std::move(inner)), capture_(capture) {}
     bool is_completed() { return inner_.is_completed(); }
     void on_completed(Continuation& c) {
@@ -148,8 +151,8 @@ class ConfiguredAwaitable {
     decltype(auto) get_result() { return inner_.get_result(); }
 
    private:
-    Inner inner_;
-    bool capture_;
+    Inner inner_{};
+    bool capture_ = true;
   };
 
   ConfiguredAwaitable(Inner inner, bool capture) : inner_(std::move(inner)), capture_(capture) {}

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "duet/awaiter.hpp"
+#include "duet/cancellation.hpp"
+#include "duet/clock.hpp"
 #include "duet/combinators.hpp"
 #include "duet/continuation.hpp"
 #include "duet/errors.hpp"
@@ -12,3 +14,7 @@
 #include "duet/sm/builder.hpp"
 #include "duet/sync_context.hpp"
 #include "duet/task.hpp"
+#include "duet/value_task.hpp"
+#include "duet/sm/value_task_builder.hpp"
+#include "duet/timer_wheel.hpp"
+#include "duet/when.hpp"

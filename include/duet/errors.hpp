@@ -8,6 +8,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace duet {
@@ -27,13 +28,58 @@ class ArgumentError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+class CancellationToken;
+
+namespace detail {
+class CancellationState;
+// cancellation_state_add_ref / cancellation_state_release — reference counting of a
+// CancellationState (defined with it in src/time/cancellation.cpp); null is ignored.
+void cancellation_state_add_ref(CancellationState* s) noexcept;
+void cancellation_state_release(CancellationState* s) noexcept;
+
+// CancellationStateRef — a counted handle to a token's state that errors.hpp can hold without
+// including cancellation.hpp (exceptions stay light). Copyable; thread-safe like a token.
+class CancellationStateRef {
+ public:
+  CancellationStateRef() noexcept = default;
+  explicit CancellationStateRef(CancellationState* s) noexcept : s_(s) {
+    if (s_) cancellation_state_add_ref(s_);
+  }
+  CancellationStateRef(const CancellationStateRef& o) noexcept : s_(o.s_) {
+    if (s_) cancellation_state_add_ref(s_);
+  }
+  CancellationStateRef& operator=(const CancellationStateRef& o) noexcept {
+    CancellationStateRef copy(o);
+    std::swap(s_, copy.s_);
+    return *this;
+  }
+  ~CancellationStateRef() {
+    if (s_) cancellation_state_release(s_);
+  }
+  CancellationState* get() const noexcept { return s_; }
+
+ private:
+  CancellationState* s_ = nullptr;
+};
+}  // namespace detail
+
 // OperationCanceledError — an operation observed a cancellation request (.NET's
 // OperationCanceledException). A task whose method ends with this exception ends `canceled`, not
-// `faulted`; awaiting or waiting on a canceled task throws it.
+// `faulted`; awaiting or waiting on a canceled task throws it. It carries the CancellationToken
+// that was canceled when the thrower knew it (token(); include duet/cancellation.hpp to call it).
 class OperationCanceledError : public std::runtime_error {
  public:
   OperationCanceledError() : std::runtime_error("The operation was canceled.") {}
   using std::runtime_error::runtime_error;
+  // OperationCanceledError(token) / (message, token) — records the canceled token.
+  explicit OperationCanceledError(const CancellationToken& token);
+  OperationCanceledError(const std::string& message, const CancellationToken& token);
+
+  // token() — the token whose cancellation this reports; CancellationToken::none() when unknown.
+  CancellationToken token() const noexcept;
+
+ private:
+  detail::CancellationStateRef token_;
 };
 
 // TaskCanceledError — the OperationCanceledError a canceled task rethrows when nothing more
@@ -42,6 +88,9 @@ class TaskCanceledError : public OperationCanceledError {
  public:
   TaskCanceledError() : OperationCanceledError("A task was canceled.") {}
   using OperationCanceledError::OperationCanceledError;
+  // TaskCanceledError(token) — a canceled task that observed `token`.
+  explicit TaskCanceledError(const CancellationToken& token)
+      : OperationCanceledError("A task was canceled.", token) {}
 };
 
 // TimeoutError — a wait gave up after its timeout (.NET's TimeoutException).

@@ -32,16 +32,47 @@ Task<T> adopt_task(TaskState<T>* state) noexcept;
 }  // namespace detail
 
 // TaskAwaiter<T> — the awaiter of Task<T> (.NET's TaskAwaiter<T> / ConfiguredTaskAwaiter<T>).
-// Holds a reference to the task. Use from one thread at a time.
+//
+// Ownership. An awaiter taken from a Task rvalue (the usual `call().get_awaiter()`) owns the
+// task's reference. One taken from an lvalue Task *borrows* it — no reference-count traffic on
+// the fast path, where is_completed()/get_result() run while the task is certainly alive — and
+// takes a reference of its own as soon as it is copied or registers a continuation, i.e. before
+// it can outlive the statement that awaited. Moving keeps the mode. Rule for hand-written code:
+// do not keep a *moved* borrowed awaiter beyond the life of the Task it came from without having
+// called on_completed/unsafe_on_completed on it.
+// Use from one thread at a time.
 template <class T>
 class TaskAwaiter {
  public:
   TaskAwaiter() noexcept = default;
-  TaskAwaiter(Task<T> task, bool continue_on_captured_context) noexcept
-      : task_(std::move(task)), capture_(continue_on_captured_context) {}
+  TaskAwaiter(Task<T>&& task, bool continue_on_captured_context) noexcept
+      : state_(std::exchange(task.state_, nullptr)), owns_(true), capture_(continue_on_captured_context) {}
+  TaskAwaiter(const Task<T>& task, bool continue_on_captured_context) noexcept
+      : state_(task.state_), owns_(false), capture_(continue_on_captured_context) {}
+  TaskAwaiter(const TaskAwaiter& o) noexcept : state_(o.state_), owns_(o.state_ != nullptr), capture_(o.capture_) {
+    if (state_) state_->add_ref();
+  }
+  TaskAwaiter(TaskAwaiter&& o) noexcept
+      : state_(std::exchange(o.state_, nullptr)), owns_(std::exchange(o.owns_, false)), capture_(o.capture_) {}
+  TaskAwaiter& operator=(const TaskAwaiter& o) noexcept {
+    if (this != &o) TaskAwaiter(o).swap(*this);
+    return *this;
+  }
+  TaskAwaiter& operator=(TaskAwaiter&& o) noexcept {
+    TaskAwaiter(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~TaskAwaiter() {
+    if (owns_) state_->release();
+  }
+  void swap(TaskAwaiter& o) noexcept {
+    std::swap(state_, o.state_);
+    std::swap(owns_, o.owns_);
+    std::swap(capture_, o.capture_);
+  }
 
   // is_completed() — true when the task has completed (no suspension needed).
-  bool is_completed() const noexcept { return task_.state_->is_completed(); }
+  bool is_completed() const noexcept { return state_->is_completed(); }
 
   // on_completed(c) — capture the context(s) into `c` and register it on the task.
   void on_completed(Continuation& c) noexcept {
@@ -50,15 +81,20 @@ class TaskAwaiter {
   }
   // unsafe_on_completed(c) — as on_completed, without capturing the ExecutionContext.
   void unsafe_on_completed(Continuation& c) noexcept {
+    if (!owns_) {  // about to outlive the awaiting statement: take our own reference
+      state_->add_ref();
+      owns_ = true;
+    }
     c.context = capture_ ? SynchronizationContext::current() : nullptr;
-    task_.state_->add_continuation(c);
+    state_->add_continuation(c);
   }
 
   // get_result() — the result, or rethrows the task's exception. Precondition: completed.
-  T get_result() { return task_.state_->take_result(); }
+  T get_result() { return state_->take_result(); }
 
  private:
-  Task<T> task_;
+  detail::TaskState<T>* state_ = nullptr;
+  bool owns_ = false;
   bool capture_ = true;
 };
 
@@ -68,7 +104,9 @@ class ConfiguredTaskAwaitable {
  public:
   ConfiguredTaskAwaitable(Task<T> task, bool capture) noexcept
       : task_(std::move(task)), capture_(capture) {}
-  TaskAwaiter<T> get_awaiter() const& noexcept { return TaskAwaiter<T>(task_, capture_); }
+  // The awaitable owns a task handle; its awaiter takes that handle over (rvalue) or takes its own
+  // reference (lvalue), since a configured awaitable is usually a temporary.
+  TaskAwaiter<T> get_awaiter() const& noexcept { return TaskAwaiter<T>(Task<T>(task_), capture_); }
   TaskAwaiter<T> get_awaiter() && noexcept { return TaskAwaiter<T>(std::move(task_), capture_); }
 
  private:
@@ -130,15 +168,26 @@ class Task {
     return state_->take_result();
   }
 
-  // get_awaiter() — the awaiter; resumes on the captured SynchronizationContext.
-  TaskAwaiter<T> get_awaiter() const& noexcept { return TaskAwaiter<T>(*this, true); }
-  TaskAwaiter<T> get_awaiter() && noexcept { return TaskAwaiter<T>(std::move(*this), true); }
+  // get_awaiter() — the awaiter; resumes on the captured SynchronizationContext. Throws
+  // InvalidOperationError on an empty handle (its awaiter would have no task to ask). An lvalue's
+  // awaiter borrows this task until it suspends or is copied: see TaskAwaiter.
+  TaskAwaiter<T> get_awaiter() const& {
+    checked();
+    return TaskAwaiter<T>(*this, true);
+  }
+  TaskAwaiter<T> get_awaiter() && {
+    checked();
+    return TaskAwaiter<T>(std::move(*this), true);
+  }
 
-  // configure_await(continue_on_captured_context) — .NET's ConfigureAwait.
-  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) const& noexcept {
+  // configure_await(continue_on_captured_context) — .NET's ConfigureAwait. Throws
+  // InvalidOperationError on an empty handle.
+  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) const& {
+    checked();
     return ConfiguredTaskAwaitable<T>(*this, continue_on_captured_context);
   }
-  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) && noexcept {
+  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) && {
+    checked();
     return ConfiguredTaskAwaitable<T>(std::move(*this), continue_on_captured_context);
   }
 

@@ -14,6 +14,9 @@ namespace detail {
 void report_unobserved_exception(std::exception_ptr e) noexcept;
 
 namespace {
+// g_live_task_states — see live_task_states(); touched only in builds without NDEBUG.
+std::atomic<std::int64_t> g_live_task_states{0};
+
 // k_max_inline_depth — how deeply continuations may nest inline on one thread before dispatch
 // posts to the pool instead (.NET's stack guard for inlined continuations).
 constexpr int k_max_inline_depth = 32;
@@ -29,6 +32,10 @@ void sentinel_invoke(Continuation*) noexcept {
   DUET_ASSERT(false, "the completed-task sentinel continuation was invoked");
 }
 }  // namespace
+
+void count_task_state(int delta) noexcept {
+  g_live_task_states.fetch_add(delta, std::memory_order_relaxed);
+}
 
 Continuation* TaskStateBase::completed_sentinel() noexcept {
   static Continuation sentinel{&sentinel_invoke};
@@ -147,6 +154,14 @@ const char* to_string(TaskStatus s) noexcept {
     case TaskStatus::canceled: return "canceled";
   }
   return "?";
+}
+
+std::int64_t live_task_states() noexcept {
+#ifdef NDEBUG
+  return -1;
+#else
+  return detail::g_live_task_states.load(std::memory_order_relaxed);
+#endif
 }
 
 Task<> completed_task() noexcept {

@@ -50,7 +50,16 @@ enum class TaskStatus : std::uint8_t {
 // to_string(s) — "pending", "ran_to_completion", "faulted" or "canceled".
 const char* to_string(TaskStatus s) noexcept;
 
+// live_task_states() — how many task states (TaskStateBase objects: TCS tasks, boxes, Task.Run
+// items, the immortal completed Task<>) exist right now. Counted only in builds without NDEBUG,
+// so tests can assert that nothing leaked; returns -1 when NDEBUG compiled the counter out.
+// Thread-safe (a relaxed counter: quiesce before comparing).
+std::int64_t live_task_states() noexcept;
+
 namespace detail {
+
+// count_task_state(delta) — adjusts the live_task_states() counter (debug builds only).
+void count_task_state(int delta) noexcept;
 
 // TaskStateBase — status, exception and continuation slot shared by every TaskState<T>.
 // Thread-safe: every member may be called from any thread unless noted.
@@ -168,9 +177,19 @@ class TaskStateBase {
   void rethrow_if_failed() const {
     if (status() != TaskStatus::ran_to_completion) {
       observed_.store(true, std::memory_order_relaxed);
+      if (rethrow_first_inner_) rethrow_first_inner(exception_);
       std::rethrow_exception(exception_);
     }
   }
+
+  // set_rethrow_first_inner() — for tasks whose stored exception is an AggregateError of
+  // several faults (when_all): exception() keeps the AggregateError, while await / wait() /
+  // result() rethrow its first inner exception, as .NET's await on Task.WhenAll does.
+  // Precondition: called by the completer between try_begin_complete() and end_complete().
+  void set_rethrow_first_inner() noexcept { rethrow_first_inner_ = true; }
+  // rethrows_first_inner() — whether set_rethrow_first_inner() was called. Meaningful once
+  // completed (when_all flattens such a child's inner exceptions into its own list).
+  bool rethrows_first_inner() const noexcept { return rethrow_first_inner_; }
 
   // run_continuations_asynchronously — set before the task is shared (TaskCompletionSource option).
   void set_run_continuations_asynchronously(bool v) noexcept { run_async_ = v; }
@@ -186,8 +205,16 @@ class TaskStateBase {
   static void dispatch_continuation(Continuation& c, bool force_async) noexcept;
 
  protected:
-  explicit TaskStateBase(std::uint32_t refs = 1) noexcept : refs_(refs) {}
-  virtual ~TaskStateBase() = default;
+  explicit TaskStateBase(std::uint32_t refs = 1) noexcept : refs_(refs) {
+#ifndef NDEBUG
+    count_task_state(1);
+#endif
+  }
+  virtual ~TaskStateBase() {
+#ifndef NDEBUG
+    count_task_state(-1);
+#endif
+  }
   // destroy() — frees the object; boxes override it when they are not allocated with `new`.
   virtual void destroy() noexcept { delete this; }
 
@@ -196,10 +223,20 @@ class TaskStateBase {
  private:
   void last_release() noexcept;
 
+  [[noreturn]] static void rethrow_first_inner(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const AggregateError& a) {
+      if (!a.inner_exceptions().empty()) std::rethrow_exception(a.inner_exceptions().front());
+      throw;
+    }
+  }
+
   std::atomic<std::uint32_t> refs_;
   std::atomic<std::uint32_t> word_{0};
   std::atomic<Continuation*> head_{nullptr};
   bool run_async_ = false;
+  bool rethrow_first_inner_ = false;  // see set_rethrow_first_inner()
   mutable std::atomic<bool> observed_{false};
 };
 

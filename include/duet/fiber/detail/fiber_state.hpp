@@ -1,0 +1,220 @@
+// duet/fiber/detail/fiber_state.hpp — the fiber control block: task state, resumption node and
+// switching, in one object.
+//
+// Ground rules (read before changing anything here)
+// -------------------------------------------------
+// One object. FiberState<T, Fn> is at once the Task<T>'s shared state (it derives from
+// TaskState<T>), the Continuation that resumes the fiber (through FiberBase), and the home of the
+// user's function and of the fiber's result until it is published. Creating a fiber allocates
+// this object once; resuming it allocates nothing. The stack comes from the pool
+// (src/fiber/stack_pool.cpp) and goes back to it the moment the fiber finishes, before its task
+// is published, so a finished task pins no stack.
+//
+// Who runs where. The "resumer" is the code that switches into the fiber: start() (the caller of
+// async()) or the continuation (run by a pool worker, a SynchronizationContext's thread, or
+// inline by the completing thread). switch_in() runs on the resumer's stack, switches to the
+// fiber, and regains control when the fiber either suspends or finishes:
+//  * suspend: the fiber stores which awaiter to register with (register_fn_/register_arg_) and
+//    switches back. The resumer — now off the fiber's stack, on its own — captures the
+//    ExecutionContext and calls the awaiter's unsafe_on_completed(*this). This is the suspension
+//    race resolved: the continuation becomes visible to other threads only once the fiber is
+//    fully switched out, so no thread can resume a fiber that is still running (registering
+//    before the switch would let a completing thread jump onto a stack still in use). It is the
+//    guarantee Boost.Context's resume_with gives, obtained without the extra ontop call: the
+//    fiber always suspends into its resumer, whose code after resume() is exactly "the other
+//    side of the switch". After the registration call the resumer must not touch the fiber: it
+//    may already run elsewhere, or be finished and freed.
+//  * finish: Boost.Context returns the stack to the pool (on the resumer's side, after the
+//    switch); the resumer restores its own contexts and publishes the stored result or
+//    exception, which may run continuations inline — on the resumer's stack, never on the
+//    finished fiber's.
+// A registration that throws is handed back to the fiber: the resumer switches straight back
+// into it and await() rethrows (the fiber was never registered, so nobody else can resume it).
+//
+// References. A new FiberState has two: the Task returned by async(), and a "running" reference
+// released by publish() after completion. No reference is needed while suspended: the running
+// reference lives until the fiber finishes.
+//
+// Contexts. switch_in() saves the resuming thread's SynchronizationContext and C++
+// exception-handling globals (the Itanium ABI __cxa_eh_globals: the chain of exceptions being
+// handled and the uncaught count) before the switch and restores them after; the fiber's own EH
+// globals are kept here while it is suspended. So a fiber suspended inside a catch handler can
+// migrate, and nothing the fiber sets leaks to its resumer. The ExecutionContext is handled as
+// for a state-machine box: captured into the Continuation at suspension, installed by
+// run_continuation when it resumes, and the resumer's restored by run_continuation afterwards
+// (by start()'s EcScope for the first run).
+//
+// Thread-local state. The running fiber is found through current_fiber(), a non-inlined
+// accessor, and every thread-local the runtime uses is re-read after each switch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include <boost/context/fiber.hpp>
+
+#include "duet/continuation.hpp"
+#include "duet/detail/task_state.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DUET_FIBER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DUET_FIBER_ASAN 1
+#endif
+#endif
+
+namespace duet::fiber::detail {
+
+// EhGlobals — a copy of the Itanium C++ ABI's per-thread __cxa_eh_globals (the exceptions being
+// handled, and the number thrown but not yet caught). Swapped on every switch (see "Contexts").
+struct EhGlobals {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
+// FiberBase — the non-template part of the control block: the Continuation that resumes the
+// fiber, the two Boost.Context handles, and the switching code (src/fiber/fiber.cpp).
+// Thread-safety: owned by whichever side currently runs the fiber (see the ground rules).
+class FiberBase : public Continuation {
+ public:
+  FiberBase(const FiberBase&) = delete;
+  FiberBase& operator=(const FiberBase&) = delete;
+
+  // start(stack_size, guard) — maps a stack and runs the fiber until its first suspension or its
+  // end. `stack_size` 0 and `guard` -1 mean the global defaults. Called once, by async(), on the
+  // caller's thread. Throws ArgumentError / FiberStackError before anything ran (the running
+  // reference is released then).
+  void start(std::size_t stack_size, int guard);
+
+  // suspend(awaiter) — from inside the fiber: switch out, have the resumer register this fiber's
+  // continuation with `awaiter`, and return once resumed (on any thread). Rethrows an exception
+  // the registration threw. Precondition: this is the running fiber; awaiter is not completed.
+  template <class Aw>
+  void suspend(Aw& awaiter) {
+    register_fn_ = &register_thunk<Aw>;
+    register_arg_ = std::addressof(awaiter);
+    // The switch itself is inline: the fiber resumes straight into this code, without a chain
+    // of returns the CPU's return predictor would miss after the stack change. It touches no
+    // thread-local state.
+#if defined(DUET_FIBER_ASAN)
+    asan_start_switch_out();
+#endif
+    caller_ = std::move(caller_).resume();
+#if defined(DUET_FIBER_ASAN)
+    asan_finish_switch_in();
+#endif
+    if (register_error_) [[unlikely]] rethrow_register_error();
+  }
+
+  // stack_size() — the usable size of this fiber's stack.
+  std::size_t stack_size() const noexcept { return stack_size_; }
+  // guard_low() — the lowest address of the guard page (null when unguarded). For the overflow
+  // handler.
+  const void* guard_low() const noexcept { return guard_low_; }
+
+ protected:
+  explicit FiberBase(duet::detail::TaskStateBase* task) noexcept : task_(task) {
+    this->invoke = &FiberBase::resume_thunk;
+    this->owner = task;
+  }
+  ~FiberBase();
+
+  // run_body() — runs the user's function on the fiber's stack and stores its result or
+  // exception (into fault_). Lets only Boost.Context's forced_unwind escape.
+  virtual void run_body() = 0;
+  // publish() — completes the task from what run_body() stored, then releases the running
+  // reference (after which `this` may be gone).
+  virtual void publish() noexcept = 0;
+
+  // fault_ — the exception that escaped the user's function, if any.
+  std::exception_ptr fault_;
+
+ private:
+  template <class Aw>
+  static void register_thunk(void* awaiter, Continuation& c) {
+    static_cast<Aw*>(awaiter)->unsafe_on_completed(c);
+  }
+  static void resume_thunk(Continuation* c) noexcept;
+
+  void switch_in() noexcept;
+#if defined(DUET_FIBER_ASAN)
+  void asan_start_switch_out() noexcept;
+  void asan_finish_switch_in() noexcept;
+#endif
+  boost::context::fiber entry(boost::context::fiber&& resumer);
+  [[noreturn]] void rethrow_register_error();
+
+  duet::detail::TaskStateBase* task_;
+  boost::context::fiber fiber_;   // the suspended fiber (empty while it runs or after it ended)
+  boost::context::fiber caller_;  // the resumer, as seen from inside the running fiber
+  void (*register_fn_)(void*, Continuation&) = nullptr;  // set by suspend(), used by the resumer
+  void* register_arg_ = nullptr;                         // the awaiter, on the fiber's stack
+  std::exception_ptr register_error_;                    // thrown by a registration (see rules)
+  EhGlobals eh_;                                         // the fiber's EH globals while switched out
+  std::size_t stack_size_ = 0;
+  void* guard_low_ = nullptr;
+  void* stack_low_ = nullptr;
+#if defined(DUET_FIBER_ASAN)
+  void* asan_fake_stack_ = nullptr;
+  const void* asan_resumer_bottom_ = nullptr;
+  std::size_t asan_resumer_size_ = 0;
+#endif
+};
+
+// FiberState<T, Fn> — the whole control block for a fiber running Fn and producing T.
+template <class T, class Fn>
+class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
+ public:
+  template <class F>
+  explicit FiberState(F&& fn)
+      : duet::detail::TaskState<T>(2), FiberBase(this), fn_(std::in_place, std::forward<F>(fn)) {}
+
+ private:
+  void run_body() override {
+    try {
+      if constexpr (std::is_void_v<T>) {
+        (*fn_)();
+      } else {
+        result_.emplace((*fn_)());
+      }
+    } catch (const boost::context::detail::forced_unwind&) {
+      throw;  // only if someone destroyed a suspended fiber: let Boost.Context unwind it
+    } catch (...) {
+      fault_ = std::current_exception();
+    }
+    fn_.reset();  // captured resources go when the function ends, not when the last Task does
+  }
+
+  void publish() noexcept override {
+    if (fault_) {
+      this->try_complete_exception(std::move(fault_));
+    } else if constexpr (std::is_void_v<T>) {
+      this->try_complete_value();
+    } else {
+      this->try_complete_value(std::move(*result_));
+    }
+    this->release();  // the running reference
+  }
+
+  std::optional<Fn> fn_;
+  [[no_unique_address]] std::conditional_t<std::is_void_v<T>, char, std::optional<T>> result_{};
+};
+
+// current_fiber() — the fiber running on the calling thread, or null. Not inlined: a fiber that
+// migrates must never reuse another thread's address.
+[[gnu::noinline]] FiberBase* current_fiber() noexcept;
+
+// throw_await_outside_fiber() — the InvalidOperationError for duet::await outside a fiber.
+[[noreturn]] void throw_await_outside_fiber();
+
+// thread_switch_count() — how many times the calling thread has switched into a fiber (tests use
+// it to prove the fast path does not switch).
+[[gnu::noinline]] std::uint64_t thread_switch_count() noexcept;
+
+}  // namespace duet::fiber::detail

@@ -1,0 +1,201 @@
+// duet/fiber/fiber.hpp — the fiber style: straight-line async code on stackful fibers.
+//
+//   duet::Task<int> get_status_async(HttpClient& http, std::string url) {
+//     return duet::fiber::async([&http, url] {
+//       Response r = duet::await(http.get_async(url));   // suspends the fiber, not the thread
+//       return r.status_code;
+//     });
+//   }
+//
+// duet::fiber::async(fn) runs `fn` on a fresh fiber (a stack drawn from a pool) and returns the
+// Task<R> of its result, exactly as an explicit or dsl state machine returns the Task of its
+// move_next(): the same TaskState, awaiters, Continuation, ExecutionContext and
+// SynchronizationContext rules. Inside `fn`, duet::await(x) is the `await` keyword:
+//
+//  * fast path: when x's awaiter is already completed, await returns get_result() at once —
+//    no switch, no allocation;
+//  * slow path: the fiber switches back to whoever resumed it; that side (now off the fiber's
+//    stack) captures the ExecutionContext and registers the fiber's embedded Continuation with
+//    the awaiter. When the operation completes, the continuation resumes the fiber on the thread
+//    the usual dispatch rule picks (the captured SynchronizationContext, inline, or the pool),
+//    and await returns get_result() or rethrows.
+//
+// What flows like the state machines (the caller never sees the callee's changes):
+//  * async() runs `fn` synchronously on the calling thread until its first incomplete await;
+//    then the caller's ExecutionContext and SynchronizationContext are restored and async()
+//    returns the pending task;
+//  * every switch into a fiber saves the resuming thread's ExecutionContext,
+//    SynchronizationContext and C++ exception-handling state, and restores them when the fiber
+//    switches back (suspends or finishes);
+//  * an exception escaping `fn` faults the task (OperationCanceledError: cancels it); nothing
+//    calls std::terminate.
+//
+// Fibers migrate: a fiber may resume on any thread. Code inside a fiber must not keep the
+// address of a thread_local across an await (duet's own thread-local state is reached through
+// non-inlined accessors for that reason). WARNING: some C library accessors of thread-local
+// state are declared __attribute__((const)) — pthread_self() (so std::this_thread::get_id()) and
+// __errno_location() (so errno) — and the compiler may fold two calls in one function into one,
+// across an await: after a migration the second read would report the old thread. Read them in
+// a helper the optimiser cannot see through (see this_thread_id() in tests/fiber/test_fiber.cpp).
+// An await inside a catch handler is supported: the handler's exception state travels with the
+// fiber.
+//
+// Stacks (see "Stack sizing" below): fixed size, pooled, with a PROT_NONE guard page below each
+// stack by default. Overflowing into the guard page stops the process with a message that names
+// the stack size and the option to raise it (a SIGSEGV handler on an alternate signal stack,
+// installed lazily on each thread that runs fibers).
+//
+// Stack sizing. The default is k_default_stack_size (64 KiB usable + one 4 KiB guard page),
+// justified by measurement:
+//  * use — the deepest fiber in this repository's tests and samples (gtest assertions, printf of
+//    doubles, string streams, throwing and catching, nested fibers) touches 8 KiB of stack, 12 KiB
+//    under AddressSanitizer (tests/fiber/test_fiber_stack.cpp prints it): 64 KiB leaves 8x
+//    (5x under ASan) headroom;
+//  * cost — only touched pages are resident, so the size does not change what a fiber costs: a
+//    suspended fiber holds about 4.2 KiB (one stack page plus the control block; bench_fiber's
+//    PendingRss at 10k and 100k pending). A smaller default would save address space only.
+// marl defaults to 1 MiB and Boost.Context to 128 KiB. Raise it per fiber with
+// FiberOptions::stack_size or for every later fiber with set_default_stack_size().
+//
+// Limits. Each guarded stack is two kernel memory mappings (the guard page and the stack), and
+// Linux caps a process at vm.max_map_count mappings (65530 by default): about 30 000 guarded
+// fibers can exist at once. Beyond that async() throws FiberStackError naming the two fixes
+// (raise vm.max_map_count, or turn the guard off with FiberOptions::guard_page = false /
+// set_default_guard_page(false); unguarded stacks are plain mappings that the kernel merges with
+// their neighbours, so they do not count against the limit one by one).
+//
+// Thread-safety: async() and await() may be called from any thread; the option setters are
+// thread-safe and affect fibers created afterwards.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "duet/awaiter.hpp"
+#include "duet/fiber/detail/fiber_state.hpp"
+#include "duet/task.hpp"
+
+namespace duet {
+namespace fiber {
+
+// k_default_stack_size — the usable stack size of a fiber unless configured (see "Stack sizing").
+inline constexpr std::size_t k_default_stack_size = 64 * 1024;
+// k_min_stack_size / k_max_stack_size — the accepted range for a stack size (bytes).
+inline constexpr std::size_t k_min_stack_size = 8 * 1024;
+inline constexpr std::size_t k_max_stack_size = std::size_t{1} << 30;
+
+// FiberOptions — per-fiber settings for async(). Zero / empty means "the global default".
+// Write `FiberOptions{}.with_stack_size(256 * 1024)` (or set the fields); the with_ forms avoid
+// g++ 12's -Wmissing-field-initializers on a partial designated initializer.
+struct FiberOptions {
+  // stack_size — usable stack bytes, rounded up to whole pages; 0: default_stack_size().
+  std::size_t stack_size = 0;
+  // guard_page — whether a PROT_NONE page guards the stack's low end; empty:
+  // default_guard_page().
+  std::optional<bool> guard_page;
+
+  // with_stack_size(n) / with_guard_page(on) — a copy with one field set.
+  FiberOptions with_stack_size(std::size_t n) const noexcept {
+    FiberOptions o = *this;
+    o.stack_size = n;
+    return o;
+  }
+  FiberOptions with_guard_page(bool on) const noexcept {
+    FiberOptions o = *this;
+    o.guard_page = on;
+    return o;
+  }
+};
+
+// FiberStackError — a fiber's stack could not be mapped (out of memory, or the process reached
+// the kernel's limit on memory mappings). Thrown by async() before anything ran.
+class FiberStackError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// set_default_stack_size(bytes) — the stack size for fibers created from now on without an
+// explicit FiberOptions::stack_size. Throws ArgumentError outside [k_min_stack_size,
+// k_max_stack_size]. Thread-safe.
+void set_default_stack_size(std::size_t bytes);
+// default_stack_size() — the current default (k_default_stack_size unless changed).
+std::size_t default_stack_size() noexcept;
+
+// set_default_guard_page(on) — whether fibers created from now on get a guard page unless their
+// options say otherwise (default: true). Thread-safe.
+void set_default_guard_page(bool on) noexcept;
+// default_guard_page() — the current default.
+bool default_guard_page() noexcept;
+
+// in_fiber() — whether the calling code runs on a duet fiber.
+bool in_fiber() noexcept;
+// current_stack_size() — the usable stack size of the running fiber; 0 outside a fiber.
+std::size_t current_stack_size() noexcept;
+
+// StackStats — figures about the stack pool, for measurement and tests.
+struct StackStats {
+  std::size_t mapped = 0;           // stacks currently mapped (in use or cached)
+  std::size_t shared_cached = 0;    // unused stacks in the shared list (threads cache more)
+  std::size_t high_water_bytes = 0; // deepest stack use seen while tracking was on (whole pages)
+};
+// stack_stats() — the current figures. Thread-safe.
+StackStats stack_stats();
+// set_stack_usage_tracking(on) — when on, every stack returned to the pool is measured (mincore:
+// resident pages from the top down, i.e. the deepest use since it was mapped) and the maximum is
+// kept in StackStats::high_water_bytes. Costs a system call per fiber: for measurement only.
+void set_stack_usage_tracking(bool on) noexcept;
+// reset_stack_high_water() — clears StackStats::high_water_bytes.
+void reset_stack_high_water() noexcept;
+// trim_stack_pool() — unmaps every cached (unused) stack of the calling thread and of the shared
+// pool, giving their memory back. Thread-safe.
+void trim_stack_pool() noexcept;
+
+// async(fn, options) — runs fn() on a new fiber and returns the Task of its result (R = fn's
+// result type; a void fn gives Task<>). Runs synchronously until fn's first incomplete await.
+// An exception escaping fn faults the task (OperationCanceledError: cancels it). Throws
+// FiberStackError when no stack can be mapped, ArgumentError for a stack size out of range.
+// One allocation (the control block, which is the task's shared state) plus a pooled stack.
+template <class Fn>
+auto async(Fn&& fn, FiberOptions options = {}) {
+  using F = std::decay_t<Fn>;
+  static_assert(std::is_invocable_v<F&>, "duet::fiber::async(fn): fn must be callable with no arguments");
+  using R = std::invoke_result_t<F&>;
+  static_assert(!std::is_reference_v<R>,
+                "duet::fiber::async(fn): fn returns a reference; a Task<T> holds a value — return "
+                "by value (or a pointer / std::reference_wrapper)");
+  auto* state = new detail::FiberState<R, F>(std::forward<Fn>(fn));
+  Task<R> task = duet::detail::adopt_task(static_cast<duet::detail::TaskState<R>*>(state));
+  state->start(options.stack_size, options.guard_page.has_value() ? (*options.guard_page ? 1 : 0) : -1);
+  return task;
+}
+
+}  // namespace fiber
+
+namespace detail {
+// fiber_await_result_t<A> — what duet::await returns: the awaiter's result, with an rvalue
+// reference decayed to a value (the awaiter it points into dies inside await).
+template <class A>
+using fiber_await_result_t =
+    std::conditional_t<std::is_rvalue_reference_v<await_result_t<A>>,
+                       std::remove_cvref_t<await_result_t<A>>, await_result_t<A>>;
+}  // namespace detail
+
+// await(x) — inside a fiber: waits for awaitable x without blocking the thread and returns its
+// result or rethrows its exception (see the header comment for the fast and slow paths).
+// Precondition: called on a fiber started by duet::fiber::async; anywhere else it throws
+// InvalidOperationError (blocking is Task::wait()'s job), also when x is already completed, so
+// the misuse does not depend on timing.
+template <class A>
+detail::fiber_await_result_t<A> await(A&& x) {
+  require_awaitable<A>();
+  fiber::detail::FiberBase* const self = fiber::detail::current_fiber();
+  if (self == nullptr) fiber::detail::throw_await_outside_fiber();
+  auto awaiter = duet::get_awaiter(std::forward<A>(x));
+  if (!awaiter.is_completed()) self->suspend(awaiter);
+  return awaiter.get_result();
+}
+
+}  // namespace duet

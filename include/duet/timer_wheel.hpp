@@ -1,0 +1,234 @@
+// duet/timer_wheel.hpp — TimerWheel: a hierarchical timing wheel, TimerEntry, TimerWheelScope.
+//
+// Geometry
+// --------
+// Time is counted in ticks of 1 ms. The wheel has k_levels = 6 levels of k_slots = 64 slots.
+// A slot of level L spans 64^L ticks, so a level spans 64^(L+1) ticks:
+//
+//   level 0: 64 slots x 1 ms       =  64 ms         level 3: 64 slots x 4.4 min  =  4.7 h
+//   level 1: 64 slots x 64 ms      =  4.1 s         level 4: 64 slots x 4.7 h    = 12.4 days
+//   level 2: 64 slots x 4.1 s      =  4.4 min       level 5: 64 slots x 12.4 days=  2.18 years
+//
+// (tokio's geometry.) A timer due at tick `when` lives at the level given by the most significant
+// 6-bit group in which `when` differs from `elapsed_` (the tick the wheel has processed up to):
+// level = (63 - clz((elapsed_ ^ when) | 63)) / 6, and in slot (when >> 6*level) & 63 of it. Every
+// slot is an intrusive doubly-linked list of TimerEntry nodes, so insert and cancel are O(1)
+// pointer operations and allocate nothing: the entry is embedded in the object that waits (the
+// delay's task state, the CancellationTokenSource). Each level keeps a 64-bit occupancy bitmap
+// (bit s set <=> slot s is non-empty).
+//
+// Finding the next deadline without ticking
+// -----------------------------------------
+// Every entry of level L is due before every entry of level L+1 (an entry at level L agrees with
+// `elapsed_` on all groups above L, one at L+1 does not). So the next expiry is in the lowest
+// non-empty level, in its first occupied slot at or after elapsed_'s slot: one rotate and one
+// count-trailing-zeros of the bitmap. The slot's start is the deadline the wheel reports
+// (next_deadline()) and the timer thread sleeps until; an idle wheel never wakes up.
+//
+// Cascading
+// ---------
+// poll() processes, in order, every slot whose start is <= now: it unlinks the whole slot, sets
+// elapsed_ to the slot's start, and for each entry either fires it (when <= elapsed_) or
+// re-inserts it, which — because the entry now agrees with elapsed_ on one more group — puts it
+// on a strictly lower level. An entry therefore moves down at most 5 times in its life, and the
+// amortised cost of a timer stays O(1). Deadlines too far for the wheel are clamped to level 5
+// and simply re-inserted each time their slot comes round (delay() rejects durations beyond
+// k_max_delay up front, so this only happens when elapsed_ lags far behind).
+//
+// Who runs what
+// -------------
+// The wheel never runs user code. Firing an entry means posting its Continuation (TimerEntry
+// derives from Continuation) to the wheel's Scheduler (default: the thread pool); the posted node
+// does whatever its owner wants (complete the delay's task, cancel the token source). With a real
+// clock one timer thread per wheel sleeps until the next deadline and polls; with a ManualClock
+// the thread does not exist and ManualClock::advance() polls on the caller's thread.
+//
+// Locking
+// -------
+// One spin lock (lock_) guards the slots, bitmaps, elapsed_ and every entry's link fields. It is
+// held for O(1) pointer work per entry, never while posting to the scheduler: poll() gathers the
+// fired entries into a private list under the lock and posts them after releasing it.
+//
+// Races between cancel and expiry, and how each is resolved
+// ---------------------------------------------------------
+// An entry is *linked* (in a slot) or *unlinked*; only the lock holder changes that. cancel()
+// returns true iff it unlinked the entry itself, so exactly one of {cancel, expiry} wins:
+//  1. cancel() before poll() reached the slot: cancel unlinks it, returns true; the entry never
+//     fires. The owner may reuse or destroy the entry at once.
+//  2. poll() took the slot first: the entry is unlinked (it sits in poll's private fired list, or
+//     has already been posted, or has already run). cancel() returns false. The rule for owners:
+//     *an entry for which cancel() returned false will have its Continuation run exactly once*;
+//     the owner must keep the entry alive until then and must not schedule it again before it
+//     runs. (delay(): the token callback completes the task as canceled first, so the expiry
+//     that still arrives finds the task completed and only drops its reference.)
+//  3. cancel() while poll() is cascading the entry to a lower level: impossible to observe —
+//     cascading happens entirely under the lock; cancel sees it linked before or after.
+//  4. schedule() with a deadline that has already passed: the entry is never linked; it is
+//     posted at once (case 2 applies: cancel() returns false).
+//  5. schedule() of an entry that is still linked: a caller bug; schedule() throws
+//     InvalidOperationError instead of corrupting the lists.
+//  6. The wheel is destroyed with entries still linked: they are unlinked, marked abandoned()
+//     and posted, so every waiter is told (delay() ends canceled) rather than hanging forever.
+//     Precondition: no thread calls cancel()/schedule() on the wheel during or after destruction.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "duet/clock.hpp"
+#include "duet/continuation.hpp"
+#include "duet/scheduler.hpp"
+
+namespace duet {
+
+class TimerWheel;
+
+// TimerEntry — one timer, embedded in its owner. The owner sets the inherited Continuation's
+// `invoke` before scheduling; the wheel posts the entry (as a Continuation) to its scheduler when
+// the deadline passes. Link fields are owned by the wheel and guarded by its lock.
+// Thread-safety: see TimerWheel::schedule/cancel; abandoned() is meaningful inside `invoke`.
+class TimerEntry : public Continuation {
+ public:
+  TimerEntry() noexcept = default;
+  TimerEntry(const TimerEntry&) = delete;
+  TimerEntry& operator=(const TimerEntry&) = delete;
+
+  // abandoned() — true when the entry was posted because its wheel was destroyed, not because
+  // its deadline passed. Read it from `invoke`.
+  bool abandoned() const noexcept { return abandoned_; }
+  // deadline_tick() — the tick (ms of the wheel's clock) the entry is due at; valid after
+  // schedule().
+  std::uint64_t deadline_tick() const noexcept { return when_; }
+
+ private:
+  friend class TimerWheel;
+  TimerEntry* prev_ = nullptr;   // previous in slot list; guarded by the wheel lock
+  TimerEntry* next_ = nullptr;   // next in slot list / in poll's fired list
+  std::uint64_t when_ = 0;       // deadline tick
+  std::int16_t slot_ = -1;       // level*64+slot while linked; -1 unlinked
+  bool abandoned_ = false;
+};
+
+// TimerWheel — see the essay above.
+// Thread-safety: schedule(), cancel(), next_deadline(), pending() and poll() may be called from
+// any thread. Destroy a wheel only when no thread can still schedule or cancel on it.
+class TimerWheel {
+ public:
+  static constexpr int k_levels = 6;
+  static constexpr int k_slots = 64;
+  static constexpr int k_slot_bits = 6;
+  // k_tick — the wheel's resolution.
+  static constexpr std::chrono::milliseconds k_tick{1};
+  // k_max_delay — the longest delay the wheel accepts (64^6 - 1 ticks, about 2.18 years).
+  static constexpr std::chrono::milliseconds k_max_delay{(std::int64_t{1} << 36) - 1};
+
+  // TimerWheel(clock, scheduler) — a wheel reading `clock` and posting expiries to `scheduler`.
+  // Both must outlive the wheel. A real-time clock gets a timer thread, started lazily on the
+  // first schedule(); a self-driving clock (ManualClock) polls the wheel itself.
+  explicit TimerWheel(Clock& clock = steady_clock_instance(),
+                      Scheduler& scheduler = default_scheduler());
+  TimerWheel(const TimerWheel&) = delete;
+  TimerWheel& operator=(const TimerWheel&) = delete;
+  // ~TimerWheel — stops the timer thread, abandons pending entries (essay, case 6).
+  ~TimerWheel();
+
+  // schedule(entry, due) — arms `entry` to fire `due` (>= 0) from now, rounded up to the next
+  // tick so it never fires early. O(1), no allocation. Throws InvalidOperationError when `entry`
+  // is still linked, ArgumentError when due is negative or beyond k_max_delay.
+  void schedule(TimerEntry& entry, std::chrono::nanoseconds due);
+
+  // cancel(entry) — unlinks `entry` if it is still waiting; true iff this call unlinked it (then
+  // it never fires). False: it already fired, is firing, or was never scheduled — see the essay,
+  // case 2. O(1), no allocation, noexcept.
+  bool cancel(TimerEntry& entry) noexcept;
+
+  // reschedule(entry, due) — moves a still-linked entry to fire `due` from now, under one lock
+  // acquisition (.NET's Timer.Change, tokio's reset). Returns false, changing nothing, when the
+  // entry is not linked (it fired, is firing, or was never scheduled: essay case 2 — schedule()
+  // it again once its expiry has run). Same argument checks as schedule(). O(1), no allocation.
+  bool reschedule(TimerEntry& entry, std::chrono::nanoseconds due);
+
+  // poll() — fires every entry due at clock().now(). Called by the timer thread or the
+  // self-driving clock; callable by hand too. Posts outside the lock.
+  void poll() noexcept;
+
+  // next_deadline() — the clock time of the earliest slot that holds a timer, or nullopt when
+  // none is pending. O(levels).
+  std::optional<Clock::duration> next_deadline() const noexcept;
+
+  // pending() — number of linked entries.
+  std::size_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
+
+  Clock& clock() const noexcept { return clock_; }
+  Scheduler& scheduler() const noexcept { return scheduler_; }
+
+  // default_wheel() — the process-wide wheel: SteadyClock, default_scheduler(). Never destroyed.
+  static TimerWheel& default_wheel();
+  // current() — the wheel delay() and cancel_after() use: the innermost TimerWheelScope's wheel,
+  // else default_wheel(). Process-wide (not per thread: continuations of one test run on pool
+  // threads and must see the same wheel).
+  static TimerWheel& current();
+
+ private:
+  friend class TimerWheelScope;
+  struct Expiration {
+    int level;
+    int slot;
+    std::uint64_t deadline;
+  };
+
+  void lock() const noexcept {
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;
+    lock_slow();
+  }
+  void lock_slow() const noexcept;  // spin, then yield, until the lock is free
+  void unlock() const noexcept { locked_.store(false, std::memory_order_release); }
+  void link(TimerEntry& e) noexcept;     // lock held; e.when_ > elapsed_
+  void unlink(TimerEntry& e) noexcept;   // lock held; e linked
+  std::optional<Expiration> next_expiration() const noexcept;  // lock held
+  TimerEntry* take_slot(int level, int slot) noexcept;         // lock held
+  std::uint64_t deadline_tick(std::chrono::nanoseconds due) const;  // validates `due`
+  void post_list(TimerEntry* list) noexcept;
+  void ensure_thread();
+  void thread_main();
+
+  Clock& clock_;
+  Scheduler& scheduler_;
+  bool self_driven_ = false;
+
+  mutable std::atomic<bool> locked_{false};
+  std::uint64_t elapsed_ = 0;                                   // guarded by lock_
+  std::array<std::uint64_t, k_levels> occupied_{};              // guarded by lock_
+  std::array<TimerEntry*, k_levels * k_slots> slots_{};         // guarded by lock_
+  std::atomic<std::size_t> pending_{0};                         // written under lock_
+  std::uint64_t sleep_until_ = UINT64_MAX;  // guarded by lock_: tick the thread sleeps until
+
+  std::mutex thread_mutex_;
+  std::condition_variable thread_cv_;
+  bool wake_ = false;                       // guarded by thread_mutex_
+  bool stopping_ = false;                   // guarded by thread_mutex_
+  std::once_flag thread_once_;
+  std::thread thread_;
+};
+
+// TimerWheelScope — makes `wheel` the process-wide TimerWheel::current() for its lifetime and
+// restores the previous one after. Scopes nest (LIFO). Used by tests and samples to run delay()
+// and cancel_after() on a ManualClock. Not meant to be swapped while other threads call delay().
+class TimerWheelScope {
+ public:
+  explicit TimerWheelScope(TimerWheel& wheel) noexcept;
+  TimerWheelScope(const TimerWheelScope&) = delete;
+  TimerWheelScope& operator=(const TimerWheelScope&) = delete;
+  ~TimerWheelScope();
+
+ private:
+  TimerWheel* previous_;
+};
+
+}  // namespace duet

@@ -1,0 +1,391 @@
+// timer_wheel.cpp — the hierarchical timing wheel (see the essay in timer_wheel.hpp), its timer
+// thread, and the clocks.
+#include "duet/timer_wheel.hpp"
+
+#include <bit>
+#include <string>
+
+#include "duet/detail/assert.hpp"
+#include "duet/errors.hpp"
+
+namespace duet {
+
+namespace {
+
+constexpr std::uint64_t k_tick_ns =
+    static_cast<std::uint64_t>(std::chrono::nanoseconds(TimerWheel::k_tick).count());
+constexpr std::uint64_t k_max_ticks = (std::uint64_t{1} << 36) - 1;
+
+constexpr std::uint64_t slot_range(int level) noexcept {
+  return std::uint64_t{1} << (TimerWheel::k_slot_bits * level);
+}
+constexpr std::uint64_t level_range(int level) noexcept {
+  return std::uint64_t{1} << (TimerWheel::k_slot_bits * (level + 1));
+}
+
+// level_for(elapsed, when) — the level whose group is the most significant one in which the two
+// ticks differ; clamped to the top level (essay: "Cascading").
+int level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
+  std::uint64_t masked = (elapsed ^ when) | (TimerWheel::k_slots - 1);
+  if (masked >= k_max_ticks) masked = k_max_ticks - 1;
+  const int significant = 63 - std::countl_zero(masked);
+  return significant / TimerWheel::k_slot_bits;
+}
+
+std::uint64_t to_tick_floor(Clock::duration t) noexcept {
+  return t.count() <= 0 ? 0 : static_cast<std::uint64_t>(t.count()) / k_tick_ns;
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+std::atomic<TimerWheel*> g_current{nullptr};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Clocks
+
+SteadyClock& steady_clock_instance() noexcept {
+  static SteadyClock clock;
+  return clock;
+}
+
+ManualClock::~ManualClock() {
+  DUET_ASSERT(wheels_.empty(), "a ManualClock destroyed while a TimerWheel still uses it");
+}
+
+std::chrono::steady_clock::time_point ManualClock::to_steady(duration) const noexcept {
+  // Never used: a ManualClock drives its wheels (attach() returns true), no thread sleeps on it.
+  return std::chrono::steady_clock::time_point::max();
+}
+
+void ManualClock::advance(duration d) {
+  if (d < duration::zero()) {
+    throw ArgumentError("ManualClock::advance: time cannot move backwards (d = " +
+                        std::to_string(d.count()) + " ns); pass a duration >= 0");
+  }
+  std::lock_guard<std::recursive_mutex> lk(mutex_);
+  if (polling_) {
+    throw InvalidOperationError(
+        "ManualClock::advance was called from inside a TimerWheel poll (a Scheduler::post the "
+        "wheel runs): time cannot move while expiries are being handed out; advance the clock "
+        "from the driving thread instead");
+  }
+  now_.fetch_add(d.count(), std::memory_order_acq_rel);
+  polling_ = true;
+  for (TimerWheel* w : wheels_) w->poll();
+  polling_ = false;
+}
+
+void ManualClock::advance_to(duration t) {
+  const duration now = this->now();
+  if (t < now) {
+    throw ArgumentError("ManualClock::advance_to: the target time is in the past; a clock never "
+                        "goes backwards");
+  }
+  advance(t - now);
+}
+
+bool ManualClock::attach(TimerWheel& wheel) {
+  std::lock_guard<std::recursive_mutex> lk(mutex_);
+  wheels_.push_back(&wheel);
+  return true;
+}
+
+void ManualClock::detach(TimerWheel& wheel) noexcept {
+  std::lock_guard<std::recursive_mutex> lk(mutex_);
+  std::erase(wheels_, &wheel);
+}
+
+// ---------------------------------------------------------------------------------------------
+// TimerWheel
+
+TimerWheel::TimerWheel(Clock& clock, Scheduler& scheduler) : clock_(clock), scheduler_(scheduler) {
+  elapsed_ = to_tick_floor(clock_.now());
+  self_driven_ = clock_.attach(*this);
+}
+
+TimerWheel::~TimerWheel() {
+  if (self_driven_) clock_.detach(*this);
+  {
+    std::lock_guard<std::mutex> lk(thread_mutex_);
+    stopping_ = true;
+  }
+  thread_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+
+  // Abandon what is left (essay, case 6).
+  TimerEntry* list = nullptr;
+  lock();
+  for (int i = 0; i < k_levels * k_slots; ++i) {
+    while (TimerEntry* e = slots_[static_cast<std::size_t>(i)]) {
+      unlink(*e);
+      e->abandoned_ = true;
+      e->next_ = list;
+      list = e;
+    }
+  }
+  unlock();
+  post_list(list);
+}
+
+void TimerWheel::lock_slow() const noexcept {
+  for (;;) {
+    int spins = 0;
+    while (locked_.load(std::memory_order_relaxed)) {
+      if (++spins < 128) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    if (!locked_.exchange(true, std::memory_order_acquire)) return;
+  }
+}
+
+void TimerWheel::link(TimerEntry& e) noexcept {
+  const int level = level_for(elapsed_, e.when_);
+  const int slot = static_cast<int>((e.when_ >> (k_slot_bits * level)) & (k_slots - 1));
+  const int index = level * k_slots + slot;
+  TimerEntry*& head = slots_[static_cast<std::size_t>(index)];
+  e.prev_ = nullptr;
+  e.next_ = head;
+  if (head) head->prev_ = &e;
+  head = &e;
+  e.slot_ = static_cast<std::int16_t>(index);
+  occupied_[static_cast<std::size_t>(level)] |= std::uint64_t{1} << slot;
+  pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void TimerWheel::unlink(TimerEntry& e) noexcept {
+  DUET_ASSERT(e.slot_ >= 0, "unlinking a timer entry that is not linked");
+  const auto index = static_cast<std::size_t>(e.slot_);
+  if (e.prev_) {
+    e.prev_->next_ = e.next_;
+  } else {
+    slots_[index] = e.next_;
+  }
+  if (e.next_) e.next_->prev_ = e.prev_;
+  if (!slots_[index]) {
+    occupied_[index / k_slots] &= ~(std::uint64_t{1} << (index % k_slots));
+  }
+  e.prev_ = e.next_ = nullptr;
+  e.slot_ = -1;
+  pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+TimerEntry* TimerWheel::take_slot(int level, int slot) noexcept {
+  // The caller walks the list once and marks each entry unlinked (slot_ = -1) as it goes.
+  const auto index = static_cast<std::size_t>(level * k_slots + slot);
+  TimerEntry* list = slots_[index];
+  slots_[index] = nullptr;
+  occupied_[static_cast<std::size_t>(level)] &= ~(std::uint64_t{1} << slot);
+  return list;
+}
+
+std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexcept {
+  for (int level = 0; level < k_levels; ++level) {
+    const std::uint64_t occ = occupied_[static_cast<std::size_t>(level)];
+    if (!occ) continue;
+    const std::uint64_t srange = slot_range(level);
+    const std::uint64_t lrange = level_range(level);
+    const int now_slot = static_cast<int>((elapsed_ / srange) & (k_slots - 1));
+    const int zeros = std::countr_zero(std::rotr(occ, now_slot));
+    const int slot = (zeros + now_slot) & (k_slots - 1);
+    const std::uint64_t level_start = elapsed_ & ~(lrange - 1);
+    std::uint64_t deadline = level_start + static_cast<std::uint64_t>(slot) * srange;
+    if (deadline <= elapsed_ && level > 0) deadline += lrange;  // slot of the next rotation
+    if (level == 0 && deadline < elapsed_) deadline += lrange;
+    return Expiration{level, slot, deadline};
+  }
+  return std::nullopt;
+}
+
+std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
+  if (due < std::chrono::nanoseconds::zero() || due > k_max_delay) {
+    throw ArgumentError(
+        "TimerWheel::schedule: the due time must be between 0 and TimerWheel::k_max_delay "
+        "(about 2.18 years); got " + std::to_string(due.count()) + " ns");
+  }
+  const auto deadline_ns =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (clock_.now() + due).count()));
+  return (deadline_ns + k_tick_ns - 1) / k_tick_ns;  // round up: never early
+}
+
+void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
+  const std::uint64_t when = deadline_tick(due);
+  bool fire_now = false;
+  bool wake = false;
+  lock();
+  if (entry.slot_ >= 0) {
+    unlock();
+    throw InvalidOperationError(
+        "TimerWheel::schedule: this TimerEntry is already scheduled; cancel() it first (an entry "
+        "whose cancel() returned false must not be scheduled again until its expiry has run)");
+  }
+  entry.when_ = when;
+  entry.abandoned_ = false;
+  if (pending_.load(std::memory_order_relaxed) == 0) {
+    // Nothing pending: elapsed_ may be stale after an idle spell; catching up is safe (when was
+    // rounded up from a later reading of the clock, so it stays >= the new elapsed_).
+    const std::uint64_t now_tick = to_tick_floor(clock_.now());
+    if (now_tick > elapsed_ && now_tick <= when) elapsed_ = now_tick;
+  }
+  if (when <= elapsed_) {
+    fire_now = true;
+  } else {
+    link(entry);
+    if (!self_driven_ && when < sleep_until_) {
+      sleep_until_ = when;
+      wake = true;
+    }
+  }
+  unlock();
+
+  if (fire_now) {
+    entry.next_ = nullptr;
+    scheduler_.post(entry);
+    return;
+  }
+  if (wake) {
+    ensure_thread();
+    {
+      std::lock_guard<std::mutex> lk(thread_mutex_);
+      wake_ = true;
+    }
+    thread_cv_.notify_one();
+  }
+}
+
+bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
+  const std::uint64_t when = deadline_tick(due);
+  bool wake = false;
+  lock();
+  if (entry.slot_ < 0) {
+    unlock();
+    return false;
+  }
+  unlink(entry);
+  entry.when_ = when <= elapsed_ ? elapsed_ + 1 : when;  // due already: fire at the next poll
+  link(entry);
+  if (!self_driven_ && entry.when_ < sleep_until_) {
+    sleep_until_ = entry.when_;
+    wake = true;
+  }
+  unlock();
+  if (wake) {
+    ensure_thread();
+    {
+      std::lock_guard<std::mutex> lk(thread_mutex_);
+      wake_ = true;
+    }
+    thread_cv_.notify_one();
+  }
+  return true;
+}
+
+bool TimerWheel::cancel(TimerEntry& entry) noexcept {
+  lock();
+  const bool linked = entry.slot_ >= 0;
+  if (linked) unlink(entry);
+  unlock();
+  return linked;
+}
+
+void TimerWheel::poll() noexcept {
+  const std::uint64_t now = to_tick_floor(clock_.now());
+  TimerEntry* fired = nullptr;
+  TimerEntry** tail = &fired;
+  lock();
+  while (auto exp = next_expiration()) {
+    if (exp->deadline > now) break;
+    TimerEntry* list = take_slot(exp->level, exp->slot);
+    if (exp->deadline > elapsed_) elapsed_ = exp->deadline;
+    while (list) {
+      TimerEntry* e = list;
+      list = e->next_;
+      e->slot_ = -1;
+      e->prev_ = nullptr;
+      pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+      if (e->when_ <= elapsed_) {
+        e->next_ = nullptr;
+        *tail = e;
+        tail = &e->next_;
+      } else {
+        DUET_ASSERT(level_for(elapsed_, e->when_) < exp->level || exp->level == k_levels - 1,
+                    "cascading did not move a timer to a lower level");
+        link(*e);
+      }
+    }
+  }
+  if (now > elapsed_) elapsed_ = now;
+  unlock();
+  post_list(fired);
+}
+
+void TimerWheel::post_list(TimerEntry* list) noexcept {
+  while (list) {
+    TimerEntry* e = list;
+    list = e->next_;
+    e->next_ = nullptr;
+    scheduler_.post(*e);  // after this the entry belongs to its owner again
+  }
+}
+
+std::optional<Clock::duration> TimerWheel::next_deadline() const noexcept {
+  lock();
+  auto exp = next_expiration();
+  unlock();
+  if (!exp) return std::nullopt;
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::nanoseconds(static_cast<std::int64_t>(exp->deadline * k_tick_ns)));
+}
+
+void TimerWheel::ensure_thread() {
+  std::call_once(thread_once_, [this] { thread_ = std::thread([this] { thread_main(); }); });
+}
+
+void TimerWheel::thread_main() {
+  for (;;) {
+    poll();
+    std::uint64_t target;
+    lock();
+    auto exp = next_expiration();
+    target = exp ? exp->deadline : UINT64_MAX;
+    sleep_until_ = target;  // published under lock_: schedule() compares against it
+    unlock();
+
+    std::unique_lock<std::mutex> lk(thread_mutex_);
+    if (stopping_) return;
+    if (target == UINT64_MAX) {
+      thread_cv_.wait(lk, [this] { return wake_ || stopping_; });
+    } else {
+      const auto wake_at = clock_.to_steady(
+          std::chrono::nanoseconds(static_cast<std::int64_t>(target * k_tick_ns)));
+      thread_cv_.wait_until(lk, wake_at, [this] { return wake_ || stopping_; });
+    }
+    if (stopping_) return;
+    wake_ = false;
+  }
+}
+
+TimerWheel& TimerWheel::default_wheel() {
+  static TimerWheel* const wheel = new TimerWheel(steady_clock_instance(), default_scheduler());
+  return *wheel;
+}
+
+TimerWheel& TimerWheel::current() {
+  if (TimerWheel* w = g_current.load(std::memory_order_acquire)) return *w;
+  return default_wheel();
+}
+
+TimerWheelScope::TimerWheelScope(TimerWheel& wheel) noexcept
+    : previous_(g_current.exchange(&wheel, std::memory_order_acq_rel)) {}
+
+TimerWheelScope::~TimerWheelScope() { g_current.store(previous_, std::memory_order_release); }
+
+}  // namespace duet

@@ -1,0 +1,190 @@
+// test_delay.cpp — delay(): fast paths, expiry, cancellation, allocation count, and an explicit
+// state machine awaiting it — all on a ManualClock wheel (TimerWheelScope).
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <duet/duet.hpp>
+
+#include "alloc_counter.hpp"
+#include "time_test_support.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using DelayTest = duet::testing::ManualTimeTest;
+
+TEST_F(DelayTest, ZeroCompletesSynchronouslyWithoutAllocating) {
+  (void)duet::completed_task();  // the shared completed task is created once, on first use
+  duet::testing::AllocScope scope;
+  auto t = duet::delay(0ms);
+  EXPECT_EQ(scope.allocations(), 0u);
+  EXPECT_TRUE(t.is_completed_successfully());
+}
+
+TEST_F(DelayTest, NegativeOrTooLongThrowsArgumentError) {
+  EXPECT_THROW((void)duet::delay(-1ns), duet::ArgumentError);
+  EXPECT_THROW((void)duet::delay(-5ms), duet::ArgumentError);
+  EXPECT_THROW((void)duet::delay(duet::TimerWheel::k_max_delay + 1ms), duet::ArgumentError);
+}
+
+TEST_F(DelayTest, CompletesWhenTheClockReachesTheDeadline) {
+  auto t = duet::delay(100ms);
+  EXPECT_FALSE(t.is_completed());
+  clock_.advance(99ms);
+  EXPECT_FALSE(t.is_completed()) << "the expiry of a delay is never posted early";
+  clock_.advance(1ms);
+  t.wait();
+  EXPECT_TRUE(t.is_completed_successfully());
+}
+
+TEST_F(DelayTest, OneAllocationTheStateEmbedsTimerAndCallbackNode) {
+  duet::CancellationTokenSource cts;
+  auto token = cts.token();
+  duet::testing::AllocScope scope;
+  auto t = duet::delay(10ms, token);
+  EXPECT_EQ(scope.allocations(), 1u);
+  clock_.advance(10ms);
+  t.wait();
+}
+
+TEST_F(DelayTest, CancelingRemovesTheTimerAndEndsCanceled) {
+  duet::CancellationTokenSource cts;
+  auto t = duet::delay(1h, cts.token());
+  EXPECT_EQ(wheel_->pending(), 1u);
+  cts.cancel();
+  EXPECT_EQ(wheel_->pending(), 0u) << "a canceled delay removes its timer at once";
+  EXPECT_TRUE(t.is_canceled());
+  try {
+    t.wait();
+    FAIL() << "awaiting a canceled delay throws";
+  } catch (const duet::TaskCanceledError& e) {
+    EXPECT_EQ(e.token(), cts.token());
+  }
+}
+
+TEST_F(DelayTest, AlreadyCanceledTokenGivesACanceledTask) {
+  auto t = duet::delay(1s, duet::CancellationToken::canceled());
+  EXPECT_TRUE(t.is_canceled());
+  EXPECT_EQ(wheel_->pending(), 0u);
+  // .NET checks the token before the zero fast path.
+  EXPECT_TRUE(duet::delay(0ms, duet::CancellationToken::canceled()).is_canceled());
+}
+
+TEST_F(DelayTest, CancelAfterExpiryChangesNothing) {
+  duet::CancellationTokenSource cts;
+  auto t = duet::delay(5ms, cts.token());
+  clock_.advance(5ms);
+  t.wait();
+  cts.cancel();
+  EXPECT_TRUE(t.is_completed_successfully());
+}
+
+TEST_F(DelayTest, InfiniteDelayEndsOnlyByCancellation) {
+  duet::CancellationTokenSource cts;
+  auto t = duet::delay(duet::k_infinite_timeout, cts.token());
+  EXPECT_EQ(wheel_->pending(), 0u);
+  clock_.advance(24h);
+  EXPECT_FALSE(t.is_completed());
+  cts.cancel();
+  EXPECT_TRUE(t.is_canceled());
+}
+
+TEST_F(DelayTest, CancelAfterOnTheCurrentWheelCancelsADelay) {
+  duet::CancellationTokenSource cts;
+  cts.cancel_after(30ms);
+  auto t = duet::delay(1h, cts.token());
+  clock_.advance(30ms);
+  EXPECT_THROW(t.wait(), duet::OperationCanceledError);
+  EXPECT_EQ(wheel_->pending(), 0u);
+}
+
+TEST(DelayWheelLifetime, DestroyedWheelCancelsPendingDelays) {
+  duet::ManualClock clock;
+  duet::Task<> t;
+  {
+    duet::TimerWheel wheel(clock);
+    t = duet::delay(wheel, std::chrono::nanoseconds(1h));
+  }
+  EXPECT_THROW(t.wait(), duet::OperationCanceledError);
+  EXPECT_TRUE(t.is_canceled());
+}
+
+// An explicit state machine (Roslyn's shape) awaiting two delays: seed 002's PrintAndWait.
+struct PrintAndWait {
+  int state_ = -1;
+  duet::AsyncTaskMethodBuilder<> builder_;
+  std::chrono::milliseconds delay_{};
+  std::vector<std::string>* log_ = nullptr;
+  duet::TaskAwaiter<void> awaiter_;
+
+  void move_next() {
+    try {
+      switch (state_) {
+        case 0: goto resume0;
+        case 1: goto resume1;
+        default: break;
+      }
+      log_->push_back("Before first delay");
+      awaiter_ = duet::delay(delay_).get_awaiter();
+      if (!awaiter_.is_completed()) {
+        state_ = 0;
+        builder_.await_unsafe_on_completed(awaiter_, *this);
+        return;
+      }
+    resume0:
+      state_ = -1;
+      awaiter_.get_result();
+      log_->push_back("Between delays");
+      awaiter_ = duet::delay(delay_).get_awaiter();
+      if (!awaiter_.is_completed()) {
+        state_ = 1;
+        builder_.await_unsafe_on_completed(awaiter_, *this);
+        return;
+      }
+    resume1:
+      state_ = -1;
+      awaiter_.get_result();
+      log_->push_back("After second delay");
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result();
+  }
+};
+
+duet::Task<> print_and_wait(std::chrono::milliseconds d, std::vector<std::string>& log) {
+  PrintAndWait sm;
+  sm.delay_ = d;
+  sm.log_ = &log;
+  sm.builder_.start(sm);
+  return sm.builder_.task();
+}
+
+TEST_F(DelayTest, ExplicitStateMachineAwaitsDelays) {
+  std::vector<std::string> log;
+  auto t = print_and_wait(100ms, log);
+  ASSERT_EQ(log.size(), 1u);
+  clock_.advance(100ms);
+  // The first continuation runs on the pool and arms the second delay; wait until it is armed.
+  while (wheel_->pending() == 0 && !t.is_completed()) std::this_thread::yield();
+  EXPECT_FALSE(t.is_completed());
+  clock_.advance(100ms);
+  t.wait();
+  EXPECT_EQ(log, (std::vector<std::string>{"Before first delay", "Between delays", "After second delay"}));
+}
+
+TEST_F(DelayTest, ExplicitStateMachineWithZeroDelayNeverSuspends) {
+  std::vector<std::string> log;
+  auto t = print_and_wait(0ms, log);
+  EXPECT_TRUE(t.is_completed_successfully()) << "completed inside start(): no suspension";
+  EXPECT_EQ(log.size(), 3u);
+}
+
+}  // namespace

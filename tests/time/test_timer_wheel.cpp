@@ -1,0 +1,278 @@
+// test_timer_wheel.cpp — the wheel's geometry, cascading, cancel/expiry races and misuse, on a
+// ManualClock with a hand-drained scheduler (fully deterministic).
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <duet/duet.hpp>
+
+#include "alloc_counter.hpp"
+#include "time_test_support.hpp"
+
+using namespace std::chrono_literals;
+using duet::testing::QueueScheduler;
+
+namespace {
+
+// Probe — a timer entry that records the clock time at which it ran and how often.
+struct Probe : duet::TimerEntry {
+  duet::ManualClock* clock = nullptr;
+  int fired = 0;
+  bool was_abandoned = false;
+  std::chrono::nanoseconds fired_at{-1};
+  Probe() {
+    invoke = [](duet::Continuation* c) noexcept {
+      auto& p = static_cast<Probe&>(static_cast<duet::TimerEntry&>(*c));
+      ++p.fired;
+      p.was_abandoned = p.abandoned();
+      if (p.clock) p.fired_at = p.clock->now();
+    };
+  }
+};
+
+struct WheelTest : ::testing::Test {
+  duet::ManualClock clock;
+  QueueScheduler sched;
+  duet::TimerWheel wheel{clock, sched};
+
+  void advance(std::chrono::nanoseconds d) {
+    clock.advance(d);
+    sched.drain();
+  }
+};
+
+TEST_F(WheelTest, FiresAtItsDeadlineAndNotBefore) {
+  Probe p;
+  p.clock = &clock;
+  wheel.schedule(p, 100ms);
+  EXPECT_EQ(wheel.pending(), 1u);
+  advance(99ms);
+  EXPECT_EQ(p.fired, 0);
+  advance(1ms);
+  EXPECT_EQ(p.fired, 1);
+  EXPECT_EQ(p.fired_at, 100ms);
+  EXPECT_EQ(wheel.pending(), 0u);
+  advance(10s);
+  EXPECT_EQ(p.fired, 1) << "a timer fires exactly once";
+}
+
+TEST_F(WheelTest, SubMillisecondDueRoundsUpNeverEarly) {
+  clock.advance(300us);
+  Probe p;
+  wheel.schedule(p, 1500us);  // due at 1.8 ms: tick 2
+  advance(1ms);               // 1.3 ms
+  EXPECT_EQ(p.fired, 0);
+  advance(499us);             // 1.799 ms
+  EXPECT_EQ(p.fired, 0);
+  advance(201us);             // 2.0 ms
+  EXPECT_EQ(p.fired, 1);
+}
+
+TEST_F(WheelTest, ZeroDueIsPostedImmediately) {
+  Probe p;
+  wheel.schedule(p, 0ms);
+  EXPECT_EQ(wheel.pending(), 0u);
+  EXPECT_EQ(sched.drain(), 1u);
+  EXPECT_EQ(p.fired, 1);
+  EXPECT_FALSE(wheel.cancel(p)) << "an entry that already fired cannot be canceled";
+}
+
+TEST_F(WheelTest, CancelRemovesAndNeverFires) {
+  Probe a, b;
+  wheel.schedule(a, 5ms);
+  wheel.schedule(b, 5ms);
+  EXPECT_TRUE(wheel.cancel(a));
+  EXPECT_FALSE(wheel.cancel(a)) << "the second cancel finds it unlinked";
+  EXPECT_EQ(wheel.pending(), 1u);
+  advance(1h);
+  EXPECT_EQ(a.fired, 0);
+  EXPECT_EQ(b.fired, 1);
+}
+
+TEST_F(WheelTest, CancelAfterExpiryReturnsFalseAndTheExpiryStillRuns) {
+  Probe p;
+  wheel.schedule(p, 10ms);
+  clock.advance(10ms);             // polled: p is posted, not yet run
+  EXPECT_FALSE(wheel.cancel(p));   // essay case 2
+  EXPECT_EQ(sched.drain(), 1u);
+  EXPECT_EQ(p.fired, 1);
+}
+
+TEST_F(WheelTest, EntryCanBeRescheduledAfterCancelOrExpiry) {
+  Probe p;
+  wheel.schedule(p, 10ms);
+  ASSERT_TRUE(wheel.cancel(p));
+  wheel.schedule(p, 20ms);
+  advance(20ms);
+  EXPECT_EQ(p.fired, 1);
+  wheel.schedule(p, 5ms);
+  advance(5ms);
+  EXPECT_EQ(p.fired, 2);
+}
+
+TEST_F(WheelTest, MisuseThrows) {
+  Probe p;
+  wheel.schedule(p, 10ms);
+  EXPECT_THROW(wheel.schedule(p, 20ms), duet::InvalidOperationError);
+  EXPECT_TRUE(wheel.cancel(p));
+  EXPECT_THROW(wheel.schedule(p, -1ms), duet::ArgumentError);
+  EXPECT_THROW(wheel.schedule(p, duet::TimerWheel::k_max_delay + 1ms), duet::ArgumentError);
+  EXPECT_THROW(clock.advance(-1ms), duet::ArgumentError);
+  EXPECT_EQ(wheel.pending(), 0u);
+}
+
+TEST_F(WheelTest, NextDeadlineIsFoundWithoutTicking) {
+  EXPECT_FALSE(wheel.next_deadline().has_value());
+  Probe p;
+  p.clock = &clock;
+  wheel.schedule(p, 1h + 2min + 3s + 4ms);
+  // Jumping from one reported deadline to the next reaches the timer in at most one step per
+  // level (each jump cascades the entry one level down), never one step per tick.
+  int jumps = 0;
+  while (p.fired == 0) {
+    auto d = wheel.next_deadline();
+    ASSERT_TRUE(d.has_value());
+    ASSERT_GT(*d, clock.now());
+    clock.advance_to(*d);
+    sched.drain();
+    ASSERT_LE(++jumps, duet::TimerWheel::k_levels);
+  }
+  EXPECT_EQ(p.fired_at, 1h + 2min + 3s + 4ms);
+  EXPECT_FALSE(wheel.next_deadline().has_value());
+}
+
+TEST_F(WheelTest, LongestDelayFiresExactlyOnTime) {
+  Probe p;
+  p.clock = &clock;
+  wheel.schedule(p, duet::TimerWheel::k_max_delay);
+  int jumps = 0;
+  while (p.fired == 0 && jumps < 64) {
+    clock.advance_to(*wheel.next_deadline());
+    sched.drain();
+    ++jumps;
+  }
+  EXPECT_EQ(p.fired, 1);
+  EXPECT_EQ(p.fired_at, duet::TimerWheel::k_max_delay);
+}
+
+TEST_F(WheelTest, ScheduleAndCancelAllocateNothing) {
+  Probe p;
+  duet::testing::AllocScope scope;
+  for (int i = 0; i < 1000; ++i) {
+    wheel.schedule(p, std::chrono::milliseconds(1 + i * 977));
+    ASSERT_TRUE(wheel.cancel(p));
+  }
+  EXPECT_EQ(scope.allocations(), 0u);
+}
+
+// Random schedules, cancels and advances against a simple model: every entry fires exactly at
+// the first poll whose time is >= its rounded-up deadline, canceled ones never.
+TEST_F(WheelTest, MatchesAReferenceModel) {
+  std::mt19937_64 rng(12345);
+  constexpr int k_n = 2000;
+  std::vector<Probe> probes(k_n);
+  std::map<int, std::chrono::nanoseconds> due;  // index -> deadline (clock time, whole ms)
+  for (auto& p : probes) p.clock = &clock;
+  const std::chrono::nanoseconds spans[] = {50ms, 5s, 10min, 30h, 40 * 24h};
+  for (int step = 0; step < 4000; ++step) {
+    const int op = static_cast<int>(rng() % 10);
+    const int i = static_cast<int>(rng() % k_n);
+    if (op < 5) {
+      if (due.count(i) || probes[static_cast<std::size_t>(i)].fired_at >= 0ns) continue;
+      const auto span = spans[rng() % 5];
+      const auto d = std::chrono::nanoseconds(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span.count())));
+      wheel.schedule(probes[static_cast<std::size_t>(i)], d);
+      const auto when = clock.now() + d;
+      due[i] = std::chrono::ceil<std::chrono::milliseconds>(when);
+    } else if (op < 7) {
+      const bool was_pending = due.count(i) != 0;
+      EXPECT_EQ(wheel.cancel(probes[static_cast<std::size_t>(i)]), was_pending);
+      due.erase(i);
+    } else {
+      const auto span = spans[rng() % 4];
+      clock.advance(std::chrono::nanoseconds(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span.count() / 4))));
+      sched.drain();
+      for (auto it = due.begin(); it != due.end();) {
+        Probe& p = probes[static_cast<std::size_t>(it->first)];
+        if (it->second <= clock.now()) {
+          ASSERT_EQ(p.fired, 1) << "entry " << it->first << " due at " << it->second.count();
+          ASSERT_EQ(p.fired_at, clock.now());
+          it = due.erase(it);
+        } else {
+          ASSERT_EQ(p.fired, 0) << "entry " << it->first << " fired early";
+          ++it;
+        }
+      }
+    }
+    ASSERT_EQ(wheel.pending(), due.size());
+  }
+  for (auto& [i, when] : due) ASSERT_TRUE(wheel.cancel(probes[static_cast<std::size_t>(i)]));
+  for (auto& p : probes) ASSERT_LE(p.fired, 1);
+}
+
+TEST(TimerWheel, DestructionAbandonsPendingEntries) {
+  duet::ManualClock clock;
+  QueueScheduler sched;
+  Probe p;
+  {
+    duet::TimerWheel wheel(clock, sched);
+    wheel.schedule(p, 1h);
+  }
+  EXPECT_EQ(sched.drain(), 1u);
+  EXPECT_EQ(p.fired, 1);
+  EXPECT_TRUE(p.was_abandoned);
+}
+
+TEST(TimerWheel, AdvanceFromInsideAPollThrows) {
+  duet::ManualClock clock;
+  struct Reentrant final : duet::Scheduler {
+    duet::ManualClock* clock;
+    bool threw = false;
+    void post(duet::Continuation&) noexcept override {
+      try {
+        clock->advance(1ms);
+      } catch (const duet::InvalidOperationError&) {
+        threw = true;
+      }
+    }
+  } sched;
+  sched.clock = &clock;
+  duet::TimerWheel wheel(clock, sched);
+  Probe p;
+  wheel.schedule(p, 1ms);
+  clock.advance(1ms);
+  EXPECT_TRUE(sched.threw);
+}
+
+// The real-time wheel: its thread sleeps until the deadline and hands the entry to the
+// scheduler. No threshold on how long that takes — only that it happens, once.
+TEST(TimerWheel, SteadyClockThreadFiresEntries) {
+  struct Flag final : duet::TimerEntry {
+    std::atomic<int> fired{0};
+    Flag() {
+      invoke = [](duet::Continuation* c) noexcept {
+        auto& f = static_cast<Flag&>(static_cast<duet::TimerEntry&>(*c));
+        f.fired.fetch_add(1);
+        f.fired.notify_all();
+      };
+    }
+  };
+  duet::TimerWheel wheel;  // steady clock, default pool
+  Flag a, b, canceled;
+  wheel.schedule(canceled, 1h);  // far enough that the cancel below always wins
+  wheel.schedule(b, 3ms);
+  wheel.schedule(a, 1ms);
+  EXPECT_TRUE(wheel.cancel(canceled));
+  a.fired.wait(0);
+  b.fired.wait(0);
+  EXPECT_EQ(a.fired.load(), 1);
+  EXPECT_EQ(b.fired.load(), 1);
+  EXPECT_EQ(canceled.fired.load(), 0);
+}
+
+}  // namespace
