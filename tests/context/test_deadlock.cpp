@@ -152,6 +152,48 @@ TEST_F(DeadlockTest, AnUnrelatedQueuedContinuationIsNoFalsePositive) {
   EXPECT_EQ(unrelated.result(), 2);
 }
 
+TEST_F(DeadlockTest, WhenAnyWithOneChildNeedingTheLoopIsNoFalsePositive) {
+  // One child's continuation waits on the UI loop, but when_any can complete through the other
+  // child: blocking on it must work (its nodes carry no owner: it does not need every child).
+  duet::SyncContextScope scope(&ui);
+  duet::TaskCompletionSource<int> slow, fast;
+  auto needs_ui = get_value(slow, true);
+  auto other = get_value(fast, false);
+  auto any = duet::when_any(needs_ui, other);
+  std::thread([&] { slow.set_result(1); }).join();  // needs_ui's continuation is queued here
+  ASSERT_EQ(ui.pending_count(), 1u);
+  std::atomic<bool> returned{false};
+  std::thread completer([&] {
+    ctx_test::wait_until([&] { return ui.is_owner_blocked() || returned.load(); });
+    fast.set_result(2);  // completes `other`, hence `any`
+  });
+  std::size_t index = 99;
+  try {
+    index = any.result().index;
+  } catch (const duet::DeadlockError&) {
+    ADD_FAILURE() << "false positive: when_any can complete through its other child";
+  }
+  returned = true;
+  completer.join();
+  EXPECT_EQ(index, 1u);
+  ui.run_until(needs_ui);
+  EXPECT_EQ(needs_ui.result(), 2);
+}
+
+TEST_F(DeadlockTest, WhenAllOfAChildNeedingTheLoopIsDetected) {
+  duet::SyncContextScope scope(&ui);
+  duet::TaskCompletionSource<int> a, b;
+  auto needs_ui = get_value(a, true);
+  auto other = get_value(b, false);
+  auto all = duet::when_all(needs_ui, other);
+  b.set_result(0);
+  std::thread completer = complete_once_blocked(a);
+  EXPECT_THROW(all.wait(), duet::DeadlockError);
+  completer.join();
+  ui.run_until(all);
+  EXPECT_NO_THROW(all.wait());
+}
+
 TEST_F(DeadlockTest, BlockingOnACompletedTaskNeverConsultsTheContext) {
   duet::SyncContextScope scope(&ui);
   duet::TaskCompletionSource<int> tcs;
