@@ -29,7 +29,6 @@
 #include <cstring>
 #include <string>
 
-#include <boost/context/preallocated.hpp>
 
 #include "duet/errors.hpp"
 #include "duet/execution_context.hpp"
@@ -51,6 +50,9 @@ struct ThreadFiberState {
   std::uint64_t switches;    // switches into fibers made by this thread
 };
 constinit thread_local ThreadFiberState t_state{nullptr, nullptr, 0};
+
+// k_finished — what a fiber's last jump passes to its resumer (a suspension passes null).
+char k_finished;
 
 std::atomic<std::size_t> g_default_stack_size{k_default_stack_size};
 std::atomic<bool> g_default_guard{true};
@@ -241,14 +243,10 @@ void FiberBase::start(std::size_t stack_size, int guard) {
     const bool guarded = guard < 0 ? g_default_guard.load(std::memory_order_relaxed) : guard != 0;
     const boost::context::stack_context sctx = StackPool::acquire(size, guarded);
     stack_size_ = sctx.size;
+    guarded_ = guarded;
     stack_low_ = static_cast<char*>(sctx.sp) - sctx.size;
     guard_low_ = guarded ? static_cast<char*>(stack_low_) - page_size() : nullptr;
-    fiber_ = boost::context::fiber(std::allocator_arg,
-                                   boost::context::preallocated(sctx.sp, sctx.size, sctx),
-                                   PoolStackAllocator{sctx.size, guarded},
-                                   [this](boost::context::fiber&& resumer) {
-                                     return entry(std::move(resumer));
-                                   });
+    fiber_ = boost::context::detail::make_fcontext(sctx.sp, sctx.size, &FiberBase::entry);
   } catch (...) {
     task_->release();  // the running reference: the fiber never ran
     throw;
@@ -262,16 +260,21 @@ void FiberBase::start(std::size_t stack_size, int guard) {
   switch_in();
 }
 
-boost::context::fiber FiberBase::entry(boost::context::fiber&& resumer) {
-  caller_ = std::move(resumer);
+// entry(t) — the bottom frame of every fiber: t.data is the FiberBase, t.fctx its first resumer.
+// It never returns: the last jump hands the resumer k_finished, and the resumer gives the stack
+// back to the pool. Nothing with a destructor is alive in this frame at that jump.
+void FiberBase::entry(transfer_t t) noexcept {
+  auto* const self = static_cast<FiberBase*>(t.data);
+  self->caller_ = t.fctx;
 #if defined(DUET_FIBER_ASAN)
-  __sanitizer_finish_switch_fiber(nullptr, &asan_resumer_bottom_, &asan_resumer_size_);
+  __sanitizer_finish_switch_fiber(nullptr, &self->asan_resumer_bottom_, &self->asan_resumer_size_);
 #endif
-  run_body();
+  self->run_body();
 #if defined(DUET_FIBER_ASAN)
-  __sanitizer_start_switch_fiber(nullptr, asan_resumer_bottom_, asan_resumer_size_);
+  __sanitizer_start_switch_fiber(nullptr, self->asan_resumer_bottom_, self->asan_resumer_size_);
 #endif
-  return std::move(caller_);
+  jump(self->caller_, &k_finished);
+  __builtin_unreachable();  // nobody resumes a finished fiber
 }
 
 #if defined(DUET_FIBER_ASAN)
@@ -306,20 +309,25 @@ void FiberBase::switch_in() noexcept {
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&fake_stack, stack_low_, stack_size_);
 #endif
-    boost::context::fiber back = std::move(fiber_).resume();
+    const transfer_t back = jump(fiber_, this);
 #if defined(DUET_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
     ts.current = prev;
     eh_ = *eh;
     *eh = thread_eh;
-    if (!back) {  // the fiber ended; its stack is back in the pool
+    if (back.data == &k_finished) {  // the fiber ended: its stack goes back to the pool
+      fiber_ = nullptr;
+      boost::context::stack_context sctx;
+      sctx.sp = static_cast<char*>(stack_low_) + stack_size_;
+      sctx.size = stack_size_;
+      StackPool::release(sctx, guarded_);
       finished = true;
       break;
     }
     // Suspended: the other side of the switch. The fiber's SynchronizationContext and
     // ExecutionContext are still installed, so the awaiter and the capture see the fiber's.
-    fiber_ = std::move(back);
+    fiber_ = back.fctx;
     duet::detail::capture_execution_context(*this);
     try {
       register_fn_(register_arg_, *this);

@@ -21,13 +21,16 @@
 //    fully switched out, so no thread can resume a fiber that is still running (registering
 //    before the switch would let a completing thread jump onto a stack still in use). It is the
 //    guarantee Boost.Context's resume_with gives, obtained without the extra ontop call: the
-//    fiber always suspends into its resumer, whose code after resume() is exactly "the other
+//    fiber always suspends into its resumer, whose code after the jump is exactly "the other
 //    side of the switch". After the registration call the resumer must not touch the fiber: it
 //    may already run elsewhere, or be finished and freed.
-//  * finish: Boost.Context returns the stack to the pool (on the resumer's side, after the
-//    switch); the resumer restores its own contexts and publishes the stored result or
-//    exception, which may run continuations inline — on the resumer's stack, never on the
-//    finished fiber's.
+//  * finish: the fiber's bottom frame (entry) makes a last jump to the resumer, passing
+//    k_finished; the resumer, now off the dead stack, returns it to the pool, restores its own
+//    contexts and publishes the stored result or exception, which may run continuations inline
+//    — on the resumer's stack, never on the finished fiber's.
+// Switching uses Boost.Context's raw fcontext layer (make_fcontext + jump_fcontext, through
+// detail::jump in switch.hpp): two jumps to create and finish a fiber, one per switch, no
+// ontop calls, and no return-stack-buffer pollution.
 // A registration that throws is handed back to the fiber: the resumer switches straight back
 // into it and await() rethrows (the fiber was never registered, so nobody else can resume it).
 //
@@ -56,10 +59,9 @@
 #include <type_traits>
 #include <utility>
 
-#include <boost/context/fiber.hpp>
-
 #include "duet/continuation.hpp"
 #include "duet/detail/task_state.hpp"
+#include "duet/fiber/detail/switch.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DUET_FIBER_ASAN 1
@@ -79,7 +81,7 @@ struct EhGlobals {
 };
 
 // FiberBase — the non-template part of the control block: the Continuation that resumes the
-// fiber, the two Boost.Context handles, and the switching code (src/fiber/fiber.cpp).
+// fiber, the two Boost.Context fcontext handles, and the switching code (src/fiber/fiber.cpp).
 // Thread-safety: owned by whichever side currently runs the fiber (see the ground rules).
 class FiberBase : public Continuation {
  public:
@@ -105,7 +107,7 @@ class FiberBase : public Continuation {
 #if defined(DUET_FIBER_ASAN)
     asan_start_switch_out();
 #endif
-    caller_ = std::move(caller_).resume();
+    caller_ = jump(caller_, nullptr).fctx;
 #if defined(DUET_FIBER_ASAN)
     asan_finish_switch_in();
 #endif
@@ -126,8 +128,8 @@ class FiberBase : public Continuation {
   ~FiberBase();
 
   // run_body() — runs the user's function on the fiber's stack and stores its result or
-  // exception (into fault_). Lets only Boost.Context's forced_unwind escape.
-  virtual void run_body() = 0;
+  // exception (into fault_). Never throws.
+  virtual void run_body() noexcept = 0;
   // publish() — completes the task from what run_body() stored, then releases the running
   // reference (after which `this` may be gone).
   virtual void publish() noexcept = 0;
@@ -147,17 +149,18 @@ class FiberBase : public Continuation {
   void asan_start_switch_out() noexcept;
   void asan_finish_switch_in() noexcept;
 #endif
-  boost::context::fiber entry(boost::context::fiber&& resumer);
+  [[noreturn]] static void entry(transfer_t t) noexcept;
   [[noreturn]] void rethrow_register_error();
 
   duet::detail::TaskStateBase* task_;
-  boost::context::fiber fiber_;   // the suspended fiber (empty while it runs or after it ended)
-  boost::context::fiber caller_;  // the resumer, as seen from inside the running fiber
+  fcontext_t fiber_ = nullptr;   // the suspended fiber (stale while it runs, null after it ended)
+  fcontext_t caller_ = nullptr;  // the resumer, as seen from inside the running fiber
   void (*register_fn_)(void*, Continuation&) = nullptr;  // set by suspend(), used by the resumer
   void* register_arg_ = nullptr;                         // the awaiter, on the fiber's stack
   std::exception_ptr register_error_;                    // thrown by a registration (see rules)
   EhGlobals eh_;                                         // the fiber's EH globals while switched out
   std::size_t stack_size_ = 0;
+  bool guarded_ = false;
   void* guard_low_ = nullptr;
   void* stack_low_ = nullptr;
 #if defined(DUET_FIBER_ASAN)
@@ -176,15 +179,13 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
       : duet::detail::TaskState<T>(2), FiberBase(this), fn_(std::in_place, std::forward<F>(fn)) {}
 
  private:
-  void run_body() override {
+  void run_body() noexcept override {
     try {
       if constexpr (std::is_void_v<T>) {
         (*fn_)();
       } else {
         result_.emplace((*fn_)());
       }
-    } catch (const boost::context::detail::forced_unwind&) {
-      throw;  // only if someone destroyed a suspended fiber: let Boost.Context unwind it
     } catch (...) {
       fault_ = std::current_exception();
     }
