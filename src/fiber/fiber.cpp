@@ -232,7 +232,8 @@ FiberBase::~FiberBase() { duet::detail::ec_release(execution_context); }
 void FiberBase::resume_thunk(Continuation* c) noexcept { static_cast<FiberBase*>(c)->switch_in(); }
 
 void FiberBase::start(std::size_t stack_size, int guard) {
-  try {
+  // Throws before anything ran; the Task in async() owns the only reference and frees the state.
+  {
     std::size_t size = stack_size;
     if (size == 0) {
       size = g_default_stack_size.load(std::memory_order_relaxed);
@@ -247,17 +248,18 @@ void FiberBase::start(std::size_t stack_size, int guard) {
     stack_low_ = static_cast<char*>(sctx.sp) - sctx.size;
     guard_low_ = guarded ? static_cast<char*>(stack_low_) - page_size() : nullptr;
     fiber_ = boost::context::detail::make_fcontext(sctx.sp, sctx.size, &FiberBase::entry);
-  } catch (...) {
-    task_->release();  // the running reference: the fiber never ran
-    throw;
   }
   static const bool handler_installed = install_fault_handler();
   (void)handler_installed;
   // Run to the first suspension, then give the caller back its ExecutionContext (switch_in
   // restores the SynchronizationContext; on later resumptions run_continuation restores the
   // ExecutionContext).
-  duet::detail::EcScope ec_restore;
+  // (EcScope, without its calls for the default context.)
+  duet::detail::ExecutionContextNode* const saved_ec = duet::detail::ec_current();
+  if (saved_ec != nullptr) duet::detail::ec_add_ref(saved_ec);
   switch_in();
+  if (duet::detail::ec_current() != saved_ec) duet::detail::ec_set_current(saved_ec);
+  if (saved_ec != nullptr) duet::detail::ec_release(saved_ec);
 }
 
 // entry(t) — the bottom frame of every fiber: t.data is the FiberBase, t.fctx its first resumer.
@@ -328,6 +330,10 @@ void FiberBase::switch_in() noexcept {
     // Suspended: the other side of the switch. The fiber's SynchronizationContext and
     // ExecutionContext are still installed, so the awaiter and the capture see the fiber's.
     fiber_ = back.fctx;
+    if (!shared_) [[unlikely]] {  // first suspension: still inside async(), nothing registered
+      shared_ = true;
+      share();
+    }
     duet::detail::capture_execution_context(*this);
     try {
       register_fn_(register_arg_, *this);

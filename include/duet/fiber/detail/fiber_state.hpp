@@ -34,9 +34,13 @@
 // A registration that throws is handed back to the fiber: the resumer switches straight back
 // into it and await() rethrows (the fiber was never registered, so nobody else can resume it).
 //
-// References. A new FiberState has two: the Task returned by async(), and a "running" reference
-// released by publish() after completion. No reference is needed while suspended: the running
-// reference lives until the fiber finishes.
+// References. A new FiberState has one, the Task's that async() returns. Until the fiber first
+// suspends, nothing but that Task (still inside async()) can reach the state, so a fiber that
+// finishes in its first slice completes through the core's unshared paths (plain stores, no
+// atomic read-modify-write) and needs no reference of its own. At the first suspension — still
+// inside async(), before the continuation is registered — the resumer adds a "running"
+// reference with a plain store (share()); publish() releases it after completion. The running
+// reference keeps the state alive while suspended and until the fiber finishes.
 //
 // Contexts. switch_in() saves the resuming thread's SynchronizationContext and C++
 // exception-handling globals (the Itanium ABI __cxa_eh_globals: the chain of exceptions being
@@ -90,8 +94,8 @@ class FiberBase : public Continuation {
 
   // start(stack_size, guard) — maps a stack and runs the fiber until its first suspension or its
   // end. `stack_size` 0 and `guard` -1 mean the global defaults. Called once, by async(), on the
-  // caller's thread. Throws ArgumentError / FiberStackError before anything ran (the running
-  // reference is released then).
+  // caller's thread. Throws ArgumentError / FiberStackError before anything ran (the Task
+  // that async() holds then frees the state).
   void start(std::size_t stack_size, int guard);
 
   // suspend(awaiter) — from inside the fiber: switch out, have the resumer register this fiber's
@@ -131,8 +135,15 @@ class FiberBase : public Continuation {
   // exception (into fault_). Never throws.
   virtual void run_body() noexcept = 0;
   // publish() — completes the task from what run_body() stored, then releases the running
-  // reference (after which `this` may be gone).
+  // reference if shared_ (after which `this` may be gone).
   virtual void publish() noexcept = 0;
+  // share() — adds the running reference (unshared: a plain store). Called once, by the resumer
+  // at the first suspension, before the continuation is registered.
+  virtual void share() noexcept = 0;
+
+  // shared_ — the fiber has suspended at least once: other threads may hold the state, and the
+  // running reference exists.
+  bool shared_ = false;
 
   // fault_ — the exception that escaped the user's function, if any.
   std::exception_ptr fault_;
@@ -176,7 +187,7 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
  public:
   template <class F>
   explicit FiberState(F&& fn)
-      : duet::detail::TaskState<T>(2), FiberBase(this), fn_(std::in_place, std::forward<F>(fn)) {}
+      : duet::detail::TaskState<T>(1), FiberBase(this), fn_(std::in_place, std::forward<F>(fn)) {}
 
  private:
   void run_body() noexcept override {
@@ -193,6 +204,20 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
   }
 
   void publish() noexcept override {
+    if (!shared_) {  // finished in the first slice: the Task in async() is the only reference
+      if (fault_) {
+        this->try_complete_exception(std::move(fault_));
+      } else if constexpr (std::is_void_v<T>) {
+        this->complete_value_unshared();
+      } else {
+        try {
+          this->complete_value_unshared(std::move(*result_));
+        } catch (...) {
+          this->try_complete_exception(std::current_exception());
+        }
+      }
+      return;
+    }
     if (fault_) {
       this->try_complete_exception(std::move(fault_));
     } else if constexpr (std::is_void_v<T>) {
@@ -202,6 +227,8 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
     }
     this->release();  // the running reference
   }
+
+  void share() noexcept override { this->add_ref_unshared(); }
 
   std::optional<Fn> fn_;
   [[no_unique_address]] std::conditional_t<std::is_void_v<T>, char, std::optional<T>> result_{};
