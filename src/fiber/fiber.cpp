@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 
 #include "duet/errors.hpp"
@@ -36,6 +37,7 @@
 #include "stack_pool.hpp"
 
 #if defined(DUET_FIBER_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -53,6 +55,50 @@ constinit thread_local ThreadFiberState t_state{nullptr, nullptr, 0};
 
 // k_finished — what a fiber's last jump passes to its resumer (a suspension passes null).
 char k_finished;
+
+// ---- control-block cache (see fiber_state.hpp) --------------------------------------------
+
+constexpr std::size_t k_block_classes = k_block_max / k_block_granule;
+
+// BlockCache — a thread's free blocks: one intrusive LIFO per size class. Trivially destructible,
+// so it stays usable while the thread exits; BlockCacheDrain empties it then and marks it dead
+// (later frees go straight to operator delete).
+struct BlockCache {
+  void* head[k_block_classes];
+  std::uint32_t count[k_block_classes];
+  bool drain_registered;
+  bool dead;
+};
+constinit thread_local BlockCache t_blocks{};
+
+void drain(BlockCache& bc) noexcept {
+  for (std::size_t c = 0; c < k_block_classes; ++c) {
+    while (void* p = bc.head[c]) {
+      bc.head[c] = *static_cast<void**>(p);
+#if defined(DUET_FIBER_ASAN)
+      __asan_unpoison_memory_region(p, (c + 1) * k_block_granule);
+#endif
+      ::operator delete(p);
+    }
+    bc.count[c] = 0;
+  }
+}
+
+struct BlockCacheDrain {
+  BlockCacheDrain() = default;
+  BlockCacheDrain(const BlockCacheDrain&) = delete;
+  BlockCacheDrain& operator=(const BlockCacheDrain&) = delete;
+  ~BlockCacheDrain() {
+    t_blocks.dead = true;
+    drain(t_blocks);
+  }
+};
+
+[[gnu::noinline]] void register_block_drain(BlockCache& bc) noexcept {
+  bc.drain_registered = true;
+  thread_local BlockCacheDrain drainer;
+  (void)drainer;
+}
 
 std::atomic<std::size_t> g_default_stack_size{k_default_stack_size};
 std::atomic<bool> g_default_guard{true};
@@ -217,6 +263,39 @@ void check_stack_size(std::size_t bytes, const char* who) {
 
 FiberBase* current_fiber() noexcept { return t_state.current; }  // itself never inlined
 
+void* allocate_block(std::size_t size) {
+  DUET_ASSERT(size != 0 && size <= k_block_max, "allocate_block: size out of range");
+  const std::size_t c = (size - 1) / k_block_granule;
+  BlockCache& bc = t_blocks;
+  if (void* p = bc.head[c]) {
+    bc.head[c] = *static_cast<void**>(p);
+    --bc.count[c];
+#if defined(DUET_FIBER_ASAN)
+    __asan_unpoison_memory_region(p, (c + 1) * k_block_granule);
+#endif
+    return p;
+  }
+  return ::operator new((c + 1) * k_block_granule);
+}
+
+void free_block(void* p, std::size_t size) noexcept {
+  const std::size_t c = (size - 1) / k_block_granule;
+  BlockCache& bc = t_blocks;
+  if (bc.count[c] < k_block_cache && !bc.dead) [[likely]] {
+    if (!bc.drain_registered) [[unlikely]] register_block_drain(bc);
+    *static_cast<void**>(p) = bc.head[c];
+    bc.head[c] = p;
+    ++bc.count[c];
+#if defined(DUET_FIBER_ASAN)
+    // A cached block is dead memory: everything but the link traps a use after free.
+    __asan_poison_memory_region(static_cast<char*>(p) + sizeof(void*),
+                                (c + 1) * k_block_granule - sizeof(void*));
+#endif
+    return;
+  }
+  ::operator delete(p);
+}
+
 std::uint64_t thread_switch_count() noexcept { return t_state.switches; }
 
 void throw_await_outside_fiber() {
@@ -292,6 +371,22 @@ void FiberBase::rethrow_register_error() {
   std::rethrow_exception(std::exchange(register_error_, nullptr));
 }
 
+// capture_context() — capture_execution_context(*this), without the reference-count calls when
+// the captured context is the one already held (always so for the default, null context: it is
+// the common case, and run_continuation leaves the field null after each resumption).
+inline void FiberBase::capture_context() noexcept {
+  if (duet::detail::ec_flow_suppressed()) {
+    flow_execution_context = false;
+    return;
+  }
+  duet::detail::ExecutionContextNode* const n = duet::detail::ec_current();
+  flow_execution_context = true;
+  if (n == execution_context) return;
+  if (n != nullptr) duet::detail::ec_add_ref(n);
+  duet::detail::ExecutionContextNode* const old = std::exchange(execution_context, n);
+  if (old != nullptr) duet::detail::ec_release(old);
+}
+
 void FiberBase::switch_in() noexcept {
   // The resumer's side of the switch never leaves its thread, so the TLS address computed here
   // stays valid after the fiber switches back.
@@ -334,7 +429,7 @@ void FiberBase::switch_in() noexcept {
       shared_ = true;
       share();
     }
-    duet::detail::capture_execution_context(*this);
+    capture_context();
     try {
       register_fn_(register_arg_, *this);
       break;  // from here on `this` belongs to whoever resumes it

@@ -5,8 +5,9 @@
 // -------------------------------------------------
 // One object. FiberState<T, Fn> is at once the Task<T>'s shared state (it derives from
 // TaskState<T>), the Continuation that resumes the fiber (through FiberBase), and the home of the
-// user's function and of the fiber's result until it is published. Creating a fiber allocates
-// this object once; resuming it allocates nothing. The stack comes from the pool
+// user's function and of the fiber's result until it is published. Creating a fiber takes
+// this object from a per-thread block cache (operator new when it is empty; see "Control-block
+// cache" below); resuming it allocates nothing. The stack comes from the pool
 // (src/fiber/stack_pool.cpp) and goes back to it the moment the fiber finishes, before its task
 // is published, so a finished task pins no stack.
 //
@@ -84,6 +85,23 @@ struct EhGlobals {
   unsigned int uncaught_exceptions = 0;
 };
 
+// Control-block cache. FiberState objects up to k_block_max bytes (alignment at most the
+// default new alignment) come from a per-thread cache of freed blocks, in k_block_granule size
+// classes, instead of operator new: a block freed on one thread is reused by the next fiber
+// created there. The cache keeps at most k_block_cache blocks per class; more go back to
+// operator delete, as do a thread's cached blocks when it exits. Blocks are plain operator new
+// memory, so any thread may free any block. Under AddressSanitizer a cached block is poisoned
+// (but for its link word), so a use after free is still reported.
+inline constexpr std::size_t k_block_granule = 64;
+inline constexpr std::size_t k_block_max = 512;
+inline constexpr std::size_t k_block_cache = 32;
+
+// allocate_block(size) / free_block(p, size) — a block of at least `size` bytes from / back to
+// the calling thread's cache. Precondition: size <= k_block_max. allocate_block throws
+// std::bad_alloc. Thread-safe (per-thread state, reached through these non-inlined calls).
+[[gnu::noinline]] void* allocate_block(std::size_t size);
+[[gnu::noinline]] void free_block(void* p, std::size_t size) noexcept;
+
 // FiberBase — the non-template part of the control block: the Continuation that resumes the
 // fiber, the two Boost.Context fcontext handles, and the switching code (src/fiber/fiber.cpp).
 // Thread-safety: owned by whichever side currently runs the fiber (see the ground rules).
@@ -156,6 +174,7 @@ class FiberBase : public Continuation {
   static void resume_thunk(Continuation* c) noexcept;
 
   void switch_in() noexcept;
+  void capture_context() noexcept;
 #if defined(DUET_FIBER_ASAN)
   void asan_start_switch_out() noexcept;
   void asan_finish_switch_in() noexcept;
@@ -189,7 +208,35 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
   explicit FiberState(F&& fn)
       : duet::detail::TaskState<T>(1), FiberBase(this), fn_(std::in_place, std::forward<F>(fn)) {}
 
+  // create(fn) — a new control block (one reference), from the block cache when it fits.
+  template <class F>
+  static FiberState* create(F&& fn) {
+    if constexpr (k_cached) {
+      void* mem = allocate_block(sizeof(FiberState));
+      try {
+        return ::new (mem) FiberState(std::forward<F>(fn));
+      } catch (...) {
+        free_block(mem, sizeof(FiberState));
+        throw;
+      }
+    } else {
+      return new FiberState(std::forward<F>(fn));
+    }
+  }
+
  private:
+  static constexpr bool k_cached = sizeof(FiberState<T, Fn>) <= k_block_max &&
+                                   alignof(FiberState<T, Fn>) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+
+  void destroy() noexcept override {
+    if constexpr (k_cached) {
+      this->~FiberState();
+      free_block(this, sizeof(FiberState));
+    } else {
+      delete this;
+    }
+  }
+
   void run_body() noexcept override {
     try {
       if constexpr (std::is_void_v<T>) {
