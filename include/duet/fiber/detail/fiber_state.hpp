@@ -143,7 +143,7 @@ class FiberBase : public Continuation {
   const void* guard_low() const noexcept { return guard_low_; }
 
  protected:
-  explicit FiberBase(duet::detail::TaskStateBase* task) noexcept : task_(task) {
+  explicit FiberBase(duet::detail::TaskStateBase* task) noexcept {
     this->invoke = &FiberBase::resume_thunk;
     this->owner = task;
   }
@@ -182,7 +182,6 @@ class FiberBase : public Continuation {
   [[noreturn]] static void entry(transfer_t t) noexcept;
   [[noreturn]] void rethrow_register_error();
 
-  duet::detail::TaskStateBase* task_;
   fcontext_t fiber_ = nullptr;   // the suspended fiber (stale while it runs, null after it ended)
   fcontext_t caller_ = nullptr;  // the resumer, as seen from inside the running fiber
   void (*register_fn_)(void*, Continuation&) = nullptr;  // set by suspend(), used by the resumer
