@@ -21,7 +21,9 @@
 
 #include <boost/context/detail/fcontext.hpp>
 
-#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+// Elsewhere (or with DUET_FIBER_NO_JUMP_ASM defined) jump() is a plain call of jump_fcontext.
+#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(DUET_FIBER_NO_JUMP_ASM)
 #define DUET_FIBER_JUMP_ASM 1
 #endif
 
