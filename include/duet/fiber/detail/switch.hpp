@@ -38,6 +38,15 @@ inline transfer_t jump(fcontext_t to, void* data) noexcept {
 #if defined(DUET_FIBER_JUMP_ASM)
   void* fctx;
   void* out;
+#if defined(__AVX512F__)
+  // AVX-512's extra vector and mask registers are call-clobbered too.
+#define DUET_FIBER_JUMP_AVX512_CLOBBERS                                                          \
+  , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",  \
+      "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k1", "k2", "k3", "k4", "k5", "k6", \
+      "k7"
+#else
+#define DUET_FIBER_JUMP_AVX512_CLOBBERS
+#endif
   asm volatile(
       "subq $128, %%rsp\n\t"                      // keep out of the red zone
       "leaq 1f(%%rip), %%rcx\n\t"
@@ -49,7 +58,9 @@ inline transfer_t jump(fcontext_t to, void* data) noexcept {
       :
       : "rcx", "r8", "r9", "r10", "r11", "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
         "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-        "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)", "st(7)");
+        "xmm15", "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)", "st(6)",
+        "st(7)" DUET_FIBER_JUMP_AVX512_CLOBBERS);
+#undef DUET_FIBER_JUMP_AVX512_CLOBBERS
   return transfer_t{fctx, out};
 #else
   return boost::context::detail::jump_fcontext(to, data);
