@@ -28,8 +28,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
-#include <boost/context/preallocated.hpp>
 
 #include "duet/errors.hpp"
 #include "duet/execution_context.hpp"
@@ -37,6 +37,7 @@
 #include "stack_pool.hpp"
 
 #if defined(DUET_FIBER_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -51,6 +52,53 @@ struct ThreadFiberState {
   std::uint64_t switches;    // switches into fibers made by this thread
 };
 constinit thread_local ThreadFiberState t_state{nullptr, nullptr, 0};
+
+// k_finished — what a fiber's last jump passes to its resumer (a suspension passes null).
+char k_finished;
+
+// ---- control-block cache (see fiber_state.hpp) --------------------------------------------
+
+constexpr std::size_t k_block_classes = k_block_max / k_block_granule;
+
+// BlockCache — a thread's free blocks: one intrusive LIFO per size class. Trivially destructible,
+// so it stays usable while the thread exits; BlockCacheDrain empties it then and marks it dead
+// (later frees go straight to operator delete).
+struct BlockCache {
+  void* head[k_block_classes];
+  std::uint32_t count[k_block_classes];
+  bool drain_registered;
+  bool dead;
+};
+constinit thread_local BlockCache t_blocks{};
+
+void drain(BlockCache& bc) noexcept {
+  for (std::size_t c = 0; c < k_block_classes; ++c) {
+    while (void* p = bc.head[c]) {
+      bc.head[c] = *static_cast<void**>(p);
+#if defined(DUET_FIBER_ASAN)
+      __asan_unpoison_memory_region(p, (c + 1) * k_block_granule);
+#endif
+      ::operator delete(p);
+    }
+    bc.count[c] = 0;
+  }
+}
+
+struct BlockCacheDrain {
+  BlockCacheDrain() = default;
+  BlockCacheDrain(const BlockCacheDrain&) = delete;
+  BlockCacheDrain& operator=(const BlockCacheDrain&) = delete;
+  ~BlockCacheDrain() {
+    t_blocks.dead = true;
+    drain(t_blocks);
+  }
+};
+
+[[gnu::noinline]] void register_block_drain(BlockCache& bc) noexcept {
+  bc.drain_registered = true;
+  thread_local BlockCacheDrain drainer;
+  (void)drainer;
+}
 
 std::atomic<std::size_t> g_default_stack_size{k_default_stack_size};
 std::atomic<bool> g_default_guard{true};
@@ -215,6 +263,39 @@ void check_stack_size(std::size_t bytes, const char* who) {
 
 FiberBase* current_fiber() noexcept { return t_state.current; }  // itself never inlined
 
+void* allocate_block(std::size_t size) {
+  DUET_ASSERT(size != 0 && size <= k_block_max, "allocate_block: size out of range");
+  const std::size_t c = (size - 1) / k_block_granule;
+  BlockCache& bc = t_blocks;
+  if (void* p = bc.head[c]) {
+    bc.head[c] = *static_cast<void**>(p);
+    --bc.count[c];
+#if defined(DUET_FIBER_ASAN)
+    __asan_unpoison_memory_region(p, (c + 1) * k_block_granule);
+#endif
+    return p;
+  }
+  return ::operator new((c + 1) * k_block_granule);
+}
+
+void free_block(void* p, std::size_t size) noexcept {
+  const std::size_t c = (size - 1) / k_block_granule;
+  BlockCache& bc = t_blocks;
+  if (bc.count[c] < k_block_cache && !bc.dead) [[likely]] {
+    if (!bc.drain_registered) [[unlikely]] register_block_drain(bc);
+    *static_cast<void**>(p) = bc.head[c];
+    bc.head[c] = p;
+    ++bc.count[c];
+#if defined(DUET_FIBER_ASAN)
+    // A cached block is dead memory: everything but the link traps a use after free.
+    __asan_poison_memory_region(static_cast<char*>(p) + sizeof(void*),
+                                (c + 1) * k_block_granule - sizeof(void*));
+#endif
+    return;
+  }
+  ::operator delete(p);
+}
+
 std::uint64_t thread_switch_count() noexcept { return t_state.switches; }
 
 void throw_await_outside_fiber() {
@@ -230,7 +311,8 @@ FiberBase::~FiberBase() { duet::detail::ec_release(execution_context); }
 void FiberBase::resume_thunk(Continuation* c) noexcept { static_cast<FiberBase*>(c)->switch_in(); }
 
 void FiberBase::start(std::size_t stack_size, int guard) {
-  try {
+  // Throws before anything ran; the Task in async() owns the only reference and frees the state.
+  {
     std::size_t size = stack_size;
     if (size == 0) {
       size = g_default_stack_size.load(std::memory_order_relaxed);
@@ -241,37 +323,39 @@ void FiberBase::start(std::size_t stack_size, int guard) {
     const bool guarded = guard < 0 ? g_default_guard.load(std::memory_order_relaxed) : guard != 0;
     const boost::context::stack_context sctx = StackPool::acquire(size, guarded);
     stack_size_ = sctx.size;
+    guarded_ = guarded;
     stack_low_ = static_cast<char*>(sctx.sp) - sctx.size;
     guard_low_ = guarded ? static_cast<char*>(stack_low_) - page_size() : nullptr;
-    fiber_ = boost::context::fiber(std::allocator_arg,
-                                   boost::context::preallocated(sctx.sp, sctx.size, sctx),
-                                   PoolStackAllocator{sctx.size, guarded},
-                                   [this](boost::context::fiber&& resumer) {
-                                     return entry(std::move(resumer));
-                                   });
-  } catch (...) {
-    task_->release();  // the running reference: the fiber never ran
-    throw;
+    fiber_ = boost::context::detail::make_fcontext(sctx.sp, sctx.size, &FiberBase::entry);
   }
   static const bool handler_installed = install_fault_handler();
   (void)handler_installed;
   // Run to the first suspension, then give the caller back its ExecutionContext (switch_in
   // restores the SynchronizationContext; on later resumptions run_continuation restores the
   // ExecutionContext).
-  duet::detail::EcScope ec_restore;
+  // (EcScope, without its calls for the default context.)
+  duet::detail::ExecutionContextNode* const saved_ec = duet::detail::ec_current();
+  if (saved_ec != nullptr) duet::detail::ec_add_ref(saved_ec);
   switch_in();
+  if (duet::detail::ec_current() != saved_ec) duet::detail::ec_set_current(saved_ec);
+  if (saved_ec != nullptr) duet::detail::ec_release(saved_ec);
 }
 
-boost::context::fiber FiberBase::entry(boost::context::fiber&& resumer) {
-  caller_ = std::move(resumer);
+// entry(t) — the bottom frame of every fiber: t.data is the FiberBase, t.fctx its first resumer.
+// It never returns: the last jump hands the resumer k_finished, and the resumer gives the stack
+// back to the pool. Nothing with a destructor is alive in this frame at that jump.
+void FiberBase::entry(transfer_t t) noexcept {
+  auto* const self = static_cast<FiberBase*>(t.data);
+  self->caller_ = t.fctx;
 #if defined(DUET_FIBER_ASAN)
-  __sanitizer_finish_switch_fiber(nullptr, &asan_resumer_bottom_, &asan_resumer_size_);
+  __sanitizer_finish_switch_fiber(nullptr, &self->asan_resumer_bottom_, &self->asan_resumer_size_);
 #endif
-  run_body();
+  self->run_body();
 #if defined(DUET_FIBER_ASAN)
-  __sanitizer_start_switch_fiber(nullptr, asan_resumer_bottom_, asan_resumer_size_);
+  __sanitizer_start_switch_fiber(nullptr, self->asan_resumer_bottom_, self->asan_resumer_size_);
 #endif
-  return std::move(caller_);
+  jump(self->caller_, &k_finished);
+  __builtin_unreachable();  // nobody resumes a finished fiber
 }
 
 #if defined(DUET_FIBER_ASAN)
@@ -285,6 +369,22 @@ void FiberBase::asan_finish_switch_in() noexcept {
 
 void FiberBase::rethrow_register_error() {
   std::rethrow_exception(std::exchange(register_error_, nullptr));
+}
+
+// capture_context() — capture_execution_context(*this), without the reference-count calls when
+// the captured context is the one already held (always so for the default, null context: it is
+// the common case, and run_continuation leaves the field null after each resumption).
+inline void FiberBase::capture_context() noexcept {
+  if (duet::detail::ec_flow_suppressed()) {
+    flow_execution_context = false;
+    return;
+  }
+  duet::detail::ExecutionContextNode* const n = duet::detail::ec_current();
+  flow_execution_context = true;
+  if (n == execution_context) return;
+  if (n != nullptr) duet::detail::ec_add_ref(n);
+  duet::detail::ExecutionContextNode* const old = std::exchange(execution_context, n);
+  if (old != nullptr) duet::detail::ec_release(old);
 }
 
 void FiberBase::switch_in() noexcept {
@@ -306,21 +406,30 @@ void FiberBase::switch_in() noexcept {
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&fake_stack, stack_low_, stack_size_);
 #endif
-    boost::context::fiber back = std::move(fiber_).resume();
+    const transfer_t back = jump(fiber_, this);
 #if defined(DUET_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif
     ts.current = prev;
     eh_ = *eh;
     *eh = thread_eh;
-    if (!back) {  // the fiber ended; its stack is back in the pool
+    if (back.data == &k_finished) {  // the fiber ended: its stack goes back to the pool
+      fiber_ = nullptr;
+      boost::context::stack_context sctx;
+      sctx.sp = static_cast<char*>(stack_low_) + stack_size_;
+      sctx.size = stack_size_;
+      StackPool::release(sctx, guarded_);
       finished = true;
       break;
     }
     // Suspended: the other side of the switch. The fiber's SynchronizationContext and
     // ExecutionContext are still installed, so the awaiter and the capture see the fiber's.
-    fiber_ = std::move(back);
-    duet::detail::capture_execution_context(*this);
+    fiber_ = back.fctx;
+    if (!shared_) [[unlikely]] {  // first suspension: still inside async(), nothing registered
+      shared_ = true;
+      share();
+    }
+    capture_context();
     try {
       register_fn_(register_arg_, *this);
       break;  // from here on `this` belongs to whoever resumes it

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -102,17 +104,14 @@ CachedStack map_stack(std::size_t size, bool guard) {
 
 // measure(s) — the deepest use of stack `s` since it was mapped: from its top down to the lowest
 // resident page (a page is resident once touched).
-void measure(const CachedStack& s) noexcept {
+// Cold and out of line: release() is on every fiber's path.
+[[gnu::noinline, gnu::cold]] void measure(const CachedStack& s) noexcept {
   const std::size_t page = page_size();
   const std::size_t pages = s.size / page;
   auto* low = static_cast<char*>(s.sp) - s.size;
-  std::vector<unsigned char> resident;
-  try {
-    resident.resize(pages);
-  } catch (...) {
-    return;
-  }
-  if (::mincore(low, s.size, resident.data()) != 0) return;
+  const std::unique_ptr<unsigned char[]> resident(new (std::nothrow) unsigned char[pages]);
+  if (!resident) return;
+  if (::mincore(low, s.size, resident.get()) != 0) return;
   std::size_t lowest = pages;
   for (std::size_t i = 0; i < pages; ++i) {
     if (resident[i] & 1) {

@@ -1,7 +1,7 @@
 // stack_pool.hpp — fixed-size fiber stacks: mapped with mmap, guarded with mprotect, pooled.
 //
-// The one place that knows how a fiber stack is made (the selector: Boost.Context sees only the
-// PoolStackAllocator below, which satisfies its StackAllocator concept).
+// The one place that knows how a fiber stack is made; fiber.cpp hands the stacks to Boost.Context's
+// make_fcontext and gives them back here when the fiber ends.
 //
 // Layout of one stack (addresses grow to the right):
 //
@@ -33,15 +33,6 @@ struct StackPool {
   static boost::context::stack_context acquire(std::size_t size, bool guard);
   // release(sctx, guard) — gives a stack back (to a cache, or unmaps it). Any thread.
   static void release(const boost::context::stack_context& sctx, bool guard) noexcept;
-};
-
-// PoolStackAllocator — Boost.Context's StackAllocator over StackPool. duet hands Boost.Context a
-// preallocated stack, so only deallocate() is used; allocate() exists for the concept.
-struct PoolStackAllocator {
-  std::size_t size;
-  bool guard;
-  boost::context::stack_context allocate() { return StackPool::acquire(size, guard); }
-  void deallocate(boost::context::stack_context& sctx) noexcept { StackPool::release(sctx, guard); }
 };
 
 }  // namespace duet::fiber::detail

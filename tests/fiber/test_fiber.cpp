@@ -137,6 +137,81 @@ TEST(Fiber, VoidAndMoveOnlyResults) {
   EXPECT_EQ(*p.result(), 7);
 }
 
+// Counted — counts live instances; its move constructor throws when asked to.
+struct Counted {
+  static inline int live = 0;
+  bool throw_on_move = false;
+  explicit Counted(bool t) : throw_on_move(t) { ++live; }
+  Counted(Counted&& o) : throw_on_move(o.throw_on_move) {
+    if (throw_on_move) throw std::runtime_error("move failed");
+    ++live;
+  }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+  ~Counted() { --live; }
+};
+
+// A fiber that ends in its first slice completes through the unshared paths (no running
+// reference, plain stores); one that suspended takes the shared ones. Both must publish the
+// result, free the state exactly once, and let another thread observe the completed task.
+TEST(Fiber, FinishingInTheFirstSliceOrLaterPublishesAndFreesOnce) {
+  {
+    Task<Counted> now = async([] { return Counted(false); });
+    ASSERT_TRUE(now.is_completed_successfully());
+    EXPECT_FALSE(now.result().throw_on_move);
+    std::thread([t = now] { EXPECT_TRUE(t.is_completed_successfully()); }).join();
+
+    TaskCompletionSource<> gate;
+    Task<Counted> later = async([&] {
+      duet::await(gate.task());
+      return Counted(false);
+    });
+    EXPECT_EQ(later.status(), duet::TaskStatus::pending);
+    std::thread([&gate] { gate.set_result(); }).join();
+    ASSERT_TRUE(later.is_completed_successfully());
+    EXPECT_GE(Counted::live, 2);
+  }
+  EXPECT_EQ(Counted::live, 0);  // both states (and the values they held) are gone
+  // Publishing a result whose move throws faults the task instead, on either path.
+  Task<Counted> bad = async([] { return Counted(true); });
+  ASSERT_TRUE(bad.is_faulted());
+  EXPECT_THROW(bad.wait(), std::runtime_error);
+  TaskCompletionSource<> gate;
+  Task<Counted> bad_later = async([&] {
+    duet::await(gate.task());
+    return Counted(true);
+  });
+  gate.set_result();
+  ASSERT_TRUE(bad_later.is_faulted());
+  EXPECT_THROW(bad_later.wait(), std::runtime_error);
+}
+
+// Control blocks come from a per-thread cache: a finished fiber's block serves the next fiber
+// created on the thread that freed it (no allocation), blocks may be freed on any thread, and a
+// thread's cache is emptied when it exits (LeakSanitizer checks that under ASan).
+TEST(Fiber, ControlBlocksAreCachedPerThreadAndFreedOnAnyThread) {
+  (void)async([] { return 0; });  // warm this thread's cache (and the stack pool)
+  duet::testing::AllocScope scope;
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(async([i] { return i; }).result(), i);
+  EXPECT_EQ(scope.allocations(), 0u);
+
+  std::vector<Task<int>> tasks;
+  TaskCompletionSource<> gate;
+  std::thread([&] {  // created on a thread that exits before they finish
+    for (int i = 0; i < 100; ++i) {
+      tasks.push_back(async([&gate, i] {
+        duet::await(gate.task());
+        return i;
+      }));
+    }
+  }).join();
+  gate.set_result();  // they finish here, inline
+  std::thread([&] {  // and their blocks are freed here: 32 cached, the rest deleted
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(tasks[static_cast<std::size_t>(i)].result(), i);
+    tasks.clear();
+  }).join();
+}
+
 // ---- exceptions ----------------------------------------------------------------------------
 
 TEST(Fiber, AnExceptionEscapingFnFaultsTheTask) {

@@ -215,6 +215,24 @@ class TaskStateBase {
     count_task_state(-1);
 #endif
   }
+
+  // Unshared fast paths — for a state that no other thread can reach yet: its creator has not
+  // handed out any handle (the fiber style uses them while async() runs the fiber's first
+  // slice), so no continuation can be registered, nobody waits, and plain stores do what the
+  // read-modify-writes above do. Calling them on a shared state is a data race.
+  // add_ref_unshared() — add_ref() without the atomic read-modify-write.
+  void add_ref_unshared() noexcept {
+    refs_.store(refs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // complete_unshared(s) — end_complete(s) without the claim: publishes `s` (not pending).
+  // Precondition: pending, no continuation registered; the result or exception is written.
+  void complete_unshared(TaskStatus s) noexcept {
+    DUET_ASSERT(word_.load(std::memory_order_relaxed) == 0 &&
+                    head_.load(std::memory_order_relaxed) == nullptr,
+                "complete_unshared on a state that is shared or completed");
+    head_.store(completed_sentinel(), std::memory_order_relaxed);
+    word_.store(static_cast<std::uint32_t>(s), std::memory_order_relaxed);
+  }
   // destroy() — frees the object; boxes override it when they are not allocated with `new`.
   virtual void destroy() noexcept { delete this; }
 
@@ -282,6 +300,16 @@ class TaskState : public TaskStateBase {
   }
 
  protected:
+  // complete_value_unshared(args...) — try_complete_value for an unshared state (see
+  // TaskStateBase::complete_unshared). When T's constructor throws, nothing is completed and
+  // the exception propagates (the state stays pending).
+  template <class... Args>
+  void complete_value_unshared(Args&&... args) {
+    ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
+    has_value_ = true;
+    complete_unshared(TaskStatus::ran_to_completion);
+  }
+
   ~TaskState() override {
     if (has_value_) value().~T();
   }
@@ -306,6 +334,10 @@ class TaskState<void> : public TaskStateBase {
 
   // completed() — the shared, immortal, completed Task<> state (.NET's Task.CompletedTask).
   static TaskState<void>* completed() noexcept;
+
+ protected:
+  // complete_value_unshared() — try_complete_value for an unshared state (see complete_unshared).
+  void complete_value_unshared() noexcept { complete_unshared(TaskStatus::ran_to_completion); }
 };
 
 }  // namespace detail

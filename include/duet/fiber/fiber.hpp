@@ -157,7 +157,8 @@ void trim_stack_pool() noexcept;
 // result type; a void fn gives Task<>). Runs synchronously until fn's first incomplete await.
 // An exception escaping fn faults the task (OperationCanceledError: cancels it). Throws
 // FiberStackError when no stack can be mapped, ArgumentError for a stack size out of range.
-// One allocation (the control block, which is the task's shared state) plus a pooled stack.
+// The control block (which is the task's shared state) comes from a per-thread cache of freed
+// blocks (one allocation when that is empty), the stack from the stack pool.
 template <class Fn>
 auto async(Fn&& fn, FiberOptions options = {}) {
   using F = std::decay_t<Fn>;
@@ -166,7 +167,7 @@ auto async(Fn&& fn, FiberOptions options = {}) {
   static_assert(!std::is_reference_v<R>,
                 "duet::fiber::async(fn): fn returns a reference; a Task<T> holds a value — return "
                 "by value (or a pointer / std::reference_wrapper)");
-  auto* state = new detail::FiberState<R, F>(std::forward<Fn>(fn));
+  auto* state = detail::FiberState<R, F>::create(std::forward<Fn>(fn));
   Task<R> task = duet::detail::adopt_task(static_cast<duet::detail::TaskState<R>*>(state));
   state->start(options.stack_size, options.guard_page.has_value() ? (*options.guard_page ? 1 : 0) : -1);
   return task;

@@ -5,8 +5,9 @@
 // -------------------------------------------------
 // One object. FiberState<T, Fn> is at once the Task<T>'s shared state (it derives from
 // TaskState<T>), the Continuation that resumes the fiber (through FiberBase), and the home of the
-// user's function and of the fiber's result until it is published. Creating a fiber allocates
-// this object once; resuming it allocates nothing. The stack comes from the pool
+// user's function and of the fiber's result until it is published. Creating a fiber takes
+// this object from a per-thread block cache (operator new when it is empty; see "Control-block
+// cache" below); resuming it allocates nothing. The stack comes from the pool
 // (src/fiber/stack_pool.cpp) and goes back to it the moment the fiber finishes, before its task
 // is published, so a finished task pins no stack.
 //
@@ -21,19 +22,26 @@
 //    fully switched out, so no thread can resume a fiber that is still running (registering
 //    before the switch would let a completing thread jump onto a stack still in use). It is the
 //    guarantee Boost.Context's resume_with gives, obtained without the extra ontop call: the
-//    fiber always suspends into its resumer, whose code after resume() is exactly "the other
+//    fiber always suspends into its resumer, whose code after the jump is exactly "the other
 //    side of the switch". After the registration call the resumer must not touch the fiber: it
 //    may already run elsewhere, or be finished and freed.
-//  * finish: Boost.Context returns the stack to the pool (on the resumer's side, after the
-//    switch); the resumer restores its own contexts and publishes the stored result or
-//    exception, which may run continuations inline — on the resumer's stack, never on the
-//    finished fiber's.
+//  * finish: the fiber's bottom frame (entry) makes a last jump to the resumer, passing
+//    k_finished; the resumer, now off the dead stack, returns it to the pool, restores its own
+//    contexts and publishes the stored result or exception, which may run continuations inline
+//    — on the resumer's stack, never on the finished fiber's.
+// Switching uses Boost.Context's raw fcontext layer (make_fcontext + jump_fcontext, through
+// detail::jump in switch.hpp): two jumps to create and finish a fiber, one per switch, no
+// ontop calls, and no return-stack-buffer pollution.
 // A registration that throws is handed back to the fiber: the resumer switches straight back
 // into it and await() rethrows (the fiber was never registered, so nobody else can resume it).
 //
-// References. A new FiberState has two: the Task returned by async(), and a "running" reference
-// released by publish() after completion. No reference is needed while suspended: the running
-// reference lives until the fiber finishes.
+// References. A new FiberState has one, the Task's that async() returns. Until the fiber first
+// suspends, nothing but that Task (still inside async()) can reach the state, so a fiber that
+// finishes in its first slice completes through the core's unshared paths (plain stores, no
+// atomic read-modify-write) and needs no reference of its own. At the first suspension — still
+// inside async(), before the continuation is registered — the resumer adds a "running"
+// reference with a plain store (share()); publish() releases it after completion. The running
+// reference keeps the state alive while suspended and until the fiber finishes.
 //
 // Contexts. switch_in() saves the resuming thread's SynchronizationContext and C++
 // exception-handling globals (the Itanium ABI __cxa_eh_globals: the chain of exceptions being
@@ -56,10 +64,9 @@
 #include <type_traits>
 #include <utility>
 
-#include <boost/context/fiber.hpp>
-
 #include "duet/continuation.hpp"
 #include "duet/detail/task_state.hpp"
+#include "duet/fiber/detail/switch.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DUET_FIBER_ASAN 1
@@ -78,8 +85,25 @@ struct EhGlobals {
   unsigned int uncaught_exceptions = 0;
 };
 
+// Control-block cache. FiberState objects up to k_block_max bytes (alignment at most the
+// default new alignment) come from a per-thread cache of freed blocks, in k_block_granule size
+// classes, instead of operator new: a block freed on one thread is reused by the next fiber
+// created there. The cache keeps at most k_block_cache blocks per class; more go back to
+// operator delete, as do a thread's cached blocks when it exits. Blocks are plain operator new
+// memory, so any thread may free any block. Under AddressSanitizer a cached block is poisoned
+// (but for its link word), so a use after free is still reported.
+inline constexpr std::size_t k_block_granule = 64;
+inline constexpr std::size_t k_block_max = 512;
+inline constexpr std::size_t k_block_cache = 32;
+
+// allocate_block(size) / free_block(p, size) — a block of at least `size` bytes from / back to
+// the calling thread's cache. Precondition: size <= k_block_max. allocate_block throws
+// std::bad_alloc. Thread-safe (per-thread state, reached through these non-inlined calls).
+[[gnu::noinline]] void* allocate_block(std::size_t size);
+[[gnu::noinline]] void free_block(void* p, std::size_t size) noexcept;
+
 // FiberBase — the non-template part of the control block: the Continuation that resumes the
-// fiber, the two Boost.Context handles, and the switching code (src/fiber/fiber.cpp).
+// fiber, the two Boost.Context fcontext handles, and the switching code (src/fiber/fiber.cpp).
 // Thread-safety: owned by whichever side currently runs the fiber (see the ground rules).
 class FiberBase : public Continuation {
  public:
@@ -88,8 +112,8 @@ class FiberBase : public Continuation {
 
   // start(stack_size, guard) — maps a stack and runs the fiber until its first suspension or its
   // end. `stack_size` 0 and `guard` -1 mean the global defaults. Called once, by async(), on the
-  // caller's thread. Throws ArgumentError / FiberStackError before anything ran (the running
-  // reference is released then).
+  // caller's thread. Throws ArgumentError / FiberStackError before anything ran (the Task
+  // that async() holds then frees the state).
   void start(std::size_t stack_size, int guard);
 
   // suspend(awaiter) — from inside the fiber: switch out, have the resumer register this fiber's
@@ -105,7 +129,7 @@ class FiberBase : public Continuation {
 #if defined(DUET_FIBER_ASAN)
     asan_start_switch_out();
 #endif
-    caller_ = std::move(caller_).resume();
+    caller_ = jump(caller_, nullptr).fctx;
 #if defined(DUET_FIBER_ASAN)
     asan_finish_switch_in();
 #endif
@@ -119,18 +143,25 @@ class FiberBase : public Continuation {
   const void* guard_low() const noexcept { return guard_low_; }
 
  protected:
-  explicit FiberBase(duet::detail::TaskStateBase* task) noexcept : task_(task) {
+  explicit FiberBase(duet::detail::TaskStateBase* task) noexcept {
     this->invoke = &FiberBase::resume_thunk;
     this->owner = task;
   }
   ~FiberBase();
 
   // run_body() — runs the user's function on the fiber's stack and stores its result or
-  // exception (into fault_). Lets only Boost.Context's forced_unwind escape.
-  virtual void run_body() = 0;
+  // exception (into fault_). Never throws.
+  virtual void run_body() noexcept = 0;
   // publish() — completes the task from what run_body() stored, then releases the running
-  // reference (after which `this` may be gone).
+  // reference if shared_ (after which `this` may be gone).
   virtual void publish() noexcept = 0;
+  // share() — adds the running reference (unshared: a plain store). Called once, by the resumer
+  // at the first suspension, before the continuation is registered.
+  virtual void share() noexcept = 0;
+
+  // shared_ — the fiber has suspended at least once: other threads may hold the state, and the
+  // running reference exists.
+  bool shared_ = false;
 
   // fault_ — the exception that escaped the user's function, if any.
   std::exception_ptr fault_;
@@ -143,21 +174,22 @@ class FiberBase : public Continuation {
   static void resume_thunk(Continuation* c) noexcept;
 
   void switch_in() noexcept;
+  void capture_context() noexcept;
 #if defined(DUET_FIBER_ASAN)
   void asan_start_switch_out() noexcept;
   void asan_finish_switch_in() noexcept;
 #endif
-  boost::context::fiber entry(boost::context::fiber&& resumer);
+  [[noreturn]] static void entry(transfer_t t) noexcept;
   [[noreturn]] void rethrow_register_error();
 
-  duet::detail::TaskStateBase* task_;
-  boost::context::fiber fiber_;   // the suspended fiber (empty while it runs or after it ended)
-  boost::context::fiber caller_;  // the resumer, as seen from inside the running fiber
+  fcontext_t fiber_ = nullptr;   // the suspended fiber (stale while it runs, null after it ended)
+  fcontext_t caller_ = nullptr;  // the resumer, as seen from inside the running fiber
   void (*register_fn_)(void*, Continuation&) = nullptr;  // set by suspend(), used by the resumer
   void* register_arg_ = nullptr;                         // the awaiter, on the fiber's stack
   std::exception_ptr register_error_;                    // thrown by a registration (see rules)
   EhGlobals eh_;                                         // the fiber's EH globals while switched out
   std::size_t stack_size_ = 0;
+  bool guarded_ = false;
   void* guard_low_ = nullptr;
   void* stack_low_ = nullptr;
 #if defined(DUET_FIBER_ASAN)
@@ -173,18 +205,44 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
  public:
   template <class F>
   explicit FiberState(F&& fn)
-      : duet::detail::TaskState<T>(2), FiberBase(this), fn_(std::in_place, std::forward<F>(fn)) {}
+      : duet::detail::TaskState<T>(1), FiberBase(this), fn_(std::in_place, std::forward<F>(fn)) {}
+
+  // create(fn) — a new control block (one reference), from the block cache when it fits.
+  template <class F>
+  static FiberState* create(F&& fn) {
+    if constexpr (k_cached) {
+      void* mem = allocate_block(sizeof(FiberState));
+      try {
+        return ::new (mem) FiberState(std::forward<F>(fn));
+      } catch (...) {
+        free_block(mem, sizeof(FiberState));
+        throw;
+      }
+    } else {
+      return new FiberState(std::forward<F>(fn));
+    }
+  }
 
  private:
-  void run_body() override {
+  static constexpr bool k_cached = sizeof(FiberState<T, Fn>) <= k_block_max &&
+                                   alignof(FiberState<T, Fn>) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__;
+
+  void destroy() noexcept override {
+    if constexpr (k_cached) {
+      this->~FiberState();
+      free_block(this, sizeof(FiberState));
+    } else {
+      delete this;
+    }
+  }
+
+  void run_body() noexcept override {
     try {
       if constexpr (std::is_void_v<T>) {
         (*fn_)();
       } else {
         result_.emplace((*fn_)());
       }
-    } catch (const boost::context::detail::forced_unwind&) {
-      throw;  // only if someone destroyed a suspended fiber: let Boost.Context unwind it
     } catch (...) {
       fault_ = std::current_exception();
     }
@@ -192,6 +250,20 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
   }
 
   void publish() noexcept override {
+    if (!shared_) {  // finished in the first slice: the Task in async() is the only reference
+      if (fault_) {
+        this->try_complete_exception(std::move(fault_));
+      } else if constexpr (std::is_void_v<T>) {
+        this->complete_value_unshared();
+      } else {
+        try {
+          this->complete_value_unshared(std::move(*result_));
+        } catch (...) {
+          this->try_complete_exception(std::current_exception());
+        }
+      }
+      return;
+    }
     if (fault_) {
       this->try_complete_exception(std::move(fault_));
     } else if constexpr (std::is_void_v<T>) {
@@ -201,6 +273,8 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
     }
     this->release();  // the running reference
   }
+
+  void share() noexcept override { this->add_ref_unshared(); }
 
   std::optional<Fn> fn_;
   [[no_unique_address]] std::conditional_t<std::is_void_v<T>, char, std::optional<T>> result_{};
