@@ -9,36 +9,37 @@
 #include <thread>
 #include <vector>
 
-#include <duet/detail/execution_context_node.hpp>
 #include <duet/duet.hpp>
 #include <duet/fiber/fiber.hpp>
 
 #include "alloc_counter.hpp"
-#include "loop_context.hpp"
 
 namespace {
 
 using duet::Task;
 using duet::TaskCompletionSource;
 using duet::fiber::async;
-using duet::testing::LoopContext;
 
 // ---- helpers -----------------------------------------------------------------------------
 
-// TestEc — an ExecutionContext holding one int, driven through the detail API (AsyncLocal lands
-// with the context-flow issue; these tests then read the same thing through it).
-struct TestEc final : duet::detail::ExecutionContextNode {
-  explicit TestEc(int v) : value(v) {}
-  int value;
-};
-int ec_value() {
-  auto* n = duet::detail::ec_current();
-  return n ? static_cast<TestEc*>(n)->value : 0;
+// g_value — the AsyncLocal the ExecutionContext tests flow; ec_value() / set_ec_value(v) read and
+// write it. Not inlined: a fiber may resume on another thread between two reads of the thread's
+// current context (see "Fibers migrate" in duet/fiber/fiber.hpp).
+duet::AsyncLocal<int> g_value;
+[[gnu::noinline]] int ec_value() {
+  asm volatile("" ::: "memory");
+  return g_value.value();
 }
-void set_ec_value(int v) {
-  auto* n = new TestEc(v);
-  duet::detail::ec_set_current(n);
-  duet::detail::ec_release(n);
+[[gnu::noinline]] void set_ec_value(int v) {
+  asm volatile("" ::: "memory");
+  g_value.set_value(v);
+}
+
+// in_fresh_context(fn) — runs fn in the default ExecutionContext and restores the thread's own
+// afterwards, so a test's AsyncLocal values never reach the next test.
+template <class Fn>
+void in_fresh_context(Fn&& fn) {
+  duet::ExecutionContext::run(duet::ExecutionContext(), std::forward<Fn>(fn));
 }
 
 // this_thread_id() — std::this_thread::get_id() behind a call the compiler cannot fold:
@@ -372,11 +373,44 @@ struct Observed {
 };
 
 TEST(Fiber, ResumesOnTheCapturedSynchronizationContext) {
-  LoopContext ctx;
+  // This thread plays the UI thread: it owns a SingleThreadContext and pumps it.
+  duet::SingleThreadContext ctx;
+  duet::SyncContextScope on_ctx(&ctx);
+  TaskCompletionSource<int> tcs;
+  Observed before, after;
+  Task<int> t = async([&] {
+    before.take();
+    const int v = duet::await(tcs.task());
+    after.take();
+    return v;
+  });
+  std::thread([&] { tcs.set_result(9); }).join();  // completes on another thread...
+  EXPECT_FALSE(t.is_completed()) << "...which only posts the fiber's continuation to the loop";
+  EXPECT_EQ(ctx.pending_count(), 1u);
+  ctx.run_until(t);  // the loop switches the fiber back in, here
+  EXPECT_EQ(t.result(), 9);
+  EXPECT_EQ(before.thread, std::this_thread::get_id());
+  EXPECT_EQ(before.context, &ctx);
+  EXPECT_EQ(after.thread, std::this_thread::get_id());
+  EXPECT_EQ(after.context, &ctx);
+  EXPECT_FALSE(after.pool);
+}
+
+TEST(Fiber, ResumesOnALoopThreadThatRunsTheContext) {
+  // The loop on its own thread (run() until complete()); the fiber starts there and comes back
+  // there after an await completed on a third thread.
+  duet::SingleThreadContext ctx;
+  TaskCompletionSource<std::thread::id> loop_id;
+  std::thread loop([&] {
+    duet::SyncContextScope on_ctx(&ctx);
+    loop_id.set_result(std::this_thread::get_id());
+    ctx.run();
+  });
+  const std::thread::id loop_thread = loop_id.task().result();
   TaskCompletionSource<int> tcs;
   Observed before, after;
   TaskCompletionSource<Task<int>> started;
-  ctx.run([&] {
+  ctx.post([&] {
     started.set_result(async([&] {
       before.take();
       const int v = duet::await(tcs.task());
@@ -385,53 +419,55 @@ TEST(Fiber, ResumesOnTheCapturedSynchronizationContext) {
     }));
   });
   Task<int> t = started.task().result();
-  std::thread([&] { tcs.set_result(9); }).join();  // completes on a third thread
+  std::thread([&] { tcs.set_result(9); }).join();
   EXPECT_EQ(t.result(), 9);
-  EXPECT_EQ(before.thread, ctx.thread_id());
-  EXPECT_EQ(after.thread, ctx.thread_id());
+  ctx.complete();
+  loop.join();
+  EXPECT_EQ(before.thread, loop_thread);
+  EXPECT_EQ(after.thread, loop_thread);
   EXPECT_EQ(after.context, &ctx);
   EXPECT_FALSE(after.pool);
 }
 
 TEST(Fiber, ConfigureAwaitFalseResumesOffTheContextAndReadsThatThreadsState) {
-  LoopContext ctx;
+  duet::SingleThreadContext ctx;
+  duet::SyncContextScope on_ctx(&ctx);
+  const std::thread::id ctx_thread = std::this_thread::get_id();
   Observed before, after_pool, after_inline;
   TaskCompletionSource<int> tcs;
-  std::thread::id completer;
-  TaskCompletionSource<Task<int>> started;
-  ctx.run([&] {
-    started.set_result(async([&] {
-      before.take();
-      duet::await(to_pool());
-      after_pool.take();
-      const int v = duet::await(tcs.task().configure_await(false));
-      after_inline.take();
-      return v;
-    }));
+  std::atomic<bool> on_pool{false};
+  Task<int> t = async([&] {
+    before.take();
+    duet::await(to_pool());
+    after_pool.take();
+    on_pool.store(true, std::memory_order_release);
+    const int v = duet::await(tcs.task().configure_await(false));
+    after_inline.take();
+    return v;
   });
-  Task<int> t = started.task().result();
   std::thread th([&] {
-    completer = std::this_thread::get_id();
-    // Wait until the fiber is parked on tcs, then complete it from here.
-    while (t.is_completed() == false && after_pool.thread == std::thread::id()) std::this_thread::yield();
+    // Wait until the fiber has moved to the pool, then complete tcs from here.
+    while (!on_pool.load(std::memory_order_acquire)) std::this_thread::yield();
     tcs.set_result(3);
   });
+  ctx.run_until(t);  // nothing is posted here: the fiber never comes back to the context
   EXPECT_EQ(t.result(), 3);
   th.join();
-  EXPECT_EQ(before.thread, ctx.thread_id());
+  EXPECT_EQ(ctx.pending_count(), 0u);
+  EXPECT_EQ(before.thread, ctx_thread);
   EXPECT_EQ(before.context, &ctx);
   EXPECT_FALSE(before.pool);
   // Resumed on a pool worker: the thread-local runtime state is that worker's.
-  EXPECT_NE(after_pool.thread, ctx.thread_id());
+  EXPECT_NE(after_pool.thread, ctx_thread);
   EXPECT_EQ(after_pool.context, nullptr);
   EXPECT_TRUE(after_pool.pool);
   // Resumed wherever tcs completed (inline on the completer, or the pool): never the context.
-  EXPECT_NE(after_inline.thread, ctx.thread_id());
+  EXPECT_NE(after_inline.thread, ctx_thread);
   EXPECT_EQ(after_inline.context, nullptr);
 }
 
 TEST(Fiber, ASynchronizationContextSetInsideTheFiberDoesNotLeakToItsCaller) {
-  LoopContext ctx;
+  duet::SingleThreadContext ctx;
   TaskCompletionSource<> gate;
   duet::SynchronizationContext* seen_after_resume = &ctx;
   Task<> t = async([&] {
@@ -449,50 +485,53 @@ TEST(Fiber, ASynchronizationContextSetInsideTheFiberDoesNotLeakToItsCaller) {
 // ---- ExecutionContext flow -----------------------------------------------------------------
 
 TEST(Fiber, ExecutionContextFlowsAcrossAwaitsAndNeverBackToTheCaller) {
-  set_ec_value(1);
-  TaskCompletionSource<> gate;
-  std::vector<int> seen;
-  Task<int> t = async([&] {
-    seen.push_back(ec_value());  // 1: inherited from the caller
-    set_ec_value(2);
-    duet::await(to_pool());
-    seen.push_back(ec_value());  // 2: flowed to the pool worker
-    set_ec_value(3);
-    duet::await(gate.task());
-    seen.push_back(ec_value());  // 3: flowed to whoever completes gate
-    return ec_value();
-  });
-  EXPECT_EQ(ec_value(), 1);  // the callee's change did not reach its caller
-  while (seen.size() < 2) std::this_thread::yield();
-  gate.set_result();  // maybe resumes inline here...
-  EXPECT_EQ(t.result(), 3);
-  EXPECT_EQ(ec_value(), 1);  // ...and still restores this thread's context afterwards
-  EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
+  in_fresh_context([] {
+    set_ec_value(1);
+    TaskCompletionSource<> gate;
+    std::vector<int> seen;
+    Task<int> t = async([&] {
+      seen.push_back(ec_value());  // 1: inherited from the caller
+      set_ec_value(2);
+      duet::await(to_pool());
+      seen.push_back(ec_value());  // 2: flowed to the pool worker
+      set_ec_value(3);
+      duet::await(gate.task());
+      seen.push_back(ec_value());  // 3: flowed to whoever completes gate
+      return ec_value();
+    });
+    EXPECT_EQ(ec_value(), 1);  // the callee's change did not reach its caller
+    while (seen.size() < 2) std::this_thread::yield();
+    gate.set_result();  // maybe resumes inline here...
+    EXPECT_EQ(t.result(), 3);
+    EXPECT_EQ(ec_value(), 1);  // ...and still restores this thread's context afterwards
+    EXPECT_EQ(seen, (std::vector<int>{1, 2, 3}));
 
-  // A fiber that never suspends does not leak either.
-  Task<> sync = async([] { set_ec_value(9); });
-  EXPECT_TRUE(sync.is_completed());
-  EXPECT_EQ(ec_value(), 1);
-  duet::detail::ec_set_current(nullptr);
+    // A fiber that never suspends does not leak either.
+    Task<> sync = async([] { set_ec_value(9); });
+    EXPECT_TRUE(sync.is_completed());
+    EXPECT_EQ(ec_value(), 1);
+  });
+  EXPECT_EQ(ec_value(), 0);
 }
 
 TEST(Fiber, NestedFibersKeepTheirOwnContexts) {
-  set_ec_value(10);
-  TaskCompletionSource<int> tcs;
-  Task<int> outer = async([&] {
-    set_ec_value(20);
-    Task<int> inner = async([&] {
-      set_ec_value(30);
-      return duet::await(tcs.task()) + ec_value();
+  in_fresh_context([] {
+    set_ec_value(10);
+    TaskCompletionSource<int> tcs;
+    Task<int> outer = async([&] {
+      set_ec_value(20);
+      Task<int> inner = async([&] {
+        set_ec_value(30);
+        return duet::await(tcs.task()) + ec_value();
+      });
+      const int outer_value = ec_value();  // 20: the inner fiber's change stayed inside it
+      return duet::await(inner) + outer_value + ec_value();
     });
-    const int outer_value = ec_value();  // 20: the inner fiber's change stayed inside it
-    return duet::await(inner) + outer_value + ec_value();
+    EXPECT_EQ(ec_value(), 10);
+    tcs.set_result(1);
+    EXPECT_EQ(outer.result(), 1 + 30 + 20 + 20);
+    EXPECT_EQ(ec_value(), 10);
   });
-  EXPECT_EQ(ec_value(), 10);
-  tcs.set_result(1);
-  EXPECT_EQ(outer.result(), 1 + 30 + 20 + 20);
-  EXPECT_EQ(ec_value(), 10);
-  duet::detail::ec_set_current(nullptr);
 }
 
 // ---- interop with the explicit style --------------------------------------------------------
