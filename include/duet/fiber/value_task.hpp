@@ -268,7 +268,7 @@ class FiberValueTaskSource final : public IValueTaskSource<T>, public FiberBase 
   }
 
   // run_body() — on the fiber's stack: runs fn and keeps its result or exception here.
-  void run_body() override {
+  void run_body() noexcept override {
     try {
       if constexpr (std::is_void_v<T>) {
         (*fn_)();
@@ -276,13 +276,14 @@ class FiberValueTaskSource final : public IValueTaskSource<T>, public FiberBase 
       } else {
         result_.emplace((*fn_)());
       }
-    } catch (const boost::context::detail::forced_unwind&) {
-      throw;  // only if someone destroyed a suspended fiber: let Boost.Context unwind it
     } catch (...) {
       fault_ = std::current_exception();
     }
     fn_.reset();  // captured resources go when the function ends, not when the object is reused
   }
+
+  // share() — nothing to do: this source has no reference count (see "Phases"); the pool owns it.
+  void share() noexcept override {}
 
   // publish() — on the resumer's side after the fiber finished (see "Phases"). Touches nothing
   // after completing the core: the consumer may recycle the object from then on.
