@@ -4,7 +4,7 @@
 // A DSL state machine is the same struct as an explicit one (see sm/builder.hpp):
 //
 //   int state_;                         -1 running / not started, >= 0 suspended, -2 done
-//   duet::AsyncTaskMethodBuilder<T> builder_;
+//   duet::AsyncTaskMethodBuilder<T> builder_;   (or a ValueTask builder, sm/value_task_builder.hpp)
 //   <awaiter storage> awaiter_;         where the awaiter of the pending await lives
 //   <DSL bookkeeping> dsl_;             only for methods that use DUET_TRY (see sm/dsl.hpp)
 //
@@ -32,6 +32,7 @@
 
 #include "duet/detail/assert.hpp"
 #include "duet/sm/builder.hpp"
+#include "duet/sm/value_task_builder.hpp"
 #include "duet/task.hpp"
 
 namespace duet {
@@ -209,41 +210,6 @@ struct DslState {
 
 }  // namespace detail
 
-// AsyncMethod<Derived, T, Limits> — a convenience base that declares the fields every DSL state
-// machine has (state_, builder_, awaiter_, dsl_) and result_type. Derive your machine from it,
-// add parameters and hoisted locals as members and write move_next() with the DUET_* macros:
-//
-//   struct AddAsync : duet::AsyncMethod<AddAsync, int> {
-//     duet::Task<int> a_, b_;   // parameters
-//     int x_ = 0;               // a hoisted local
-//     AddAsync(duet::Task<int> a, duet::Task<int> b) : a_(std::move(a)), b_(std::move(b)) {}
-//     void move_next() {
-//       DUET_BEGIN
-//         DUET_AWAIT_INTO(x_, a_);
-//         DUET_AWAIT_INTO(y_, b_);   // with `int y_ = 0;` declared next to x_
-//         DUET_RETURN(x_ + y_);
-//       DUET_END
-//     }
-//   };
-//   duet::Task<int> t = duet::start<AddAsync>(ta, tb);
-//
-// The fields are public, as Roslyn's are: the builder, the box and the DSL helpers use them.
-// Thread-safety: as any state machine, used by one thread at a time.
-template <class Derived, class T = void, class Limits = DslLimits<>>
-struct AsyncMethod {
-  using result_type = T;
-  using limits_type = Limits;
-
-  // state_ — -1 running or not started, >= 0 suspended at the resume point it names, -2 done.
-  int state_ = -1;
-  // builder_ — builds the method's Task<T>.
-  AsyncTaskMethodBuilder<T> builder_;
-  // awaiter_ — the awaiter of the await the method is suspended at (empty otherwise).
-  AwaiterStorage<Limits::awaiter_bytes> awaiter_;
-  // dsl_ — DUET_TRY bookkeeping (untouched by methods without DUET_TRY).
-  detail::DslState<T, Limits::max_depth, Limits::max_try> dsl_;
-};
-
 namespace detail {
 
 // builder_result<B> — the T a builder completes its task with: AsyncTaskMethodBuilder<T>, or any
@@ -263,8 +229,67 @@ using machine_result_t = typename builder_result<std::remove_cvref_t<decltype(st
 
 }  // namespace detail
 
+// AsyncMethod<Derived, T, Limits, Builder> — a convenience base that declares the fields every DSL state
+// machine has (state_, builder_, awaiter_, dsl_) and result_type. Derive your machine from it,
+// add parameters and hoisted locals as members and write move_next() with the DUET_* macros:
+//
+//   struct AddAsync : duet::AsyncMethod<AddAsync, int> {
+//     duet::Task<int> a_, b_;   // parameters
+//     int x_ = 0;               // a hoisted local
+//     AddAsync(duet::Task<int> a, duet::Task<int> b) : a_(std::move(a)), b_(std::move(b)) {}
+//     void move_next() {
+//       DUET_BEGIN
+//         DUET_AWAIT_INTO(x_, a_);
+//         DUET_AWAIT_INTO(y_, b_);   // with `int y_ = 0;` declared next to x_
+//         DUET_RETURN(x_ + y_);
+//       DUET_END
+//     }
+//   };
+//   duet::Task<int> t = duet::start<AddAsync>(ta, tb);
+//
+// Builder picks the method builder, and with it what duet::start returns — C#'s return type plus
+// [AsyncMethodBuilder(...)]: AsyncTaskMethodBuilder<T> (the default) gives Task<T>;
+// AsyncValueTaskMethodBuilder<T> and PoolingAsyncValueTaskMethodBuilder<T> give ValueTask<T>
+// (the aliases AsyncValueTaskMethod / PoolingAsyncValueTaskMethod below spell those two). Any
+// builder with the protocol of sm/builder.hpp whose task() has result_type T will do.
+//
+// The fields are public, as Roslyn's are: the builder, the box and the DSL helpers use them.
+// Thread-safety: as any state machine, used by one thread at a time.
+template <class Derived, class T = void, class Limits = DslLimits<>, class Builder = AsyncTaskMethodBuilder<T>>
+struct AsyncMethod {
+  static_assert(std::is_same_v<typename detail::builder_result<Builder>::type, T>,
+                "duet::AsyncMethod<Derived, T, Limits, Builder>: Builder must build a task of T "
+                "(e.g. duet::PoolingAsyncValueTaskMethodBuilder<T> for the same T)");
+  using result_type = T;
+  using limits_type = Limits;
+  using builder_type = Builder;
+
+  // state_ — -1 running or not started, >= 0 suspended at the resume point it names, -2 done.
+  int state_ = -1;
+  // builder_ — builds the method's Task<T> (or ValueTask<T>, per Builder).
+  Builder builder_;
+  // awaiter_ — the awaiter of the await the method is suspended at (empty otherwise).
+  AwaiterStorage<Limits::awaiter_bytes> awaiter_;
+  // dsl_ — DUET_TRY bookkeeping (untouched by methods without DUET_TRY).
+  detail::DslState<T, Limits::max_depth, Limits::max_try> dsl_;
+};
+
+// AsyncValueTaskMethod<Derived, T, Limits> — AsyncMethod for a method returning ValueTask<T>
+// (C#: `async ValueTask<T> M()`): a call that completes synchronously allocates nothing; one that
+// suspends allocates one box, as a Task<T> method does.
+template <class Derived, class T = void, class Limits = DslLimits<>>
+using AsyncValueTaskMethod = AsyncMethod<Derived, T, Limits, AsyncValueTaskMethodBuilder<T>>;
+
+// PoolingAsyncValueTaskMethod<Derived, T, Limits> — AsyncMethod for a method returning
+// ValueTask<T> through the pooling builder (C#: `[AsyncMethodBuilder(typeof(
+// PoolingAsyncValueTaskMethodBuilder<>))] async ValueTask<T> M()`): suspending calls reuse boxes,
+// 0 allocations in steady state. Consume the returned ValueTask (await, result(), as_task(),
+// preserve()) or drop it, so its box can return to the pool.
+template <class Derived, class T = void, class Limits = DslLimits<>>
+using PoolingAsyncValueTaskMethod = AsyncMethod<Derived, T, Limits, PoolingAsyncValueTaskMethodBuilder<T>>;
+
 // start<Machine>(args...) — returns what Machine's builder_.task() returns (Task<T> for
-// AsyncTaskMethodBuilder<T>). Constructs a Machine from args (through a constructor, or as an
+// AsyncTaskMethodBuilder<T>, ValueTask<T> for the ValueTask builders). Constructs a Machine from args (through a constructor, or as an
 // aggregate whose first element is its AsyncMethod base), runs it synchronously to its first
 // suspension or its end (builder_.start), and returns its task. The machine is a local of this
 // function: if it suspends, the builder has moved it into the task's box.
