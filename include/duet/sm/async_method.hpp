@@ -212,15 +212,17 @@ struct DslState {
 
 namespace detail {
 
-// builder_result<B> — the T a builder completes its task with: AsyncTaskMethodBuilder<T>, or any
-// builder whose task() returns a type with a result_type (e.g. a ValueTask builder).
+// builder_result<B> — the T a builder completes its task with: AsyncTaskMethodBuilder<T>, any
+// builder whose task() returns a type with a result_type (e.g. a ValueTask builder), or void for
+// a builder without task() (an `async void` builder: nobody observes its end).
 template <class B>
 struct builder_result {
-  using type = typename decltype(std::declval<B&>().task())::result_type;
+  using type = void;
 };
-template <class T>
-struct builder_result<AsyncTaskMethodBuilder<T>> {
-  using type = T;
+template <class B>
+  requires requires(B& b) { b.task(); }
+struct builder_result<B> {
+  using type = typename decltype(std::declval<B&>().task())::result_type;
 };
 
 // machine_result_t<M> — the T of the Task<T> machine M builds (read off its builder_).
@@ -288,24 +290,42 @@ using AsyncValueTaskMethod = AsyncMethod<Derived, T, Limits, AsyncValueTaskMetho
 template <class Derived, class T = void, class Limits = DslLimits<>>
 using PoolingAsyncValueTaskMethod = AsyncMethod<Derived, T, Limits, PoolingAsyncValueTaskMethodBuilder<T>>;
 
+namespace detail {
+
+// start_result<M> — what duet::start<M> returns: M's builder_.task(), or void for a builder
+// without task() (async void).
+template <class M>
+struct start_result {
+  using type = void;
+};
+template <class M>
+  requires requires(M& m) { m.builder_.task(); }
+struct start_result<M> {
+  using type = decltype(std::declval<M&>().builder_.task());
+};
+
+}  // namespace detail
+
 // start<Machine>(args...) — returns what Machine's builder_.task() returns (Task<T> for
-// AsyncTaskMethodBuilder<T>, ValueTask<T> for the ValueTask builders). Constructs a Machine from args (through a constructor, or as an
+// AsyncTaskMethodBuilder<T>, ValueTask<T> for the ValueTask builders, nothing for a builder
+// without task(), such as an `async void` builder). Constructs a Machine from args (through a constructor, or as an
 // aggregate whose first element is its AsyncMethod base), runs it synchronously to its first
 // suspension or its end (builder_.start), and returns its task. The machine is a local of this
 // function: if it suspends, the builder has moved it into the task's box.
 template <class Machine, class... Args>
-auto start(Args&&... args) -> decltype(std::declval<Machine&>().builder_.task()) {
+typename detail::start_result<Machine>::type start(Args&&... args) {
   static_assert(AsyncStateMachine<Machine>,
                 "duet::start<Machine>: Machine must be move constructible and have a "
                 "move_next() member");
+  constexpr bool k_has_task = !std::is_void_v<typename detail::start_result<Machine>::type>;
   if constexpr (std::is_constructible_v<Machine, Args&&...>) {
     Machine m(std::forward<Args>(args)...);
     m.builder_.start(m);
-    return m.builder_.task();
+    if constexpr (k_has_task) return m.builder_.task();
   } else {
     Machine m{{}, std::forward<Args>(args)...};
     m.builder_.start(m);
-    return m.builder_.task();
+    if constexpr (k_has_task) return m.builder_.task();
   }
 }
 
