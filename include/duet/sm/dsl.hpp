@@ -25,6 +25,12 @@
 //   };
 //   duet::Task<int> t = duet::start<GetStatus>(http);           // C#: GetStatusAsync(http)
 //
+// The builder, and so the return type, is the base's choice (C#'s return type plus
+// [AsyncMethodBuilder]): duet::AsyncMethod<M, T> returns Task<T>;
+// duet::AsyncValueTaskMethod<M, T> returns ValueTask<T> (no allocation when it completes
+// synchronously); duet::PoolingAsyncValueTaskMethod<M, T> returns ValueTask<T> from pooled boxes
+// (no allocation in steady state even when it suspends). The macros are the same for all.
+//
 // The C# each macro stands for:
 //
 //   DUET_BEGIN ... DUET_END           the body of `async Task<T> M(...) { ... }`
