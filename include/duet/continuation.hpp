@@ -43,8 +43,10 @@ struct Continuation {
   // flow_execution_context — true: run with `execution_context` installed; false: run in whatever
   // context the running thread has (UnsafeOnCompleted, or flow suppressed).
   bool flow_execution_context = false;
-  // owner — the task this continuation works towards completing, or null when unknown. Read only
-  // by deadlock detection (sync_context.hpp), which follows owner → continuations → owner ... .
+  // owner — the task this continuation works towards completing, or null when unknown. Contract:
+  // that task cannot complete until this continuation has run (a box: itself; when_any-like
+  // owners that may complete otherwise must leave it null). Read only by deadlock detection
+  // (single_thread_context.hpp), which follows owner → continuations → owner ... .
   detail::TaskStateBase* owner = nullptr;
 };
 

@@ -9,6 +9,8 @@
 #include "duet/errors.hpp"
 #include "duet/execution_context.hpp"
 #include "duet/scheduler.hpp"
+#include "duet/single_thread_context.hpp"
+#include "duet/sm/async_void_builder.hpp"
 #include "duet/sm/builder.hpp"
 #include "duet/sync_context.hpp"
 #include "duet/task.hpp"

@@ -1,33 +1,62 @@
 // duet/execution_context.hpp — ExecutionContext and AsyncLocal<T>: ambient state that flows
 // across awaits, as in .NET.
 //
-// Model. An ExecutionContext is an immutable, reference-counted map from AsyncLocal keys to
-// values. The empty (default) context is the null pointer, so capturing and restoring it costs
-// nothing. AsyncLocal<T>::set_value builds a new map (copy-on-write) and installs it as the
-// thread's current context; nothing that captured the old map can see the change. So:
-//  * capture() is a pointer copy plus a reference;
-//  * a value set before an await is seen after it, on whatever thread the method resumes (the
-//    awaiter captured the map, the continuation reinstalls it);
-//  * a value set inside an async method is never seen by its caller once the call returns: the
-//    method builder saves the caller's context before start()/move_next() and restores it after.
+// Model
+// -----
+// An ExecutionContext is an immutable, reference-counted map from AsyncLocal keys to values
+// (detail/execution_context_node.hpp). The empty (default) context is the null pointer, so
+// capturing, flowing and restoring it costs nothing: no allocation, no atomic. Each thread has a
+// *current* context. AsyncLocal<T>::set_value builds a new map (copy-on-write) and installs it as
+// the thread's current context; whoever captured the old map keeps seeing the old value.
+//
+// Where contexts are captured and restored (the whole of "flow")
+// ---------------------------------------------------------------
+//  * Capture is a pointer copy plus a reference: ExecutionContext::capture(), and the capture
+//    step of every on_completed (detail::capture_execution_context into the Continuation).
+//  * run_continuation(c) installs the captured context, runs c, and restores the thread's own —
+//    so a value set before an await is seen after it, on whatever thread the method resumes.
+//  * The method builder saves the caller's context around start(), and run_continuation restores
+//    around every later move_next(): a value set inside an async method is never seen by its
+//    caller once the call returns (or suspends).
+//  * run(fn) and every pool work item flow the poster's context; a pool thread returns to the
+//    default context between items.
+//  * unsafe_on_completed captures nothing: its continuation runs in whatever context the
+//    resuming thread has (the builders call it after flowing the context themselves).
+//  * suppress_flow(): capture() returns a null context and awaits/run(fn) flow nothing, until
+//    the guard goes or restore_flow() is called (.NET's ExecutionContext.SuppressFlow).
+//
+// Change callbacks (.NET's AsyncLocal(Action<AsyncLocalValueChangedArgs<T>>)): the callback runs
+// with thread_context_changed = false when set_value changes the value on this thread, and with
+// thread_context_changed = true when the thread switches to a context where the value differs
+// (run_continuation, ExecutionContext::run, the builder's restore, a pool thread cleaning up).
+//
+// Costs: capture and flowing the default context 0 allocations; set_value 1 allocation for a small
+// trivially copyable T (stored inline in the map), 2 for any other T (a shared refcounted box plus
+// the map); value() none (a copy of T).
 //
 // Thread-safety: ExecutionContext handles are immutable and may be shared freely. The thread's
 // *current* context is thread-local: reach it only through the functions below (never cache its
-// address — fibers migrate between threads).
+// address — fibers migrate between threads). An AsyncLocal may be used from any number of threads
+// at once: each thread reads and writes its own current map.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
+#include <cstring>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "duet/continuation.hpp"
+#include "duet/detail/execution_context_node.hpp"
+#include "duet/errors.hpp"
+#include "duet/sync_context.hpp"
 
 namespace duet {
 
 namespace detail {
-
-// ExecutionContextNode — the immutable map behind ExecutionContext (see execution_context.cpp).
-struct ExecutionContextNode;
 
 // ec_add_ref / ec_release — intrusive reference counting; null is allowed and ignored.
 void ec_add_ref(ExecutionContextNode* n) noexcept;
@@ -40,21 +69,27 @@ ExecutionContextNode* ec_current() noexcept;
 // Notifies AsyncLocal change callbacks whose value differs between the two contexts.
 void ec_set_current(ExecutionContextNode* n) noexcept;
 
+// report_unhandled_exception(e) — forwards to the process-wide unhandled-exception handler.
+void report_unhandled_exception(std::exception_ptr e) noexcept;
+
 // ec_flow_suppressed — true when ExecutionContext::suppress_flow() is in force on this thread.
 bool ec_flow_suppressed() noexcept;
 
-// capture_into(c) — the capture step for an awaiter: records the current context in `c` (with a
-// reference) and sets c.flow_execution_context, unless flow is suppressed.
+// capture_execution_context(c) — the capture step for an awaiter: records the current context in
+// `c` (holding one reference) and sets c.flow_execution_context, unless flow is suppressed.
 inline void capture_execution_context(Continuation& c) noexcept {
   if (ec_flow_suppressed()) {
     c.flow_execution_context = false;
     return;
   }
   ExecutionContextNode* n = ec_current();
+  c.flow_execution_context = true;
+  // A second capture of the same context (the builder captures, then the awaiter's
+  // on_completed does) keeps the reference the first one took.
+  if (c.execution_context == n) return;
   ec_add_ref(n);
   ExecutionContextNode* old = c.execution_context;
   c.execution_context = n;
-  c.flow_execution_context = true;
   ec_release(old);
 }
 
@@ -91,9 +126,9 @@ class ExecutionContext {
   }
   ~ExecutionContext() { detail::ec_release(node_); }
 
-  // capture() — the calling thread's current context; the default context when flow is
-  // suppressed is *not* returned: capture() then returns an empty optional-like handle whose
-  // `is_null()` is true, as .NET's Capture() returns null.
+  // capture() — the calling thread's current context (a pointer copy; no allocation). While flow
+  // is suppressed it returns a *null* context instead (is_null() is true), as .NET's Capture()
+  // returns null; run() refuses a null context.
   static ExecutionContext capture() noexcept {
     ExecutionContext ec;
     if (detail::ec_flow_suppressed()) {
@@ -109,10 +144,14 @@ class ExecutionContext {
   bool is_null() const noexcept { return null_; }
 
   // run(ctx, fn) — runs fn() with `ctx` installed as the current context and always restores
-  // the caller's context afterwards, also when fn throws. Returns what fn returns.
+  // the caller's ExecutionContext and SynchronizationContext afterwards, also when fn throws
+  // (.NET's ExecutionContext.Run / RunInternal). Returns what fn returns. Throws
+  // InvalidOperationError for a null context (captured while flow was suppressed).
   template <class Fn>
   static decltype(auto) run(const ExecutionContext& ctx, Fn&& fn) {
+    if (ctx.null_) throw_run_null();
     detail::EcScope restore;
+    SyncContextScope restore_sync(SynchronizationContext::current());
     detail::ec_set_current(ctx.node_);
     return std::forward<Fn>(fn)();
   }
@@ -135,6 +174,8 @@ class ExecutionContext {
   }
 
  private:
+  [[noreturn]] static void throw_run_null();
+
   detail::ExecutionContextNode* node_ = nullptr;
   bool null_ = false;
 };
@@ -153,6 +194,114 @@ class ExecutionContext::AsyncFlowControl {
   friend class ExecutionContext;
   AsyncFlowControl() noexcept = default;
   bool active_ = true;
+};
+
+// AsyncLocalValueChangedArgs<T> — what a change callback receives (.NET's type of that name).
+template <class T>
+struct AsyncLocalValueChangedArgs {
+  T previous_value;             // the value before the change (T{} when it was not set)
+  T current_value;              // the value after the change
+  bool thread_context_changed;  // true: the thread switched contexts; false: set_value
+};
+
+// AsyncLocal<T> — ambient data local to an asynchronous control flow (.NET's AsyncLocal<T>).
+// value() reads the calling thread's current ExecutionContext; set_value() installs a new one.
+// Requirements on T: default-constructible (an unset local reads T{}) and copy-constructible.
+// Values compare with == when T has it: setting an equal value is a no-op (no new map, no
+// callback), and callbacks fire only when the value observed by value() changes. Without ==,
+// values compare by identity (the bytes of an inline value; the box of a boxed one).
+// Thread-safety: every member may be called from any thread. A local with a change callback must
+// outlive every context holding its value (make it static); one without may be destroyed at any
+// time — its values simply become unreachable. Neither copyable nor movable (it is a key).
+template <class T>
+class AsyncLocal final : private detail::AsyncLocalBase {
+  static_assert(std::is_default_constructible_v<T> && std::is_copy_constructible_v<T>,
+                "duet::AsyncLocal<T>: T must be default-constructible (an unset local reads T{}) "
+                "and copy-constructible (value() returns a copy)");
+
+ public:
+  // ValueChangedHandler — the change callback type.
+  using ValueChangedHandler = std::function<void(const AsyncLocalValueChangedArgs<T>&)>;
+
+  // AsyncLocal() — a local without change callback.
+  AsyncLocal() noexcept = default;
+  // AsyncLocal(handler) — a local whose changes are reported to `handler` (see the header).
+  // Exceptions from the handler propagate out of set_value(); on a context switch they go to the
+  // unhandled-exception handler (.NET fails fast there).
+  explicit AsyncLocal(ValueChangedHandler handler) : handler_(std::move(handler)) {}
+
+  // value() — the value in the calling thread's current context, or T{} when not set there.
+  T value() const { return ref(detail::ec_find(detail::ec_current(), id_)); }
+
+  // set_value(v) — sets the value for the current context and everything that captures it from
+  // now on (copy-on-write; see "Costs" in the header). Throws std::bad_alloc and leaves the
+  // context unchanged when memory runs out.
+  void set_value(T v) {
+    detail::ExecutionContextNode* const cur = detail::ec_current();
+    const detail::EcEntry* const old = detail::ec_find(cur, id_);
+    if constexpr (std::equality_comparable<T>) {
+      if (ref(old) == v) return;
+    }
+    detail::EcEntry e;
+    std::memset(&e, 0, sizeof e);
+    e.key = id_;
+    e.notify = handler_ ? static_cast<detail::AsyncLocalBase*>(this) : nullptr;
+    if constexpr (detail::ec_stores_inline<T>) {
+      e.boxed = false;
+      std::memcpy(e.storage, std::addressof(v), sizeof(T));
+    } else {
+      e.boxed = true;
+      detail::EcBox* box = new detail::EcBoxOf<T>(std::move(v));
+      std::memcpy(e.storage, &box, sizeof box);
+    }
+    if (!handler_) {
+      detail::ec_adopt_current(detail::ec_with(cur, e));
+      return;
+    }
+    T previous = ref(old);  // copied before the old map can go away
+    detail::ec_adopt_current(detail::ec_with(cur, e));
+    handler_(AsyncLocalValueChangedArgs<T>{std::move(previous), value(), false});
+  }
+
+ private:
+  // ref(e) — the value an entry holds (T{} for a missing entry). Valid while the entry's map is.
+  static const T& ref(const detail::EcEntry* e) noexcept {
+    if (!e) return default_value();
+    if constexpr (detail::ec_stores_inline<T>) {
+      return *std::launder(reinterpret_cast<const T*>(e->storage));
+    } else {
+      return static_cast<const detail::EcBoxOf<T>*>(e->box())->value;
+    }
+  }
+  static const T& default_value() noexcept {
+    static const T v{};
+    return v;
+  }
+  // same(a, b) — whether two entries hold the same value (see the class comment).
+  static bool same(const detail::EcEntry* a, const detail::EcEntry* b) {
+    if constexpr (std::equality_comparable<T>) {
+      return ref(a) == ref(b);
+    } else {
+      if (!a || !b) return a == b;
+      if constexpr (detail::ec_stores_inline<T>) {
+        return std::memcmp(a->storage, b->storage, sizeof(T)) == 0;
+      } else {
+        return a->box() == b->box();
+      }
+    }
+  }
+
+  void value_changed(const detail::EcEntry* previous, const detail::EcEntry* current,
+                     bool thread_context_changed) noexcept override {
+    try {
+      if (same(previous, current)) return;
+      handler_(AsyncLocalValueChangedArgs<T>{ref(previous), ref(current), thread_context_changed});
+    } catch (...) {
+      detail::report_unhandled_exception(std::current_exception());
+    }
+  }
+
+  ValueChangedHandler handler_;
 };
 
 }  // namespace duet

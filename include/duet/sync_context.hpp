@@ -1,18 +1,30 @@
 // duet/sync_context.hpp — SynchronizationContext: "where a continuation resumes".
 //
-// An await captures SynchronizationContext::current() (unless configure_await(false)) into the
-// continuation it registers. When the awaited operation completes, the continuation is
-//   1. posted to the captured context, when there is one and it is not the completing thread's
-//      current context;
-//   2. otherwise run inline on the completing thread — unless the task was created with
-//      run_continuations_asynchronously, or the inline nesting on this thread is already deep
-//      (k_max_inline_depth), in which case it is posted to the default thread pool.
-// That is .NET's rule (TaskContinuation inlining with a stack guard) written down.
+// The rule (where an await resumes). An await captures SynchronizationContext::current() into
+// the continuation it registers, unless the awaitable was configured with configure_await(false).
+// When the awaited operation completes, TaskStateBase::dispatch_continuation
+//   1. posts the continuation to the captured context, when there is one and it is not the
+//      completing thread's current context (the UI case: back to the UI loop);
+//   2. otherwise runs it inline on the completing thread — that is "safe" because either no
+//      context was captured (any thread will do) or the completing thread already is in the
+//      captured context — unless the task was created with run_continuations_asynchronously, or
+//      the inline nesting on this thread is already k_max_inline_depth deep; then it is posted to
+//      the captured context, or with none to the default thread pool.
+// That is .NET's rule (TaskContinuation inlining with a stack guard) written down. In a program
+// with no context at all (a console app) continuations therefore run on pool threads or inline;
+// with a SingleThreadContext (single_thread_context.hpp) they come back to its loop.
+//
+// Blocking. Task::wait()/result() on a thread with a current context go through
+// blocking_wait(task), which SingleThreadContext overrides to detect the sync-over-async
+// deadlock. Exceptions thrown by callbacks queued with post(fn) go to the unhandled-exception
+// handler, unless the thread running them is pumping a loop that lets them escape
+// (detail::PostedExceptionSink).
 //
 // Thread-safety: post() and send() may be called from any thread; current()/set_current() act on
 // the calling thread only.
 #pragma once
 
+#include <exception>
 #include <functional>
 
 #include "duet/continuation.hpp"
@@ -55,6 +67,23 @@ class SynchronizationContext {
   // set_current(ctx) — install `ctx` (may be null) as the calling thread's context.
   static void set_current(SynchronizationContext* ctx) noexcept;
 };
+
+namespace detail {
+// PostedExceptionSink — while alive on a thread, the first exception thrown by a callback queued
+// with SynchronizationContext::post(fn) and run on this thread is stored in `*slot` instead of
+// going to the unhandled-exception handler (SingleThreadContext then rethrows it from its pump).
+// Nests: restores the previous sink on destruction. Use on one thread.
+class PostedExceptionSink {
+ public:
+  explicit PostedExceptionSink(std::exception_ptr* slot) noexcept;
+  PostedExceptionSink(const PostedExceptionSink&) = delete;
+  PostedExceptionSink& operator=(const PostedExceptionSink&) = delete;
+  ~PostedExceptionSink();
+
+ private:
+  std::exception_ptr* saved_;
+};
+}  // namespace detail
 
 // SyncContextScope — installs a context for a scope and restores the previous one.
 class SyncContextScope {

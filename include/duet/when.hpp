@@ -327,7 +327,9 @@ class WhenAnyState final : public TaskState<WhenAnyResult<T>> {
   void start() noexcept {
     for (std::size_t i = 0; i < children_.size(); ++i) {
       nodes_[i].invoke = &WhenAnyState::on_child;
-      nodes_[i].owner = this;
+      // No owner: when_any completes through any one child, so it does not need this node to
+      // run (Continuation::owner's contract; deadlock detection would report a false cycle).
+      nodes_[i].owner = nullptr;
       nodes_[i].parent = this;
       nodes_[i].index = i;
       children_[i].state()->add_continuation(nodes_[i]);
@@ -413,7 +415,9 @@ class WaitAsyncState final : public TaskState<T>, public TimerEntry, public Canc
     TimerEntry::owner = this;
     CancellationCallbackNode::invoke = &WaitAsyncState::on_cancel;
     child_node_.invoke = &WaitAsyncState::on_child;
-    child_node_.owner = this;
+    // No owner: the timer or the token may complete this task without the child (see
+    // Continuation::owner's contract).
+    child_node_.owner = nullptr;
     child_node_.parent = this;
   }
 

@@ -1,7 +1,9 @@
-// sync_context.cpp — the base SynchronizationContext (.NET's default context) and current().
+// sync_context.cpp — the base SynchronizationContext (.NET's default context), current(), and
+// where exceptions from posted callbacks go.
 #include "duet/sync_context.hpp"
 
 #include <memory>
+#include <utility>
 
 #include "duet/detail/task_state.hpp"
 #include "duet/scheduler.hpp"
@@ -19,6 +21,12 @@ namespace {
   return current;
 }
 
+// posted_exception_slot() — the calling thread's PostedExceptionSink target, or null.
+[[gnu::noinline]] std::exception_ptr*& posted_exception_slot() noexcept {
+  thread_local std::exception_ptr* slot = nullptr;
+  return slot;
+}
+
 // FunctionNode — a heap node that runs a std::function once and frees itself.
 struct FunctionNode : Continuation {
   explicit FunctionNode(std::function<void()> f) : fn(std::move(f)) { invoke = &run; }
@@ -27,12 +35,22 @@ struct FunctionNode : Continuation {
     try {
       self->fn();
     } catch (...) {
-      detail::report_unhandled_exception(std::current_exception());
+      std::exception_ptr* slot = posted_exception_slot();
+      if (slot && !*slot) {
+        *slot = std::current_exception();
+      } else {
+        detail::report_unhandled_exception(std::current_exception());
+      }
     }
   }
   std::function<void()> fn;
 };
 }  // namespace
+
+detail::PostedExceptionSink::PostedExceptionSink(std::exception_ptr* slot) noexcept
+    : saved_(std::exchange(posted_exception_slot(), slot)) {}
+
+detail::PostedExceptionSink::~PostedExceptionSink() { posted_exception_slot() = saved_; }
 
 void SynchronizationContext::post(Continuation& c) noexcept { default_scheduler().post(c); }
 
