@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "duet/detail/assert.hpp"
+#include "duet/sm/async_void_builder.hpp"
 #include "duet/sm/builder.hpp"
 #include "duet/sm/value_task_builder.hpp"
 #include "duet/task.hpp"
@@ -305,6 +306,14 @@ struct start_result<M> {
 };
 
 }  // namespace detail
+
+// AsyncVoidMethod<Derived, Limits> — AsyncMethod for an `async void` method (C#: event handlers):
+// duet::start returns nothing. The builder captures SynchronizationContext::current() and reports
+// the method's start and end to it (SingleThreadContext::run_until_operations_complete() waits
+// for it); an exception escaping the method is thrown asynchronously, on that context or to the
+// unhandled-exception handler (sm/async_void_builder.hpp).
+template <class Derived, class Limits = DslLimits<>>
+using AsyncVoidMethod = AsyncMethod<Derived, void, Limits, AsyncVoidMethodBuilder>;
 
 // start<Machine>(args...) — returns what Machine's builder_.task() returns (Task<T> for
 // AsyncTaskMethodBuilder<T>, ValueTask<T> for the ValueTask builders, nothing for a builder

@@ -29,7 +29,9 @@
 // [AsyncMethodBuilder]): duet::AsyncMethod<M, T> returns Task<T>;
 // duet::AsyncValueTaskMethod<M, T> returns ValueTask<T> (no allocation when it completes
 // synchronously); duet::PoolingAsyncValueTaskMethod<M, T> returns ValueTask<T> from pooled boxes
-// (no allocation in steady state even when it suspends). The macros are the same for all.
+// (no allocation in steady state even when it suspends); duet::AsyncVoidMethod<M> is an
+// `async void` method (duet::start returns nothing; its end and its escaping exception go to the
+// captured SynchronizationContext). The macros are the same for all.
 //
 // The C# each macro stands for:
 //
