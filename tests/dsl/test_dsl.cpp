@@ -316,6 +316,112 @@ TEST(DslMisuse, BreakOutOfTheMethodBodyFaults) {
   EXPECT_NE(what_of(t).find("left a DUET_BEGIN block"), std::string::npos) << what_of(t);
 }
 
+// ---- a plain `return` cannot hang the task (DslExitGuard) ----------------------------------------
+
+bool names_the_fix(const std::string& what) {
+  return what.find("plain C++ `return`") != std::string::npos &&
+         what.find("use DUET_RETURN") != std::string::npos;
+}
+
+// PlainReturn — `return;` where DUET_RETURN belongs, at the place `where_` selects:
+// 0 the body before any await, 1 the body after a suspension (running in the box),
+// 2 a try body, 3 a catch block, 4 a finally block (after an await in it).
+struct PlainReturn : duet::AsyncMethod<PlainReturn, int> {
+  int where_;
+  Task<> gate_;
+  std::string* log_;
+  PlainReturn(int where, Task<> gate, std::string* log) : where_(where), gate_(std::move(gate)), log_(log) {}
+  void move_next() {
+    DUET_BEGIN
+      if (where_ == 0) return;
+      DUET_AWAIT(gate_);
+      if (where_ == 1) return;
+      DUET_TRY
+        if (where_ == 2) return;
+        if (where_ == 3) throw TestError("to the catch block");
+      DUET_CATCH(const TestError&, e)
+        if (where_ == 3) return;
+      DUET_FINALLY
+        DUET_AWAIT(gate_);
+        if (where_ == 4) return;
+        *log_ += "finally ";
+      DUET_END_TRY
+      *log_ += "end";
+      DUET_RETURN(7);
+    DUET_END
+  }
+};
+
+TEST(DslMisuse, PlainReturnBeforeAnyAwaitFaultsTheTask) {
+  std::string log;
+  Task<int> t = duet::start<PlainReturn>(0, duet::completed_task(), &log);
+  ASSERT_TRUE(t.is_faulted());
+  EXPECT_THROW(t.wait(), duet::InvalidOperationError);
+  EXPECT_TRUE(names_the_fix(what_of(t))) << what_of(t);
+}
+
+TEST(DslMisuse, PlainReturnAfterASuspensionFaultsTheBoxedTask) {
+  std::string log;
+  TaskCompletionSource<> gate;
+  Task<int> t = duet::start<PlainReturn>(1, gate.task(), &log);
+  EXPECT_EQ(t.status(), duet::TaskStatus::pending);
+  gate.set_result();  // resumes inline in the box, which then hits the plain return
+  ASSERT_TRUE(t.is_faulted());
+  EXPECT_TRUE(names_the_fix(what_of(t))) << what_of(t);
+}
+
+TEST(DslMisuse, PlainReturnInsideTryCatchOrFinallyFaultsTheTask) {
+  for (int where : {2, 3, 4}) {
+    std::string log;
+    TaskCompletionSource<> gate;
+    Task<int> t = duet::start<PlainReturn>(where, gate.task(), &log);
+    gate.set_result();
+    ASSERT_TRUE(t.is_completed()) << "where " << where;
+    EXPECT_TRUE(t.is_faulted()) << "where " << where;
+    EXPECT_TRUE(names_the_fix(what_of(t))) << "where " << where << ": " << what_of(t);
+    EXPECT_EQ(log, "") << "where " << where;  // the plain return skipped the rest
+  }
+}
+
+TEST(DslMisuse, GuardLeavesCorrectExitsAlone) {
+  std::string log;
+  TaskCompletionSource<> gate;
+  Task<int> t = duet::start<PlainReturn>(5, gate.task(), &log);  // no plain return taken
+  gate.set_result();
+  EXPECT_EQ(t.result(), 7);
+  EXPECT_EQ(log, "finally end");
+}
+
+struct PlainReturnVoid : duet::AsyncMethod<PlainReturnVoid> {
+  void move_next() {
+    DUET_BEGIN
+      return;
+    DUET_END
+  }
+};
+
+TEST(DslMisuse, PlainReturnInATaskOfVoidFaultsToo) {
+  // A plain `return` in a Task<> method is the easiest slip of all (it compiles everywhere).
+  Task<> t = duet::start<PlainReturnVoid>();
+  ASSERT_TRUE(t.is_faulted());
+  EXPECT_TRUE(names_the_fix(what_of(t))) << what_of(t);
+}
+
+// Completing by hand (explicit style inside a DSL body) is not a hang: the guard stays quiet.
+struct CompletesByHand : duet::AsyncMethod<CompletesByHand, int> {
+  void move_next() {
+    DUET_BEGIN
+      state_ = -2;
+      builder_.set_result(3);
+      return;
+    DUET_END
+  }
+};
+
+TEST(DslMisuse, GuardAcceptsAMethodThatCompletedItsTaskByHand) {
+  EXPECT_EQ(duet::start<CompletesByHand>().result(), 3);
+}
+
 // ---- try-statement shapes beyond the shared suite -------------------------------------------------------
 
 struct Shapes : duet::AsyncMethod<Shapes, std::string> {

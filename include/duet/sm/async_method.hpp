@@ -4,7 +4,7 @@
 // A DSL state machine is the same struct as an explicit one (see sm/builder.hpp):
 //
 //   int state_;                         -1 running / not started, >= 0 suspended, -2 done
-//   duet::AsyncTaskMethodBuilder<T> builder_;
+//   duet::AsyncTaskMethodBuilder<T> builder_;   (or a ValueTask builder, sm/value_task_builder.hpp)
 //   <awaiter storage> awaiter_;         where the awaiter of the pending await lives
 //   <DSL bookkeeping> dsl_;             only for methods that use DUET_TRY (see sm/dsl.hpp)
 //
@@ -31,7 +31,9 @@
 #include <utility>
 
 #include "duet/detail/assert.hpp"
+#include "duet/sm/async_void_builder.hpp"
 #include "duet/sm/builder.hpp"
+#include "duet/sm/value_task_builder.hpp"
 #include "duet/task.hpp"
 
 namespace duet {
@@ -209,7 +211,28 @@ struct DslState {
 
 }  // namespace detail
 
-// AsyncMethod<Derived, T, Limits> — a convenience base that declares the fields every DSL state
+namespace detail {
+
+// builder_result<B> — the T a builder completes its task with: AsyncTaskMethodBuilder<T>, any
+// builder whose task() returns a type with a result_type (e.g. a ValueTask builder), or void for
+// a builder without task() (an `async void` builder: nobody observes its end).
+template <class B>
+struct builder_result {
+  using type = void;
+};
+template <class B>
+  requires requires(B& b) { b.task(); }
+struct builder_result<B> {
+  using type = typename decltype(std::declval<B&>().task())::result_type;
+};
+
+// machine_result_t<M> — the T of the Task<T> machine M builds (read off its builder_).
+template <class M>
+using machine_result_t = typename builder_result<std::remove_cvref_t<decltype(std::declval<M&>().builder_)>>::type;
+
+}  // namespace detail
+
+// AsyncMethod<Derived, T, Limits, Builder> — a convenience base that declares the fields every DSL state
 // machine has (state_, builder_, awaiter_, dsl_) and result_type. Derive your machine from it,
 // add parameters and hoisted locals as members and write move_next() with the DUET_* macros:
 //
@@ -227,60 +250,91 @@ struct DslState {
 //   };
 //   duet::Task<int> t = duet::start<AddAsync>(ta, tb);
 //
+// Builder picks the method builder, and with it what duet::start returns — C#'s return type plus
+// [AsyncMethodBuilder(...)]: AsyncTaskMethodBuilder<T> (the default) gives Task<T>;
+// AsyncValueTaskMethodBuilder<T> and PoolingAsyncValueTaskMethodBuilder<T> give ValueTask<T>
+// (the aliases AsyncValueTaskMethod / PoolingAsyncValueTaskMethod below spell those two). Any
+// builder with the protocol of sm/builder.hpp whose task() has result_type T will do.
+//
 // The fields are public, as Roslyn's are: the builder, the box and the DSL helpers use them.
 // Thread-safety: as any state machine, used by one thread at a time.
-template <class Derived, class T = void, class Limits = DslLimits<>>
+template <class Derived, class T = void, class Limits = DslLimits<>, class Builder = AsyncTaskMethodBuilder<T>>
 struct AsyncMethod {
+  static_assert(std::is_same_v<typename detail::builder_result<Builder>::type, T>,
+                "duet::AsyncMethod<Derived, T, Limits, Builder>: Builder must build a task of T "
+                "(e.g. duet::PoolingAsyncValueTaskMethodBuilder<T> for the same T)");
   using result_type = T;
   using limits_type = Limits;
+  using builder_type = Builder;
 
   // state_ — -1 running or not started, >= 0 suspended at the resume point it names, -2 done.
   int state_ = -1;
-  // builder_ — builds the method's Task<T>.
-  AsyncTaskMethodBuilder<T> builder_;
+  // builder_ — builds the method's Task<T> (or ValueTask<T>, per Builder).
+  Builder builder_;
   // awaiter_ — the awaiter of the await the method is suspended at (empty otherwise).
   AwaiterStorage<Limits::awaiter_bytes> awaiter_;
   // dsl_ — DUET_TRY bookkeeping (untouched by methods without DUET_TRY).
   detail::DslState<T, Limits::max_depth, Limits::max_try> dsl_;
 };
 
+// AsyncValueTaskMethod<Derived, T, Limits> — AsyncMethod for a method returning ValueTask<T>
+// (C#: `async ValueTask<T> M()`): a call that completes synchronously allocates nothing; one that
+// suspends allocates one box, as a Task<T> method does.
+template <class Derived, class T = void, class Limits = DslLimits<>>
+using AsyncValueTaskMethod = AsyncMethod<Derived, T, Limits, AsyncValueTaskMethodBuilder<T>>;
+
+// PoolingAsyncValueTaskMethod<Derived, T, Limits> — AsyncMethod for a method returning
+// ValueTask<T> through the pooling builder (C#: `[AsyncMethodBuilder(typeof(
+// PoolingAsyncValueTaskMethodBuilder<>))] async ValueTask<T> M()`): suspending calls reuse boxes,
+// 0 allocations in steady state. Consume the returned ValueTask (await, result(), as_task(),
+// preserve()) or drop it, so its box can return to the pool.
+template <class Derived, class T = void, class Limits = DslLimits<>>
+using PoolingAsyncValueTaskMethod = AsyncMethod<Derived, T, Limits, PoolingAsyncValueTaskMethodBuilder<T>>;
+
 namespace detail {
 
-// builder_result<B> — the T a builder completes its task with: AsyncTaskMethodBuilder<T>, or any
-// builder whose task() returns a type with a result_type (e.g. a ValueTask builder).
-template <class B>
-struct builder_result {
-  using type = typename decltype(std::declval<B&>().task())::result_type;
-};
-template <class T>
-struct builder_result<AsyncTaskMethodBuilder<T>> {
-  using type = T;
-};
-
-// machine_result_t<M> — the T of the Task<T> machine M builds (read off its builder_).
+// start_result<M> — what duet::start<M> returns: M's builder_.task(), or void for a builder
+// without task() (async void).
 template <class M>
-using machine_result_t = typename builder_result<std::remove_cvref_t<decltype(std::declval<M&>().builder_)>>::type;
+struct start_result {
+  using type = void;
+};
+template <class M>
+  requires requires(M& m) { m.builder_.task(); }
+struct start_result<M> {
+  using type = decltype(std::declval<M&>().builder_.task());
+};
 
 }  // namespace detail
 
+// AsyncVoidMethod<Derived, Limits> — AsyncMethod for an `async void` method (C#: event handlers):
+// duet::start returns nothing. The builder captures SynchronizationContext::current() and reports
+// the method's start and end to it (SingleThreadContext::run_until_operations_complete() waits
+// for it); an exception escaping the method is thrown asynchronously, on that context or to the
+// unhandled-exception handler (sm/async_void_builder.hpp).
+template <class Derived, class Limits = DslLimits<>>
+using AsyncVoidMethod = AsyncMethod<Derived, void, Limits, AsyncVoidMethodBuilder>;
+
 // start<Machine>(args...) — returns what Machine's builder_.task() returns (Task<T> for
-// AsyncTaskMethodBuilder<T>). Constructs a Machine from args (through a constructor, or as an
+// AsyncTaskMethodBuilder<T>, ValueTask<T> for the ValueTask builders, nothing for a builder
+// without task(), such as an `async void` builder). Constructs a Machine from args (through a constructor, or as an
 // aggregate whose first element is its AsyncMethod base), runs it synchronously to its first
 // suspension or its end (builder_.start), and returns its task. The machine is a local of this
 // function: if it suspends, the builder has moved it into the task's box.
 template <class Machine, class... Args>
-auto start(Args&&... args) -> decltype(std::declval<Machine&>().builder_.task()) {
+typename detail::start_result<Machine>::type start(Args&&... args) {
   static_assert(AsyncStateMachine<Machine>,
                 "duet::start<Machine>: Machine must be move constructible and have a "
                 "move_next() member");
+  constexpr bool k_has_task = !std::is_void_v<typename detail::start_result<Machine>::type>;
   if constexpr (std::is_constructible_v<Machine, Args&&...>) {
     Machine m(std::forward<Args>(args)...);
     m.builder_.start(m);
-    return m.builder_.task();
+    if constexpr (k_has_task) return m.builder_.task();
   } else {
     Machine m{{}, std::forward<Args>(args)...};
     m.builder_.start(m);
-    return m.builder_.task();
+    if constexpr (k_has_task) return m.builder_.task();
   }
 }
 

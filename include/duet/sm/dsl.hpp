@@ -25,6 +25,14 @@
 //   };
 //   duet::Task<int> t = duet::start<GetStatus>(http);           // C#: GetStatusAsync(http)
 //
+// The builder, and so the return type, is the base's choice (C#'s return type plus
+// [AsyncMethodBuilder]): duet::AsyncMethod<M, T> returns Task<T>;
+// duet::AsyncValueTaskMethod<M, T> returns ValueTask<T> (no allocation when it completes
+// synchronously); duet::PoolingAsyncValueTaskMethod<M, T> returns ValueTask<T> from pooled boxes
+// (no allocation in steady state even when it suspends); duet::AsyncVoidMethod<M> is an
+// `async void` method (duet::start returns nothing; its end and its escaping exception go to the
+// captured SynchronizationContext). The macros are the same for all.
+//
 // The C# each macro stands for:
 //
 //   DUET_BEGIN ... DUET_END           the body of `async Task<T> M(...) { ... }`
@@ -106,7 +114,9 @@
 // ============================================================================================
 //
 // DUET_BEGIN — opens the method body. Expands to:
-//   1. declare the scope alias `duet_scope_` = the method body (depth 0, no try block);
+//   1. declare the scope alias `duet_scope_` = the method body (depth 0, no try block), and the
+//      exit guard `duet_guard_` (DslExitGuard): every exit the macros generate marks it; an
+//      unmarked exit (a plain `return`) faults the task instead of leaving it pending forever;
 //   2. the label `duet_dispatch_:` (the target of DUET_RETURN's and DUET_END_TRY's re-dispatch);
 //   3. `try {` — any exception escaping the body is routed to the builder (DUET_END, step 4);
 //   4. `do { switch (DslLabel(state_)) {` with `default:` reporting a state that names no
@@ -120,7 +130,8 @@
 //   3. fell off the end: Task<>: state_ = -2, builder_.set_result(). Task<T>: throw
 //      InvalidOperationError("... without DUET_RETURN(value)") — C# rejects that at compile time;
 //   4. `} catch (...) { state_ = -2; builder_.set_exception(current_exception()); }` — the task
-//      faults, or ends canceled for an OperationCanceledError (as .NET's builder does).
+//      faults, or ends canceled for an OperationCanceledError (as .NET's builder does);
+//   5. mark the exit guard: the method completed.
 //
 // DUET_AWAIT(expr) / DUET_AWAIT_INTO(member, expr) — one await, with label N = __COUNTER__*8:
 //   1. duet::require_awaitable<decltype((expr))>(): a non-awaitable expression is a compile
@@ -131,7 +142,7 @@
 //   3. `else if (auto a = get_awaiter(expr); a.is_completed())` — the fast path: assign
 //      a.get_result() to `member` (or discard it). No allocation, no suspension, the awaiter is a
 //      temporary that never touches the machine;
-//   4. `else` — suspend: move the awaiter into awaiter_, record the resume point (state_ = N,
+//   4. `else` — suspend: mark the exit guard, move the awaiter into awaiter_, record the resume point (state_ = N,
 //      or path[depth] = N and state_ = path[0] inside a try block), call
 //      builder_.await_unsafe_on_completed(awaiter_, *this) — on the first suspension the builder
 //      moves the machine into the task's box and registers the box's continuation on the boxed
@@ -142,7 +153,8 @@
 // DUET_RETURN(value) / DUET_RETURN() — C#'s return:
 //   1. compile-time checks: a value in a Task<> method, no value in a Task<T> method, and a
 //      return inside a finally block (C# error CS0157) are errors with a message;
-//   2. outside any try block: state_ = -2; builder_.set_result(value); return;
+//   2. outside any try block: state_ = -2; builder_.set_result(value); mark the exit guard;
+//      return;
 //   3. inside a try block: store the value in dsl_.result, clear the frame's pending exception,
 //      mark the frame `returning`, aim the resume path at this try block's finally entry, and
 //      `goto duet_dispatch_` (see "exception routing"); DUET_END_TRY continues outwards.
@@ -182,7 +194,7 @@
 //   3. a pending exception: clear the frame and rethrow it (to the enclosing try block's routing
 //      or to DUET_END);
 //   4. a pending return: outermost try block: state_ = -2, builder_.set_result(stored value),
-//      return; otherwise mark the enclosing try block `returning`, aim the resume path at its
+//      mark the exit guard, return; otherwise mark the enclosing try block `returning`, aim the resume path at its
 //      finally entry and `goto duet_dispatch_`;
 //   5. close the blocks opened by DUET_TRY.
 //
@@ -209,8 +221,11 @@
 //    FIX: turn the switch into an if / else-if chain (the DSL labels may sit in any `if`).
 //
 // 3. NO `break`, `continue`, `goto` OR `return` OUT OF A SECTION. Use DUET_RETURN instead of
-//    `return` (a plain `return;` leaves the task forever pending — the one misuse the DSL cannot
-//    see). A `break`/`continue` that would leave the method body or a DUET_TRY / DUET_CATCH /
+//    `return`. A plain `return;` (or a `goto` out of the body) skips the DUET_FINALLY blocks and
+//    never completes the task by itself; DUET_BEGIN's exit guard catches it at run time and
+//    faults the task with InvalidOperationError("... a plain C++ `return` ... use DUET_RETURN"),
+//    so the caller sees the mistake instead of a task that stays pending forever.
+//    A `break`/`continue` that would leave the method body or a DUET_TRY / DUET_CATCH /
 //    DUET_FINALLY block (rather than a loop of yours inside it) is caught at run time: the task
 //    faults with InvalidOperationError("... break or continue left a DUET_* block ...").
 //    FIX: set a member flag, leave the try statement normally, and break after DUET_END_TRY.
@@ -261,6 +276,13 @@ namespace duet::detail {
 #define DUET_DSL_INLINE_ [[gnu::always_inline]] inline
 #else
 #define DUET_DSL_INLINE_ inline
+#endif
+
+// DUET_DSL_COLD_ — the misuse reports: out of line and out of the way of the hot paths.
+#if defined(__GNUC__)
+#define DUET_DSL_COLD_ [[gnu::cold, gnu::noinline]]
+#else
+#define DUET_DSL_COLD_
 #endif
 
 // DslLabel — the type of every DSL case label and of the switches that dispatch on them (an enum,
@@ -381,6 +403,51 @@ DUET_DSL_INLINE_ dsl_awaiter_t<E&&> dsl_get_awaiter(E&& e) {
       "their end, DUET_RETURN or an exception (LIMITATIONS 3 in duet/sm/dsl.hpp). Set a member "
       "flag and break after DUET_END_TRY instead.");
 }
+
+// dsl_abandoned(self) — DslExitGuard's report: move_next() was left by a path that neither
+// suspended nor completed the task. Completes the task (faulted) so nothing waits forever.
+// Cold and out of line: it is never reached by a correct method.
+template <class M>
+DUET_DSL_COLD_ void dsl_abandoned(M& self) noexcept {
+  self.state_ = -2;
+  self.builder_.set_exception(std::make_exception_ptr(InvalidOperationError(
+      "duet DSL: move_next() returned without suspending at a DUET_AWAIT and without completing "
+      "its task: a plain C++ `return` (or a `goto` out of DUET_BEGIN ... DUET_END) left the async "
+      "method's body, which would leave its task pending forever (and skips its DUET_FINALLY "
+      "blocks). Rule: a DSL body is left only through DUET_RETURN, by reaching DUET_END, or by an "
+      "exception (LIMITATIONS 3 in duet/sm/dsl.hpp). Fix: use DUET_RETURN(value) / DUET_RETURN() "
+      "instead of `return`.")));
+}
+
+// DslExitGuard<M> — the local DUET_BEGIN declares (as `duet_guard_`) so that no path out of
+// move_next() can leave the task pending. Every legitimate exit the macros generate calls
+// left() on its way out: a suspension (before handing the machine to the builder — after that
+// the machine may already run on another thread, or be a moved-from husk, so the destructor must
+// not read it), a completion (DUET_RETURN, DUET_END_TRY finishing a return, the end of DUET_END,
+// which also covers DUET_END's exception handler). Any other exit — a plain `return`, a `goto` out
+// of the body — reaches the destructor with left_ still false, and the task is faulted with an
+// InvalidOperationError that names the rule (dsl_abandoned) — unless the method completed its
+// task by hand (state_ == -2).
+// Cost: left_ is a local whose address never escapes and both members are always inlined, so on
+// every macro-generated exit the compiler folds the check away; only a plain `return` keeps the
+// call (measured: bench/bench_dsl.cpp).
+template <class M>
+class DslExitGuard {
+ public:
+  DUET_DSL_INLINE_ explicit DslExitGuard(M& self) noexcept : self_(self) {}
+  DslExitGuard(const DslExitGuard&) = delete;
+  DslExitGuard& operator=(const DslExitGuard&) = delete;
+  DUET_DSL_INLINE_ ~DslExitGuard() {
+    if (!left_ && self_.state_ != -2) dsl_abandoned(self_);
+  }
+
+  // left() — this exit suspended or completed the task: the destructor does nothing.
+  DUET_DSL_INLINE_ void left() noexcept { left_ = true; }
+
+ private:
+  M& self_;
+  bool left_ = false;
+};
 
 // -- awaits --
 
@@ -644,6 +711,7 @@ bool dsl_return(M& self, Args&&... args) {
 // DUET_BEGIN — opens the method body (see the manual above).
 #define DUET_BEGIN                                                                           \
   using duet_scope_ [[maybe_unused]] = ::duet::detail::DslTopScope;                          \
+  ::duet::detail::DslExitGuard<std::remove_reference_t<decltype(*this)>> duet_guard_(*this); \
   duet_dispatch_:                                                                            \
   try {                                                                                      \
     bool duet_reached_end_ = false;                                                          \
@@ -666,6 +734,7 @@ bool dsl_return(M& self, Args&&... args) {
     this->state_ = -2;                                                                       \
     this->builder_.set_exception(std::current_exception());                                  \
   }                                                                                          \
+  duet_guard_.left();                                                                        \
   if (false) goto duet_dispatch_; /* keeps the label used in methods without DUET_TRY */
 
 // DUET_AWAIT(expr) — `await expr;`, discarding the result.
@@ -685,6 +754,7 @@ bool dsl_return(M& self, Args&&... args) {
                duet_awaiter_.is_completed()) {                                                    \
       sink(duet_awaiter_.get_result());                                                           \
     } else {                                                                                      \
+      duet_guard_.left();                                                                         \
       ::duet::detail::dsl_suspend<duet_scope_,                                                    \
                                   ::duet::detail::dsl_label(n, ::duet::detail::k_dsl_await)>(     \
           *this, std::move(duet_awaiter_));                                                       \
@@ -695,7 +765,10 @@ bool dsl_return(M& self, Args&&... args) {
 // DUET_RETURN(value) / DUET_RETURN() — `return value;` / `return;`.
 #define DUET_RETURN(...)                                                                     \
   do {                                                                                       \
-    if (::duet::detail::dsl_return<duet_scope_>(*this __VA_OPT__(, ) __VA_ARGS__)) return;   \
+    if (::duet::detail::dsl_return<duet_scope_>(*this __VA_OPT__(, ) __VA_ARGS__)) {         \
+      duet_guard_.left();                                                                    \
+      return;                                                                                \
+    }                                                                                        \
     goto duet_dispatch_;                                                                     \
   } while (false)
 
@@ -785,7 +858,10 @@ bool dsl_return(M& self, Args&&... args) {
       this->state_ = -1;                                                                     \
   }                                                                                          \
   if (const int duet_next_ = ::duet::detail::dsl_end_try<duet_region_>(*this)) {             \
-    if (duet_next_ == 1) return;                                                             \
+    if (duet_next_ == 1) {                                                                   \
+      duet_guard_.left();                                                                    \
+      return;                                                                                \
+    }                                                                                        \
     goto duet_dispatch_;                                                                     \
   }                                                                                          \
   }                                                                                          \
