@@ -404,11 +404,12 @@ INSTANTIATE_TEST_SUITE_P(AllStyles, StyleTest, ::testing::ValuesIn(registered_st
                          });
 
 // Guards against a style file silently missing from the build.
-TEST(StyleRegistry, ExplicitAndDslAreRegistered) {
+TEST(StyleRegistry, AllThreeStylesAreRegistered) {
   std::vector<std::string> names;
   for (const Style* st : registered_styles()) names.emplace_back(st->name);
   EXPECT_NE(std::find(names.begin(), names.end(), "explicit"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "dsl"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "fiber"), names.end());
 }
 
 }  // namespace
