@@ -1,17 +1,22 @@
-// bench_fiber.cpp — the fiber style against the explicit style and against raw Boost.Context.
+// bench_fiber.cpp — the three styles (explicit state machines, the DUET_* DSL, fibers) side by
+// side, and raw Boost.Context.
+//
+// Each dsl row is the explicit row's method written as a person would with duet::AsyncMethod and
+// the DUET_* macros (sm/dsl.hpp), doing the same work.
 //
 // Families (each has its baseline in this binary; quote figures as ratios against it):
-//   AwaitCompleted/{explicit,fiber}        awaiting an already-completed Task<int> (fast path);
+//   AwaitCompleted/{explicit,dsl,fiber}    awaiting an already-completed Task<int> (fast path);
 //                                          baseline: explicit.
-//   SuspendResume/{boost_context_raw,explicit,fiber}
+//   SuspendResume/{boost_context_raw,explicit,dsl,fiber}
 //                                          one suspension + resumption through a Continuation
 //                                          (the awaiter parks it, the driver runs it);
-//                                          baseline: a raw Boost.Context resume round trip.
-//   CreateFinish/{boost_context_raw,explicit,fiber,fiber_unguarded}
+//                                          baselines: explicit, and a raw Boost.Context resume
+//                                          round trip.
+//   CreateFinish/{boost_context_raw,explicit,dsl,fiber,fiber_unguarded}
 //                                          start an async method that completes at once and drop
 //                                          its task; baselines: explicit, and a raw
 //                                          Boost.Context fiber on a pooled stack.
-//   PendingRss/{explicit,fiber,fiber_unguarded}/N
+//   PendingRss/{explicit,dsl,fiber,fiber_unguarded}/N
 //                                          resident bytes per pending operation with N pending
 //                                          (RSS from /proc/self/statm); one iteration each.
 // Every family reports allocs/op (counting operator new).
@@ -24,11 +29,14 @@
 #include <boost/context/fiber.hpp>
 #include <boost/context/pooled_fixedsize_stack.hpp>
 #include <cstdio>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <duet/duet.hpp>
 #include <duet/fiber/fiber.hpp>
+#include <duet/sm/dsl.hpp>
 
 #include "alloc_counter.hpp"
 
@@ -103,6 +111,40 @@ void AwaitCompleted_explicit(benchmark::State& state) {
 }
 BENCHMARK(AwaitCompleted_explicit)->Name("AwaitCompleted/explicit");
 
+// AwaitLoopDsl — AwaitLoop in the DSL. The range-for's iterators live across the await, so they
+// are hoisted into members as Roslyn hoists a foreach's enumerator (State::StateIterator is not
+// assignable, hence std::optional); the loop is then exactly what `for (auto _ : state)` runs.
+struct AwaitLoopDsl : duet::AsyncMethod<AwaitLoopDsl, long> {
+  benchmark::State* bench_;
+  duet::Task<int> done_;
+  std::optional<benchmark::State::StateIterator> it_, end_;
+  int value_ = 0;
+  long sum_ = 0;
+  AwaitLoopDsl(benchmark::State& bench, duet::Task<int> done)
+      : bench_(&bench), done_(std::move(done)) {}
+
+  void move_next() {
+    DUET_BEGIN
+      it_.emplace(bench_->begin());
+      end_.emplace(bench_->end());
+      for (; *it_ != *end_; ++*it_) {
+        DUET_AWAIT_INTO(value_, done_);
+        sum_ += value_;
+      }
+      DUET_RETURN(sum_);
+    DUET_END
+  }
+};
+
+void AwaitCompleted_dsl(benchmark::State& state) {
+  duet::Task<int> done = duet::from_result(1);
+  duet::testing::AllocScope scope;
+  duet::Task<long> t = duet::start<AwaitLoopDsl>(state, std::move(done));
+  benchmark::DoNotOptimize(t.result());
+  report_allocs(state, scope);
+}
+BENCHMARK(AwaitCompleted_dsl)->Name("AwaitCompleted/dsl");
+
 void AwaitCompleted_fiber(benchmark::State& state) {
   const duet::Task<int> done = duet::from_result(1);
   duet::testing::AllocScope scope;
@@ -172,6 +214,31 @@ void SuspendResume_explicit(benchmark::State& state) {
 }
 BENCHMARK(SuspendResume_explicit)->Name("SuspendResume/explicit");
 
+// ParkLoopDsl — ParkLoop in the DSL: `while (!*stop) await Park{};`.
+struct ParkLoopDsl : duet::AsyncMethod<ParkLoopDsl> {
+  const bool* stop_;
+  explicit ParkLoopDsl(const bool& stop) : stop_(&stop) {}
+  void move_next() {
+    DUET_BEGIN
+      while (!*stop_) {
+        DUET_AWAIT(Park{});
+      }
+    DUET_END
+  }
+};
+
+void SuspendResume_dsl(benchmark::State& state) {
+  bool stop = false;
+  duet::Task<> t = duet::start<ParkLoopDsl>(stop);
+  duet::testing::AllocScope scope;
+  for (auto _ : state) resume_parked();
+  report_allocs(state, scope);
+  stop = true;
+  resume_parked();
+  t.wait();
+}
+BENCHMARK(SuspendResume_dsl)->Name("SuspendResume/dsl");
+
 void SuspendResume_fiber(benchmark::State& state) {
   bool stop = false;
   duet::Task<> t = duet::fiber::async([&] {
@@ -212,6 +279,25 @@ void CreateFinish_explicit(benchmark::State& state) {
   report_allocs(state, scope);
 }
 BENCHMARK(CreateFinish_explicit)->Name("CreateFinish/explicit");
+
+// ReturnOneDsl — ReturnOne in the DSL.
+struct ReturnOneDsl : duet::AsyncMethod<ReturnOneDsl, int> {
+  void move_next() {
+    DUET_BEGIN
+      DUET_RETURN(1);
+    DUET_END
+  }
+};
+
+void CreateFinish_dsl(benchmark::State& state) {
+  duet::testing::AllocScope scope;
+  for (auto _ : state) {
+    duet::Task<int> t = duet::start<ReturnOneDsl>();
+    benchmark::DoNotOptimize(t);
+  }
+  report_allocs(state, scope);
+}
+BENCHMARK(CreateFinish_dsl)->Name("CreateFinish/dsl");
 
 void CreateFinish_boost_context_raw(benchmark::State& state) {
   bctx::pooled_fixedsize_stack salloc(duet::fiber::k_default_stack_size);
@@ -281,7 +367,18 @@ duet::Task<> wait_on(const duet::Task<>& in) {
   return sm.builder_.task();
 }
 
-enum class Style { explicit_, fiber, fiber_unguarded };
+// WaitOnDsl — WaitOn in the DSL.
+struct WaitOnDsl : duet::AsyncMethod<WaitOnDsl> {
+  duet::Task<> in_;
+  explicit WaitOnDsl(duet::Task<> in) : in_(std::move(in)) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT(in_);
+    DUET_END
+  }
+};
+
+enum class Style { explicit_, dsl, fiber, fiber_unguarded };
 
 void PendingRss(benchmark::State& state, Style style) {
   const auto n = static_cast<std::size_t>(state.range(0));
@@ -298,6 +395,8 @@ void PendingRss(benchmark::State& state, Style style) {
       for (std::size_t i = 0; i < n; ++i) {
         if (style == Style::explicit_) {
           pending.push_back(wait_on(gate.task()));
+        } else if (style == Style::dsl) {
+          pending.push_back(duet::start<WaitOnDsl>(gate.task()));
         } else {
           pending.push_back(duet::fiber::async([&gate] { duet::await(gate.task()); }, options));
         }
@@ -323,6 +422,8 @@ void PendingRss(benchmark::State& state, Style style) {
 }
 BENCHMARK_CAPTURE(PendingRss, explicit, Style::explicit_)
     ->Name("PendingRss/explicit")->Arg(10000)->Arg(100000)->Iterations(1);
+BENCHMARK_CAPTURE(PendingRss, dsl, Style::dsl)
+    ->Name("PendingRss/dsl")->Arg(10000)->Arg(100000)->Iterations(1);
 BENCHMARK_CAPTURE(PendingRss, fiber, Style::fiber)
     ->Name("PendingRss/fiber")->Arg(10000)->Arg(100000)->Iterations(1);
 BENCHMARK_CAPTURE(PendingRss, fiber_unguarded, Style::fiber_unguarded)

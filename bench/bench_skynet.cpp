@@ -3,11 +3,11 @@
 // (https://github.com/atemerev/skynet)
 //
 //   Skynet/explicit        hand-written state machines (the baseline)
+//   Skynet/dsl             the same method with duet::AsyncMethod + the DUET_* macros
 //   Skynet/fiber           duet::fiber::async + duet::await, default (guarded, pooled) stacks
 //   Skynet/boost_fiber     Boost.Fiber's own skynet (libs/fiber/performance/fiber/skynet_*):
 //                          launch::dispatch fibers, buffered channels, pooled 64 KiB stacks —
 //                          the peer baseline for stackful fibers
-// The dsl style joins this binary when it lands (Skynet/dsl).
 //
 // Every duet child completes synchronously (leaves never suspend), so each style runs the whole
 // tree depth-first on the calling thread, as Boost.Fiber's dispatch launch does: the figures
@@ -22,6 +22,7 @@
 
 #include <duet/duet.hpp>
 #include <duet/fiber/fiber.hpp>
+#include <duet/sm/dsl.hpp>
 
 #include "alloc_counter.hpp"
 
@@ -110,6 +111,48 @@ void Skynet_explicit(benchmark::State& state) {
                                                    benchmark::Counter::kAvgIterations);
 }
 BENCHMARK(Skynet_explicit)->Name("Skynet/explicit")->Unit(benchmark::kMillisecond);
+
+// ---- dsl -----------------------------------------------------------------------------------
+
+duet::Task<long> skynet_dsl(long num, long size);
+
+// SkynetDsl — the same C# method as SkynetMachine, in the DSL: the locals that live across the
+// await (the children, the sum, the loop index, the awaited value) are members.
+struct SkynetDsl : duet::AsyncMethod<SkynetDsl, long> {
+  long num_;
+  long size_;
+  long sum_ = 0;
+  long child_ = 0;
+  int i_ = 0;
+  duet::Task<long> children_[k_div];
+  SkynetDsl(long num, long size) : num_(num), size_(size) {}
+
+  void move_next() {
+    DUET_BEGIN
+      if (size_ == 1) {
+        DUET_RETURN(num_);
+      }
+      for (int i = 0; i < k_div; ++i) {
+        children_[i] = skynet_dsl(num_ + i * (size_ / k_div), size_ / k_div);
+      }
+      for (i_ = 0; i_ < k_div; ++i_) {
+        DUET_AWAIT_INTO(child_, children_[i_]);
+        sum_ += child_;
+      }
+      DUET_RETURN(sum_);
+    DUET_END
+  }
+};
+
+duet::Task<long> skynet_dsl(long num, long size) { return duet::start<SkynetDsl>(num, size); }
+
+void Skynet_dsl(benchmark::State& state) {
+  duet::testing::AllocScope scope;
+  for (auto _ : state) check(state, skynet_dsl(0, k_size).result());
+  state.counters["allocs/op"] = benchmark::Counter(static_cast<double>(scope.allocations()),
+                                                   benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(Skynet_dsl)->Name("Skynet/dsl")->Unit(benchmark::kMillisecond);
 
 // ---- fiber ---------------------------------------------------------------------------------
 
