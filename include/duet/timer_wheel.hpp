@@ -101,18 +101,19 @@ class TimerEntry : public Continuation {
 
   // abandoned() — true when the entry was posted because its wheel was destroyed, not because
   // its deadline passed. Read it from `invoke`.
-  bool abandoned() const noexcept { return abandoned_; }
+  bool abandoned() const noexcept { return (when_ & k_abandoned_bit) != 0; }
   // deadline_tick() — the tick (ms of the wheel's clock) the entry is due at; valid after
   // schedule().
-  std::uint64_t deadline_tick() const noexcept { return when_; }
+  std::uint64_t deadline_tick() const noexcept { return when_ & ~k_abandoned_bit; }
 
  private:
   friend class TimerWheel;
-  TimerEntry* prev_ = nullptr;   // previous in slot list; guarded by the wheel lock
-  TimerEntry* next_ = nullptr;   // next in slot list / in poll's fired list
-  std::uint64_t when_ = 0;       // deadline tick
-  std::int16_t slot_ = -1;       // level*64+slot while linked; -1 unlinked
-  bool abandoned_ = false;
+  static constexpr std::uint64_t k_abandoned_bit = std::uint64_t{1} << 63;
+  // While the entry is linked, the inherited Continuation::next is the next entry of its slot
+  // lane and pprev_ points at whatever points here (the lane head in the wheel, or the previous
+  // entry's `next`); unlinked <=> pprev_ == nullptr. Guarded by the wheel lock.
+  Continuation** pprev_ = nullptr;
+  std::uint64_t when_ = 0;  // deadline tick; bit 63 = abandoned
 };
 
 // TimerWheel — see the essay above.
@@ -189,25 +190,36 @@ class TimerWheel {
   }
   void lock_slow() const noexcept;  // spin, then yield, until the lock is free
   void unlock() const noexcept { locked_.store(false, std::memory_order_release); }
-  void link(TimerEntry& e) noexcept;     // lock held; e.when_ > elapsed_
-  void unlink(TimerEntry& e) noexcept;   // lock held; e linked
+  // k_lanes — independent lists per slot. link() deals entries round-robin over a slot's lanes,
+  // and poll() walks the lanes interleaved, so k_lanes cache misses are in flight at once while
+  // a large slot is cascaded or expired (a single list is a serial chain of misses).
+  static constexpr int k_lanes = 4;
+  static constexpr std::size_t k_heads = std::size_t{k_levels} * k_slots * k_lanes;
+
+  void link(TimerEntry& e) noexcept;     // lock held; e.when_ > elapsed_; pending_ not updated
+  void unlink(TimerEntry& e) noexcept;   // lock held; e linked; pending_ not updated
   std::optional<Expiration> next_expiration() const noexcept;  // lock held
-  TimerEntry* take_slot(int level, int slot) noexcept;         // lock held
+  // expire_slot(exp, fired_tail) — lock held: empties the slot, appends its due entries to the
+  // fired list and cascades the others; returns the new tail and the number of entries fired.
+  Continuation** expire_slot(const Expiration& exp, Continuation** fired_tail,
+                             std::size_t& fired) noexcept;
   std::uint64_t deadline_tick(std::chrono::nanoseconds due) const;  // validates `due`
-  void post_list(TimerEntry* list) noexcept;
+  void post_list(Continuation* list) noexcept;
+  void wake_thread();
   void ensure_thread();
   void thread_main();
 
+  // Hot fields first, together: every schedule/cancel reads or writes them under the lock.
   Clock& clock_;
   Scheduler& scheduler_;
   bool self_driven_ = false;
-
   mutable std::atomic<bool> locked_{false};
+  unsigned lane_ = 0;                                           // guarded by lock_: next lane
   std::uint64_t elapsed_ = 0;                                   // guarded by lock_
-  std::array<std::uint64_t, k_levels> occupied_{};              // guarded by lock_
-  std::array<TimerEntry*, k_levels * k_slots> slots_{};         // guarded by lock_
   std::atomic<std::size_t> pending_{0};                         // written under lock_
   std::uint64_t sleep_until_ = UINT64_MAX;  // guarded by lock_: tick the thread sleeps until
+  std::array<std::uint64_t, k_levels> occupied_{};              // guarded by lock_
+  std::array<Continuation*, k_heads> heads_{};                  // guarded by lock_
 
   std::mutex thread_mutex_;
   std::condition_variable thread_cv_;

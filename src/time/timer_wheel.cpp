@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <string>
+#include <utility>
 
 #include "duet/detail/assert.hpp"
 #include "duet/errors.hpp"
@@ -119,16 +120,20 @@ TimerWheel::~TimerWheel() {
   if (thread_.joinable()) thread_.join();
 
   // Abandon what is left (essay, case 6).
-  TimerEntry* list = nullptr;
+  Continuation* list = nullptr;
   lock();
-  for (int i = 0; i < k_levels * k_slots; ++i) {
-    while (TimerEntry* e = slots_[static_cast<std::size_t>(i)]) {
-      unlink(*e);
-      e->abandoned_ = true;
-      e->next_ = list;
-      list = e;
+  for (Continuation*& head : heads_) {
+    while (Continuation* c = head) {
+      auto* e = static_cast<TimerEntry*>(c);
+      head = c->next;
+      e->pprev_ = nullptr;
+      e->when_ |= TimerEntry::k_abandoned_bit;
+      c->next = list;
+      list = c;
     }
   }
+  occupied_ = {};
+  pending_.store(0, std::memory_order_relaxed);
   unlock();
   post_list(list);
 }
@@ -149,42 +154,44 @@ void TimerWheel::lock_slow() const noexcept {
 
 void TimerWheel::link(TimerEntry& e) noexcept {
   const int level = level_for(elapsed_, e.when_);
-  const int slot = static_cast<int>((e.when_ >> (k_slot_bits * level)) & (k_slots - 1));
-  const int index = level * k_slots + slot;
-  TimerEntry*& head = slots_[static_cast<std::size_t>(index)];
-  e.prev_ = nullptr;
-  e.next_ = head;
-  if (head) head->prev_ = &e;
+  const auto slot = static_cast<unsigned>((e.when_ >> (k_slot_bits * level)) & (k_slots - 1));
+  const std::size_t index =
+      (static_cast<std::size_t>(level) * k_slots + slot) * k_lanes + (lane_++ & (k_lanes - 1));
+  Continuation*& head = heads_[index];
+  // Push at the lane's head: touches only the entry and the old head (usually still cached — it
+  // is the entry linked into this lane last).
+  e.next = head;
+  if (head) static_cast<TimerEntry*>(head)->pprev_ = &e.next;
+  e.pprev_ = &head;
   head = &e;
-  e.slot_ = static_cast<std::int16_t>(index);
   occupied_[static_cast<std::size_t>(level)] |= std::uint64_t{1} << slot;
-  pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void TimerWheel::unlink(TimerEntry& e) noexcept {
-  DUET_ASSERT(e.slot_ >= 0, "unlinking a timer entry that is not linked");
-  const auto index = static_cast<std::size_t>(e.slot_);
-  if (e.prev_) {
-    e.prev_->next_ = e.next_;
+  DUET_ASSERT(e.pprev_ != nullptr, "unlinking a timer entry that is not linked");
+  Continuation** const pprev = e.pprev_;
+  Continuation* const next = e.next;
+  *pprev = next;
+  if (next) {
+    static_cast<TimerEntry*>(next)->pprev_ = pprev;
   } else {
-    slots_[index] = e.next_;
+    // The entry was last in its lane. If pprev_ is a lane head the lane is now empty, and the
+    // slot is empty when all its lanes are (they share one cache line).
+    const auto addr = reinterpret_cast<std::uintptr_t>(pprev);
+    const auto first = reinterpret_cast<std::uintptr_t>(heads_.data());
+    const std::size_t offset = (addr - first) / sizeof(Continuation*);
+    if (addr >= first && offset < k_heads) {
+      const std::size_t slot_index = offset / k_lanes;
+      const Continuation* const* lanes = heads_.data() + slot_index * k_lanes;
+      bool empty = true;
+      for (int l = 0; l < k_lanes; ++l) empty = empty && lanes[l] == nullptr;
+      if (empty) {
+        occupied_[slot_index / k_slots] &= ~(std::uint64_t{1} << (slot_index % k_slots));
+      }
+    }
   }
-  if (e.next_) e.next_->prev_ = e.prev_;
-  if (!slots_[index]) {
-    occupied_[index / k_slots] &= ~(std::uint64_t{1} << (index % k_slots));
-  }
-  e.prev_ = e.next_ = nullptr;
-  e.slot_ = -1;
-  pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-}
-
-TimerEntry* TimerWheel::take_slot(int level, int slot) noexcept {
-  // The caller walks the list once and marks each entry unlinked (slot_ = -1) as it goes.
-  const auto index = static_cast<std::size_t>(level * k_slots + slot);
-  TimerEntry* list = slots_[index];
-  slots_[index] = nullptr;
-  occupied_[static_cast<std::size_t>(level)] &= ~(std::uint64_t{1} << slot);
-  return list;
+  e.pprev_ = nullptr;
+  e.next = nullptr;
 }
 
 std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexcept {
@@ -206,7 +213,7 @@ std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexce
 }
 
 std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
-  if (due < std::chrono::nanoseconds::zero() || due > k_max_delay) {
+  if (due < std::chrono::nanoseconds::zero() || due > k_max_delay) [[unlikely]] {
     throw ArgumentError(
         "TimerWheel::schedule: the due time must be between 0 and TimerWheel::k_max_delay "
         "(about 2.18 years); got " + std::to_string(due.count()) + " ns");
@@ -218,54 +225,52 @@ std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
 
 void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   const std::uint64_t when = deadline_tick(due);
-  bool fire_now = false;
   bool wake = false;
   lock();
-  if (entry.slot_ >= 0) {
+  if (entry.pprev_ != nullptr) [[unlikely]] {
     unlock();
     throw InvalidOperationError(
         "TimerWheel::schedule: this TimerEntry is already scheduled; cancel() it first (an entry "
         "whose cancel() returned false must not be scheduled again until its expiry has run)");
   }
-  entry.when_ = when;
-  entry.abandoned_ = false;
-  if (pending_.load(std::memory_order_relaxed) == 0) {
+  entry.when_ = when;  // also clears the abandoned bit
+  const std::size_t pending = pending_.load(std::memory_order_relaxed);
+  if (pending == 0) {
     // Nothing pending: elapsed_ may be stale after an idle spell; catching up is safe (when was
     // rounded up from a later reading of the clock, so it stays >= the new elapsed_).
     const std::uint64_t now_tick = to_tick_floor(clock_.now());
     if (now_tick > elapsed_ && now_tick <= when) elapsed_ = now_tick;
   }
-  if (when <= elapsed_) {
-    fire_now = true;
-  } else {
-    link(entry);
-    if (!self_driven_ && when < sleep_until_) {
-      sleep_until_ = when;
-      wake = true;
-    }
-  }
-  unlock();
-
-  if (fire_now) {
-    entry.next_ = nullptr;
+  if (when <= elapsed_) [[unlikely]] {
+    unlock();
+    entry.next = nullptr;
     scheduler_.post(entry);
     return;
   }
-  if (wake) {
-    ensure_thread();
-    {
-      std::lock_guard<std::mutex> lk(thread_mutex_);
-      wake_ = true;
-    }
-    thread_cv_.notify_one();
+  link(entry);
+  pending_.store(pending + 1, std::memory_order_relaxed);
+  if (!self_driven_ && when < sleep_until_) {
+    sleep_until_ = when;
+    wake = true;
   }
+  unlock();
+  if (wake) wake_thread();
+}
+
+void TimerWheel::wake_thread() {
+  ensure_thread();
+  {
+    std::lock_guard<std::mutex> lk(thread_mutex_);
+    wake_ = true;
+  }
+  thread_cv_.notify_one();
 }
 
 bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   const std::uint64_t when = deadline_tick(due);
   bool wake = false;
   lock();
-  if (entry.slot_ < 0) {
+  if (entry.pprev_ == nullptr) {
     unlock();
     return false;
   }
@@ -277,62 +282,81 @@ bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
     wake = true;
   }
   unlock();
-  if (wake) {
-    ensure_thread();
-    {
-      std::lock_guard<std::mutex> lk(thread_mutex_);
-      wake_ = true;
-    }
-    thread_cv_.notify_one();
-  }
+  if (wake) wake_thread();
   return true;
 }
 
 bool TimerWheel::cancel(TimerEntry& entry) noexcept {
   lock();
-  const bool linked = entry.slot_ >= 0;
-  if (linked) unlink(entry);
+  const bool linked = entry.pprev_ != nullptr;
+  if (linked) {
+    unlink(entry);
+    pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
   unlock();
   return linked;
 }
 
-void TimerWheel::poll() noexcept {
-  const std::uint64_t now = to_tick_floor(clock_.now());
-  TimerEntry* fired = nullptr;
-  TimerEntry** tail = &fired;
-  lock();
-  while (auto exp = next_expiration()) {
-    if (exp->deadline > now) break;
-    TimerEntry* list = take_slot(exp->level, exp->slot);
-    if (exp->deadline > elapsed_) elapsed_ = exp->deadline;
-    while (list) {
-      TimerEntry* e = list;
-      list = e->next_;
-      e->slot_ = -1;
-      e->prev_ = nullptr;
-      pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fired_tail,
+                                       std::size_t& fired) noexcept {
+  // Detach every lane of the slot, then walk the lanes interleaved: the loads of the k_lanes
+  // current entries do not depend on each other, so their cache misses overlap.
+  const std::size_t base = (static_cast<std::size_t>(exp.level) * k_slots +
+                            static_cast<std::size_t>(exp.slot)) * k_lanes;
+  std::array<Continuation*, k_lanes> cursor;
+  for (int l = 0; l < k_lanes; ++l) {
+    cursor[static_cast<std::size_t>(l)] = std::exchange(heads_[base + static_cast<std::size_t>(l)], nullptr);
+  }
+  occupied_[static_cast<std::size_t>(exp.level)] &= ~(std::uint64_t{1} << exp.slot);
+  if (exp.deadline > elapsed_) elapsed_ = exp.deadline;
+
+  for (;;) {
+    bool any = false;
+    for (Continuation*& cur : cursor) {
+      Continuation* const c = cur;
+      if (!c) continue;
+      any = true;
+      cur = c->next;
+      auto* e = static_cast<TimerEntry*>(c);
       if (e->when_ <= elapsed_) {
-        e->next_ = nullptr;
-        *tail = e;
-        tail = &e->next_;
+        e->pprev_ = nullptr;
+        c->next = nullptr;
+        *fired_tail = c;
+        fired_tail = &c->next;
+        ++fired;
       } else {
-        DUET_ASSERT(level_for(elapsed_, e->when_) < exp->level || exp->level == k_levels - 1,
+        DUET_ASSERT(level_for(elapsed_, e->when_) < exp.level || exp.level == k_levels - 1,
                     "cascading did not move a timer to a lower level");
         link(*e);
       }
     }
+    if (!any) break;
   }
-  if (now > elapsed_) elapsed_ = now;
-  unlock();
-  post_list(fired);
+  return fired_tail;
 }
 
-void TimerWheel::post_list(TimerEntry* list) noexcept {
+void TimerWheel::poll() noexcept {
+  const std::uint64_t now = to_tick_floor(clock_.now());
+  Continuation* fired_list = nullptr;
+  Continuation** tail = &fired_list;
+  std::size_t fired = 0;
+  lock();
+  while (auto exp = next_expiration()) {
+    if (exp->deadline > now) break;
+    tail = expire_slot(*exp, tail, fired);
+  }
+  if (now > elapsed_) elapsed_ = now;
+  if (fired) pending_.store(pending_.load(std::memory_order_relaxed) - fired, std::memory_order_relaxed);
+  unlock();
+  post_list(fired_list);
+}
+
+void TimerWheel::post_list(Continuation* list) noexcept {
   while (list) {
-    TimerEntry* e = list;
-    list = e->next_;
-    e->next_ = nullptr;
-    scheduler_.post(*e);  // after this the entry belongs to its owner again
+    Continuation* c = list;
+    list = c->next;
+    c->next = nullptr;
+    scheduler_.post(*c);  // after this the entry belongs to its owner again
   }
 }
 
