@@ -121,9 +121,9 @@ class TimerEntry : public Continuation {
 // any thread. Destroy a wheel only when no thread can still schedule or cancel on it.
 class TimerWheel {
  public:
-  static constexpr int k_levels = 6;
-  static constexpr int k_slots = 64;
-  static constexpr int k_slot_bits = 6;
+  static constexpr int k_slot_bits = 8;
+  static constexpr int k_slots = 1 << k_slot_bits;
+  static constexpr int k_levels = 5;
   // k_tick — the wheel's resolution.
   static constexpr std::chrono::milliseconds k_tick{1};
   // k_max_delay — the longest delay the wheel accepts (64^6 - 1 ticks, about 2.18 years).
@@ -195,6 +195,7 @@ class TimerWheel {
   // a large slot is cascaded or expired (a single list is a serial chain of misses).
   static constexpr int k_lanes = 4;
   static constexpr std::size_t k_heads = std::size_t{k_levels} * k_slots * k_lanes;
+  static constexpr int k_words = k_slots / 64;  // occupancy words per level
 
   void link(TimerEntry& e) noexcept;     // lock held; e.when_ > elapsed_; pending_ not updated
   void unlink(TimerEntry& e) noexcept;   // lock held; e linked; pending_ not updated
@@ -218,7 +219,7 @@ class TimerWheel {
   std::uint64_t elapsed_ = 0;                                   // guarded by lock_
   std::atomic<std::size_t> pending_{0};                         // written under lock_
   std::uint64_t sleep_until_ = UINT64_MAX;  // guarded by lock_: tick the thread sleeps until
-  std::array<std::uint64_t, k_levels> occupied_{};              // guarded by lock_
+  std::array<std::uint64_t, k_levels * k_words> occupied_{};    // guarded by lock_
   std::array<Continuation*, k_heads> heads_{};                  // guarded by lock_
 
   std::mutex thread_mutex_;

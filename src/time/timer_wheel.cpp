@@ -2,6 +2,7 @@
 // thread, and the clocks.
 #include "duet/timer_wheel.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <string>
 #include <utility>
@@ -15,7 +16,6 @@ namespace {
 
 constexpr std::uint64_t k_tick_ns =
     static_cast<std::uint64_t>(std::chrono::nanoseconds(TimerWheel::k_tick).count());
-constexpr std::uint64_t k_max_ticks = (std::uint64_t{1} << 36) - 1;
 
 constexpr std::uint64_t slot_range(int level) noexcept {
   return std::uint64_t{1} << (TimerWheel::k_slot_bits * level);
@@ -27,11 +27,14 @@ constexpr std::uint64_t level_range(int level) noexcept {
 // level_for(elapsed, when) — the level whose group is the most significant one in which the two
 // ticks differ; clamped to the top level (essay: "Cascading").
 int level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
-  std::uint64_t masked = (elapsed ^ when) | (TimerWheel::k_slots - 1);
-  if (masked >= k_max_ticks) masked = k_max_ticks - 1;
-  const int significant = 63 - std::countl_zero(masked);
+  constexpr int k_top_bit = TimerWheel::k_levels * TimerWheel::k_slot_bits - 1;
+  const std::uint64_t masked = (elapsed ^ when) | (TimerWheel::k_slots - 1);
+  const int significant = std::min(63 - std::countl_zero(masked), k_top_bit);
   return significant / TimerWheel::k_slot_bits;
 }
+
+// bit(i) — the occupancy bit of slot index i (level * k_slots + slot) within its word.
+constexpr std::uint64_t bit(std::size_t i) noexcept { return std::uint64_t{1} << (i % 64); }
 
 std::uint64_t to_tick_floor(Clock::duration t) noexcept {
   return t.count() <= 0 ? 0 : static_cast<std::uint64_t>(t.count()) / k_tick_ns;
@@ -152,7 +155,7 @@ void TimerWheel::lock_slow() const noexcept {
   }
 }
 
-void TimerWheel::link(TimerEntry& e) noexcept {
+[[gnu::always_inline]] inline void TimerWheel::link(TimerEntry& e) noexcept {
   const int level = level_for(elapsed_, e.when_);
   const auto slot = static_cast<unsigned>((e.when_ >> (k_slot_bits * level)) & (k_slots - 1));
   const std::size_t index =
@@ -164,10 +167,11 @@ void TimerWheel::link(TimerEntry& e) noexcept {
   if (head) static_cast<TimerEntry*>(head)->pprev_ = &e.next;
   e.pprev_ = &head;
   head = &e;
-  occupied_[static_cast<std::size_t>(level)] |= std::uint64_t{1} << slot;
+  const std::size_t slot_index = static_cast<std::size_t>(level) * k_slots + slot;
+  occupied_[slot_index / 64] |= bit(slot_index);
 }
 
-void TimerWheel::unlink(TimerEntry& e) noexcept {
+[[gnu::always_inline]] inline void TimerWheel::unlink(TimerEntry& e) noexcept {
   DUET_ASSERT(e.pprev_ != nullptr, "unlinking a timer entry that is not linked");
   Continuation** const pprev = e.pprev_;
   Continuation* const next = e.next;
@@ -186,7 +190,7 @@ void TimerWheel::unlink(TimerEntry& e) noexcept {
       bool empty = true;
       for (int l = 0; l < k_lanes; ++l) empty = empty && lanes[l] == nullptr;
       if (empty) {
-        occupied_[slot_index / k_slots] &= ~(std::uint64_t{1} << (slot_index % k_slots));
+        occupied_[slot_index / 64] &= ~bit(slot_index);
       }
     }
   }
@@ -196,13 +200,20 @@ void TimerWheel::unlink(TimerEntry& e) noexcept {
 
 std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexcept {
   for (int level = 0; level < k_levels; ++level) {
-    const std::uint64_t occ = occupied_[static_cast<std::size_t>(level)];
-    if (!occ) continue;
+    const std::uint64_t* words = occupied_.data() + static_cast<std::size_t>(level) * k_words;
     const std::uint64_t srange = slot_range(level);
     const std::uint64_t lrange = level_range(level);
     const int now_slot = static_cast<int>((elapsed_ / srange) & (k_slots - 1));
-    const int zeros = std::countr_zero(std::rotr(occ, now_slot));
-    const int slot = (zeros + now_slot) & (k_slots - 1);
+    // The first occupied slot at or after now_slot, circularly: the rest of now_slot's word,
+    // then the following words, then now_slot's word again from its start (wrapped around).
+    int w = now_slot / 64;
+    std::uint64_t bits = words[w] & (~std::uint64_t{0} << (now_slot % 64));
+    for (int i = 0; i < k_words && !bits; ++i) {
+      w = (w + 1) % k_words;
+      bits = words[w];
+    }
+    if (!bits) continue;
+    const int slot = w * 64 + std::countr_zero(bits);
     const std::uint64_t level_start = elapsed_ & ~(lrange - 1);
     std::uint64_t deadline = level_start + static_cast<std::uint64_t>(slot) * srange;
     if (deadline <= elapsed_ && level > 0) deadline += lrange;  // slot of the next rotation
@@ -304,19 +315,23 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
   const std::size_t base = (static_cast<std::size_t>(exp.level) * k_slots +
                             static_cast<std::size_t>(exp.slot)) * k_lanes;
   std::array<Continuation*, k_lanes> cursor;
-  for (int l = 0; l < k_lanes; ++l) {
-    cursor[static_cast<std::size_t>(l)] = std::exchange(heads_[base + static_cast<std::size_t>(l)], nullptr);
+  std::size_t active = 0;
+  for (std::size_t l = 0; l < k_lanes; ++l) {
+    if (Continuation* c = std::exchange(heads_[base + l], nullptr)) cursor[active++] = c;
   }
-  occupied_[static_cast<std::size_t>(exp.level)] &= ~(std::uint64_t{1} << exp.slot);
+  const std::size_t slot_index = static_cast<std::size_t>(exp.level) * k_slots +
+                                 static_cast<std::size_t>(exp.slot);
+  occupied_[slot_index / 64] &= ~bit(slot_index);
   if (exp.deadline > elapsed_) elapsed_ = exp.deadline;
 
-  for (;;) {
-    bool any = false;
-    for (Continuation*& cur : cursor) {
-      Continuation* const c = cur;
-      if (!c) continue;
-      any = true;
-      cur = c->next;
+  while (active > 0) {
+    for (std::size_t i = 0; i < active;) {
+      Continuation* const c = cursor[i];
+      if (Continuation* const next = c->next) {
+        cursor[i++] = next;
+      } else {
+        cursor[i] = cursor[--active];  // lane done; its slot now holds an unvisited cursor
+      }
       auto* e = static_cast<TimerEntry*>(c);
       if (e->when_ <= elapsed_) {
         e->pprev_ = nullptr;
@@ -330,7 +345,6 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
         link(*e);
       }
     }
-    if (!any) break;
   }
   return fired_tail;
 }
