@@ -17,10 +17,10 @@
 //  schedule one"; the pending count stays exactly N. D is log-uniform over 1 ms .. 32.8 s (an
 //  octave [2^k, 2^(k+1)) ms with k uniform in 0..14, uniform inside it): equal shares of retry
 //  timers (ms), request timeouts (s) and idle timeouts (tens of s). With the cancel rate above a
-//  timer lives ~4.1 s unless it expires first, so short timers mostly fire and long ones are
-//  mostly canceled; short ones re-arm many times, so fired/op is about 2.9 for every N. Both queues reach this steady state before
-//  measuring (8N warm-up ops = 32.8 s simulated); the warmed workload is reused across the
-//  repetitions. Both draw picks and dues from identical generators, so the work is statistically
+//  timer lives ~4.1 s unless it expires first, so short timers mostly fire (and their owners
+//  re-arm them many times) and long ones are mostly canceled: fired/op is about 2.9 for every N.
+//  Both queues reach this steady state before measuring (8N warm-up ops = 32.8 s simulated); the
+//  warmed workload is reused across the repetitions. Both draw picks and dues from identical generators, so the work is statistically
 //  identical (fired/op agrees); the expiry order, and so the exact sequence, may differ.
 //  The timer objects are the same for both: 128-byte, 128-aligned user objects in one vector.
 //    Wheel  TimerWheel on a self-driving clock the bench sets: cancel() + schedule() (one lock

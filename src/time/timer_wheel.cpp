@@ -316,34 +316,47 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
                             static_cast<std::size_t>(exp.slot)) * k_lanes;
   std::array<Continuation*, k_lanes> cursor;
   std::size_t active = 0;
-  for (std::size_t l = 0; l < k_lanes; ++l) {
-    if (Continuation* c = std::exchange(heads_[base + l], nullptr)) cursor[active++] = c;
+  for (std::size_t l = 0; l < k_lanes; ++l) {  // branch-free: sparse slots are the common case
+    Continuation* const head = std::exchange(heads_[base + l], nullptr);
+    cursor[active] = head;
+    active += head != nullptr;
   }
   const std::size_t slot_index = static_cast<std::size_t>(exp.level) * k_slots +
                                  static_cast<std::size_t>(exp.slot);
   occupied_[slot_index / 64] &= ~bit(slot_index);
   if (exp.deadline > elapsed_) elapsed_ = exp.deadline;
 
-  while (active > 0) {
+  // visit(c) — fire or cascade one entry; its `next` has been read already.
+  auto visit = [&](Continuation* c) noexcept {
+    auto* e = static_cast<TimerEntry*>(c);
+    if (e->when_ <= elapsed_) {
+      e->pprev_ = nullptr;
+      c->next = nullptr;
+      *fired_tail = c;
+      fired_tail = &c->next;
+      ++fired;
+    } else {
+      DUET_ASSERT(level_for(elapsed_, e->when_) < exp.level || exp.level == k_levels - 1,
+                  "cascading did not move a timer to a lower level");
+      link(*e);
+    }
+  };
+  while (active > 1) {
     for (std::size_t i = 0; i < active;) {
       Continuation* const c = cursor[i];
       if (Continuation* const next = c->next) {
         cursor[i++] = next;
       } else {
-        cursor[i] = cursor[--active];  // lane done; its slot now holds an unvisited cursor
+        cursor[i] = cursor[--active];  // lane done; its place now holds an unvisited cursor
       }
-      auto* e = static_cast<TimerEntry*>(c);
-      if (e->when_ <= elapsed_) {
-        e->pprev_ = nullptr;
-        c->next = nullptr;
-        *fired_tail = c;
-        fired_tail = &c->next;
-        ++fired;
-      } else {
-        DUET_ASSERT(level_for(elapsed_, e->when_) < exp.level || exp.level == k_levels - 1,
-                    "cascading did not move a timer to a lower level");
-        link(*e);
-      }
+      visit(c);
+    }
+  }
+  if (active == 1) {  // one lane left (or a slot with a single lane): a plain walk
+    for (Continuation* c = cursor[0]; c;) {
+      Continuation* const next = c->next;
+      visit(c);
+      c = next;
     }
   }
   return fired_tail;
