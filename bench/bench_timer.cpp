@@ -20,8 +20,9 @@
 //  timer lives ~4.1 s unless it expires first, so short timers mostly fire (and their owners
 //  re-arm them many times) and long ones are mostly canceled: fired/op is about 2.9 for every N.
 //  Both queues reach this steady state before measuring (8N warm-up ops = 32.8 s simulated); the
-//  warmed workload is reused across the repetitions. Both draw picks and dues from identical generators, so the work is statistically
-//  identical (fired/op agrees); the expiry order, and so the exact sequence, may differ.
+//  warmed workload is reused across the repetitions. Both draw picks and dues from identical
+//  generators, so the work is statistically identical (fired/op agrees); the expiry order, and so
+//  the exact sequence, may differ.
 //  The timer objects are the same for both: 128-byte, 128-aligned user objects in one vector.
 //    Wheel  TimerWheel on a self-driving clock the bench sets: cancel() + schedule() (one lock
 //           each), expiry via poll() (one lock per tick, as the timer thread calls it) posting to

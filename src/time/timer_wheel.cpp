@@ -373,7 +373,9 @@ void TimerWheel::poll() noexcept {
     tail = expire_slot(*exp, tail, fired);
   }
   if (now > elapsed_) elapsed_ = now;
-  if (fired) pending_.store(pending_.load(std::memory_order_relaxed) - fired, std::memory_order_relaxed);
+  if (fired) {
+    pending_.store(pending_.load(std::memory_order_relaxed) - fired, std::memory_order_relaxed);
+  }
   unlock();
   post_list(fired_list);
 }
