@@ -250,7 +250,7 @@ class TimerWheel {
   std::atomic<std::size_t> pending_{0};                         // written under lock_
   std::uint64_t sleep_until_ = UINT64_MAX;  // guarded by lock_: tick the thread sleeps until
   std::array<std::uint64_t, k_levels * k_words> occupied_{};    // guarded by lock_
-  std::array<Continuation*, k_heads> heads_{};                  // guarded by lock_
+  alignas(64) std::array<Continuation*, k_heads> heads_{};      // guarded by lock_
 
   std::mutex thread_mutex_;
   std::condition_variable thread_cv_;
