@@ -2,8 +2,10 @@
 // thread, and the clocks.
 #include "duet/timer_wheel.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <string>
+#include <utility>
 
 #include "duet/detail/assert.hpp"
 #include "duet/errors.hpp"
@@ -14,7 +16,6 @@ namespace {
 
 constexpr std::uint64_t k_tick_ns =
     static_cast<std::uint64_t>(std::chrono::nanoseconds(TimerWheel::k_tick).count());
-constexpr std::uint64_t k_max_ticks = (std::uint64_t{1} << 36) - 1;
 
 constexpr std::uint64_t slot_range(int level) noexcept {
   return std::uint64_t{1} << (TimerWheel::k_slot_bits * level);
@@ -26,11 +27,14 @@ constexpr std::uint64_t level_range(int level) noexcept {
 // level_for(elapsed, when) — the level whose group is the most significant one in which the two
 // ticks differ; clamped to the top level (essay: "Cascading").
 int level_for(std::uint64_t elapsed, std::uint64_t when) noexcept {
-  std::uint64_t masked = (elapsed ^ when) | (TimerWheel::k_slots - 1);
-  if (masked >= k_max_ticks) masked = k_max_ticks - 1;
-  const int significant = 63 - std::countl_zero(masked);
+  constexpr int k_top_bit = TimerWheel::k_levels * TimerWheel::k_slot_bits - 1;
+  const std::uint64_t masked = (elapsed ^ when) | (TimerWheel::k_slots - 1);
+  const int significant = std::min(63 - std::countl_zero(masked), k_top_bit);
   return significant / TimerWheel::k_slot_bits;
 }
+
+// bit(i) — the occupancy bit of slot index i (level * k_slots + slot) within its word.
+constexpr std::uint64_t bit(std::size_t i) noexcept { return std::uint64_t{1} << (i % 64); }
 
 std::uint64_t to_tick_floor(Clock::duration t) noexcept {
   return t.count() <= 0 ? 0 : static_cast<std::uint64_t>(t.count()) / k_tick_ns;
@@ -119,16 +123,20 @@ TimerWheel::~TimerWheel() {
   if (thread_.joinable()) thread_.join();
 
   // Abandon what is left (essay, case 6).
-  TimerEntry* list = nullptr;
+  Continuation* list = nullptr;
   lock();
-  for (int i = 0; i < k_levels * k_slots; ++i) {
-    while (TimerEntry* e = slots_[static_cast<std::size_t>(i)]) {
-      unlink(*e);
-      e->abandoned_ = true;
-      e->next_ = list;
-      list = e;
+  for (Continuation*& head : heads_) {
+    while (Continuation* c = head) {
+      auto* e = static_cast<TimerEntry*>(c);
+      head = c->next;
+      e->pprev_ = nullptr;
+      e->when_ |= TimerEntry::k_abandoned_bit;
+      c->next = list;
+      list = c;
     }
   }
+  occupied_ = {};
+  pending_.store(0, std::memory_order_relaxed);
   unlock();
   post_list(list);
 }
@@ -147,55 +155,65 @@ void TimerWheel::lock_slow() const noexcept {
   }
 }
 
-void TimerWheel::link(TimerEntry& e) noexcept {
+[[gnu::always_inline]] inline void TimerWheel::link(TimerEntry& e) noexcept {
   const int level = level_for(elapsed_, e.when_);
-  const int slot = static_cast<int>((e.when_ >> (k_slot_bits * level)) & (k_slots - 1));
-  const int index = level * k_slots + slot;
-  TimerEntry*& head = slots_[static_cast<std::size_t>(index)];
-  e.prev_ = nullptr;
-  e.next_ = head;
-  if (head) head->prev_ = &e;
+  const auto slot = static_cast<unsigned>((e.when_ >> (k_slot_bits * level)) & (k_slots - 1));
+  const std::size_t index =
+      (static_cast<std::size_t>(level) * k_slots + slot) * k_lanes + (lane_++ & (k_lanes - 1));
+  Continuation*& head = heads_[index];
+  // Push at the lane's head: touches only the entry and the old head (usually still cached — it
+  // is the entry linked into this lane last).
+  e.next = head;
+  if (head) static_cast<TimerEntry*>(head)->pprev_ = &e.next;
+  e.pprev_ = &head;
   head = &e;
-  e.slot_ = static_cast<std::int16_t>(index);
-  occupied_[static_cast<std::size_t>(level)] |= std::uint64_t{1} << slot;
-  pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  const std::size_t slot_index = static_cast<std::size_t>(level) * k_slots + slot;
+  occupied_[slot_index / 64] |= bit(slot_index);
 }
 
-void TimerWheel::unlink(TimerEntry& e) noexcept {
-  DUET_ASSERT(e.slot_ >= 0, "unlinking a timer entry that is not linked");
-  const auto index = static_cast<std::size_t>(e.slot_);
-  if (e.prev_) {
-    e.prev_->next_ = e.next_;
+[[gnu::always_inline]] inline void TimerWheel::unlink(TimerEntry& e) noexcept {
+  DUET_ASSERT(e.pprev_ != nullptr, "unlinking a timer entry that is not linked");
+  Continuation** const pprev = e.pprev_;
+  Continuation* const next = e.next;
+  *pprev = next;
+  if (next) {
+    static_cast<TimerEntry*>(next)->pprev_ = pprev;
   } else {
-    slots_[index] = e.next_;
+    // The entry was last in its lane. If pprev_ is a lane head the lane is now empty, and the
+    // slot is empty when all its lanes are (they share one cache line).
+    const auto addr = reinterpret_cast<std::uintptr_t>(pprev);
+    const auto first = reinterpret_cast<std::uintptr_t>(heads_.data());
+    const std::size_t offset = (addr - first) / sizeof(Continuation*);
+    if (addr >= first && offset < k_heads) {
+      const std::size_t slot_index = offset / k_lanes;
+      const Continuation* const* lanes = heads_.data() + slot_index * k_lanes;
+      bool empty = true;
+      for (int l = 0; l < k_lanes; ++l) empty = empty && lanes[l] == nullptr;
+      if (empty) {
+        occupied_[slot_index / 64] &= ~bit(slot_index);
+      }
+    }
   }
-  if (e.next_) e.next_->prev_ = e.prev_;
-  if (!slots_[index]) {
-    occupied_[index / k_slots] &= ~(std::uint64_t{1} << (index % k_slots));
-  }
-  e.prev_ = e.next_ = nullptr;
-  e.slot_ = -1;
-  pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-}
-
-TimerEntry* TimerWheel::take_slot(int level, int slot) noexcept {
-  // The caller walks the list once and marks each entry unlinked (slot_ = -1) as it goes.
-  const auto index = static_cast<std::size_t>(level * k_slots + slot);
-  TimerEntry* list = slots_[index];
-  slots_[index] = nullptr;
-  occupied_[static_cast<std::size_t>(level)] &= ~(std::uint64_t{1} << slot);
-  return list;
+  e.pprev_ = nullptr;
+  e.next = nullptr;
 }
 
 std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexcept {
   for (int level = 0; level < k_levels; ++level) {
-    const std::uint64_t occ = occupied_[static_cast<std::size_t>(level)];
-    if (!occ) continue;
+    const std::uint64_t* words = occupied_.data() + static_cast<std::size_t>(level) * k_words;
     const std::uint64_t srange = slot_range(level);
     const std::uint64_t lrange = level_range(level);
     const int now_slot = static_cast<int>((elapsed_ / srange) & (k_slots - 1));
-    const int zeros = std::countr_zero(std::rotr(occ, now_slot));
-    const int slot = (zeros + now_slot) & (k_slots - 1);
+    // The first occupied slot at or after now_slot, circularly: the rest of now_slot's word,
+    // then the following words, then now_slot's word again from its start (wrapped around).
+    int w = now_slot / 64;
+    std::uint64_t bits = words[w] & (~std::uint64_t{0} << (now_slot % 64));
+    for (int i = 0; i < k_words && !bits; ++i) {
+      w = (w + 1) % k_words;
+      bits = words[w];
+    }
+    if (!bits) continue;
+    const int slot = w * 64 + std::countr_zero(bits);
     const std::uint64_t level_start = elapsed_ & ~(lrange - 1);
     std::uint64_t deadline = level_start + static_cast<std::uint64_t>(slot) * srange;
     if (deadline <= elapsed_ && level > 0) deadline += lrange;  // slot of the next rotation
@@ -206,7 +224,7 @@ std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexce
 }
 
 std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
-  if (due < std::chrono::nanoseconds::zero() || due > k_max_delay) {
+  if (due < std::chrono::nanoseconds::zero() || due > k_max_delay) [[unlikely]] {
     throw ArgumentError(
         "TimerWheel::schedule: the due time must be between 0 and TimerWheel::k_max_delay "
         "(about 2.18 years); got " + std::to_string(due.count()) + " ns");
@@ -218,54 +236,52 @@ std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
 
 void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   const std::uint64_t when = deadline_tick(due);
-  bool fire_now = false;
   bool wake = false;
   lock();
-  if (entry.slot_ >= 0) {
+  if (entry.pprev_ != nullptr) [[unlikely]] {
     unlock();
     throw InvalidOperationError(
         "TimerWheel::schedule: this TimerEntry is already scheduled; cancel() it first (an entry "
         "whose cancel() returned false must not be scheduled again until its expiry has run)");
   }
-  entry.when_ = when;
-  entry.abandoned_ = false;
-  if (pending_.load(std::memory_order_relaxed) == 0) {
+  entry.when_ = when;  // also clears the abandoned bit
+  const std::size_t pending = pending_.load(std::memory_order_relaxed);
+  if (pending == 0) {
     // Nothing pending: elapsed_ may be stale after an idle spell; catching up is safe (when was
     // rounded up from a later reading of the clock, so it stays >= the new elapsed_).
     const std::uint64_t now_tick = to_tick_floor(clock_.now());
     if (now_tick > elapsed_ && now_tick <= when) elapsed_ = now_tick;
   }
-  if (when <= elapsed_) {
-    fire_now = true;
-  } else {
-    link(entry);
-    if (!self_driven_ && when < sleep_until_) {
-      sleep_until_ = when;
-      wake = true;
-    }
-  }
-  unlock();
-
-  if (fire_now) {
-    entry.next_ = nullptr;
+  if (when <= elapsed_) [[unlikely]] {
+    unlock();
+    entry.next = nullptr;
     scheduler_.post(entry);
     return;
   }
-  if (wake) {
-    ensure_thread();
-    {
-      std::lock_guard<std::mutex> lk(thread_mutex_);
-      wake_ = true;
-    }
-    thread_cv_.notify_one();
+  link(entry);
+  pending_.store(pending + 1, std::memory_order_relaxed);
+  if (!self_driven_ && when < sleep_until_) {
+    sleep_until_ = when;
+    wake = true;
   }
+  unlock();
+  if (wake) wake_thread();
+}
+
+void TimerWheel::wake_thread() {
+  ensure_thread();
+  {
+    std::lock_guard<std::mutex> lk(thread_mutex_);
+    wake_ = true;
+  }
+  thread_cv_.notify_one();
 }
 
 bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   const std::uint64_t when = deadline_tick(due);
   bool wake = false;
   lock();
-  if (entry.slot_ < 0) {
+  if (entry.pprev_ == nullptr) {
     unlock();
     return false;
   }
@@ -277,62 +293,99 @@ bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
     wake = true;
   }
   unlock();
-  if (wake) {
-    ensure_thread();
-    {
-      std::lock_guard<std::mutex> lk(thread_mutex_);
-      wake_ = true;
-    }
-    thread_cv_.notify_one();
-  }
+  if (wake) wake_thread();
   return true;
 }
 
 bool TimerWheel::cancel(TimerEntry& entry) noexcept {
   lock();
-  const bool linked = entry.slot_ >= 0;
-  if (linked) unlink(entry);
+  const bool linked = entry.pprev_ != nullptr;
+  if (linked) {
+    unlink(entry);
+    pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
   unlock();
   return linked;
 }
 
+Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fired_tail,
+                                       std::size_t& fired) noexcept {
+  // Detach every lane of the slot, then walk the lanes interleaved: the loads of the k_lanes
+  // current entries do not depend on each other, so their cache misses overlap.
+  const std::size_t base = (static_cast<std::size_t>(exp.level) * k_slots +
+                            static_cast<std::size_t>(exp.slot)) * k_lanes;
+  std::array<Continuation*, k_lanes> cursor;
+  std::size_t active = 0;
+  for (std::size_t l = 0; l < k_lanes; ++l) {  // branch-free: sparse slots are the common case
+    Continuation* const head = std::exchange(heads_[base + l], nullptr);
+    cursor[active] = head;
+    active += head != nullptr;
+  }
+  const std::size_t slot_index = static_cast<std::size_t>(exp.level) * k_slots +
+                                 static_cast<std::size_t>(exp.slot);
+  occupied_[slot_index / 64] &= ~bit(slot_index);
+  if (exp.deadline > elapsed_) elapsed_ = exp.deadline;
+
+  // visit(c) — fire or cascade one entry; its `next` has been read already.
+  auto visit = [&](Continuation* c) noexcept {
+    auto* e = static_cast<TimerEntry*>(c);
+    if (e->when_ <= elapsed_) {
+      e->pprev_ = nullptr;
+      c->next = nullptr;
+      *fired_tail = c;
+      fired_tail = &c->next;
+      ++fired;
+    } else {
+      DUET_ASSERT(level_for(elapsed_, e->when_) < exp.level || exp.level == k_levels - 1,
+                  "cascading did not move a timer to a lower level");
+      link(*e);
+    }
+  };
+  while (active > 1) {
+    for (std::size_t i = 0; i < active;) {
+      Continuation* const c = cursor[i];
+      if (Continuation* const next = c->next) {
+        cursor[i++] = next;
+      } else {
+        cursor[i] = cursor[--active];  // lane done; its place now holds an unvisited cursor
+      }
+      visit(c);
+    }
+  }
+  if (active == 1) {  // one lane left (or a slot with a single lane): a plain walk
+    for (Continuation* c = cursor[0]; c;) {
+      Continuation* const next = c->next;
+      visit(c);
+      c = next;
+    }
+  }
+  return fired_tail;
+}
+
 void TimerWheel::poll() noexcept {
   const std::uint64_t now = to_tick_floor(clock_.now());
-  TimerEntry* fired = nullptr;
-  TimerEntry** tail = &fired;
+  Continuation* fired_list = nullptr;
+  Continuation** tail = &fired_list;
+  std::size_t fired = 0;
   lock();
   while (auto exp = next_expiration()) {
     if (exp->deadline > now) break;
-    TimerEntry* list = take_slot(exp->level, exp->slot);
-    if (exp->deadline > elapsed_) elapsed_ = exp->deadline;
-    while (list) {
-      TimerEntry* e = list;
-      list = e->next_;
-      e->slot_ = -1;
-      e->prev_ = nullptr;
-      pending_.store(pending_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-      if (e->when_ <= elapsed_) {
-        e->next_ = nullptr;
-        *tail = e;
-        tail = &e->next_;
-      } else {
-        DUET_ASSERT(level_for(elapsed_, e->when_) < exp->level || exp->level == k_levels - 1,
-                    "cascading did not move a timer to a lower level");
-        link(*e);
-      }
-    }
+    tail = expire_slot(*exp, tail, fired);
   }
   if (now > elapsed_) elapsed_ = now;
+  if (fired) {
+    pending_.store(pending_.load(std::memory_order_relaxed) - fired, std::memory_order_relaxed);
+  }
   unlock();
-  post_list(fired);
+  post_list(fired_list);
 }
 
-void TimerWheel::post_list(TimerEntry* list) noexcept {
+void TimerWheel::post_list(Continuation* list) noexcept {
   while (list) {
-    TimerEntry* e = list;
-    list = e->next_;
-    e->next_ = nullptr;
-    scheduler_.post(*e);  // after this the entry belongs to its owner again
+    Continuation* c = list;
+    list = c->next;
+    c->next = nullptr;
+    scheduler_.post(*c);  // after this the entry belongs to its owner again
   }
 }
 

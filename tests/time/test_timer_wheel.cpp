@@ -170,6 +170,43 @@ TEST_F(WheelTest, ScheduleAndCancelAllocateNothing) {
   EXPECT_EQ(scope.allocations(), 0u);
 }
 
+// A TimerEntry is one cache line (its links reuse Continuation::next): the essay's cost model
+// counts lines, so a layout change that grows it should be a deliberate one.
+static_assert(sizeof(void*) != 8 || sizeof(duet::TimerEntry) == 64);
+
+// Many entries in one slot spread over its lanes: canceling any of them (lane heads, middles,
+// tails) leaves exactly the others to fire, and emptying a slot by cancels clears its occupancy.
+TEST_F(WheelTest, CrowdedSlotCancelsAnyEntryAndFiresTheRest) {
+  constexpr int k_n = 1000;
+  std::vector<Probe> probes(k_n);
+  for (auto& p : probes) {
+    p.clock = &clock;
+    wheel.schedule(p, 300ms);  // one level-1 slot now, one level-0 slot after cascading
+  }
+  for (int i = 0; i < k_n; i += 3) ASSERT_TRUE(wheel.cancel(probes[static_cast<std::size_t>(i)]));
+  advance(299ms);
+  for (int i = 1; i < k_n; i += 3) {
+    ASSERT_TRUE(wheel.cancel(probes[static_cast<std::size_t>(i)])) << "after cascading";
+  }
+  EXPECT_EQ(wheel.pending(), static_cast<std::size_t>(k_n / 3));
+  advance(1ms);
+  for (int i = 0; i < k_n; ++i) {
+    const auto& p = probes[static_cast<std::size_t>(i)];
+    ASSERT_EQ(p.fired, i % 3 == 2 ? 1 : 0) << "entry " << i;
+    if (p.fired) {
+      ASSERT_EQ(p.fired_at, 300ms);
+    }
+  }
+  EXPECT_EQ(wheel.pending(), 0u);
+  EXPECT_FALSE(wheel.next_deadline().has_value());
+
+  for (auto& p : probes) wheel.schedule(p, 5s);
+  for (auto& p : probes) ASSERT_TRUE(wheel.cancel(p));
+  EXPECT_FALSE(wheel.next_deadline().has_value()) << "a slot emptied by cancels is unoccupied";
+  advance(10s);
+  for (const auto& p : probes) ASSERT_LE(p.fired, 1);
+}
+
 // Random schedules, cancels and advances against a simple model: every entry fires exactly at
 // the first poll whose time is >= its rounded-up deadline, canceled ones never.
 TEST_F(WheelTest, MatchesAReferenceModel) {
