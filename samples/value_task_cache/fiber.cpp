@@ -25,7 +25,7 @@
 
 #include <duet/duet.hpp>
 #include <duet/fiber/fiber.hpp>
-#include <duet/fiber/value_task.hpp>
+#include <duet/fiber/async_value.hpp>
 
 #include "sample_alloc_counter.hpp"  // this program's own counting operator new
 

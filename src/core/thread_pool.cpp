@@ -13,10 +13,10 @@
 
 #include <boost/lockfree/queue.hpp>
 
+#include "duet/core/continuation.hpp"
+#include "duet/core/scheduler.hpp"
+#include "duet/core/synchronization_context.hpp"
 #include "duet/detail/assert.hpp"
-#include "duet/execution_context.hpp"
-#include "duet/scheduler.hpp"
-#include "duet/sync_context.hpp"
 
 namespace duet {
 

@@ -12,7 +12,7 @@
 #include <duet/duet.hpp>
 #include <duet/fiber/async_void.hpp>
 #include <duet/fiber/fiber.hpp>
-#include <duet/fiber/value_task.hpp>
+#include <duet/fiber/async_value.hpp>
 
 namespace {
 

@@ -16,7 +16,7 @@
 
 #include <duet/duet.hpp>
 #include <duet/fiber/fiber.hpp>
-#include <duet/fiber/value_task.hpp>
+#include <duet/fiber/async_value.hpp>
 
 #include "alloc_counter.hpp"
 

@@ -74,9 +74,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "duet/awaiter.hpp"
+#include "duet/core/awaiter.hpp"
+#include "duet/core/task.hpp"
 #include "duet/fiber/detail/fiber_state.hpp"
-#include "duet/task.hpp"
 
 namespace duet {
 namespace fiber {
