@@ -3,7 +3,7 @@
 // every duet type, builder, macro and duet::fiber. The layers: docs/design.md.
 #pragma once
 
-#include "duet/core/awaiter.hpp"
+#include "duet/core/configure_await.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/core/scheduler.hpp"

@@ -35,7 +35,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "duet/core/awaiter.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"

@@ -74,7 +74,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "duet/core/awaiter.hpp"
+#include "duet/core/continuation.hpp"
 #include "duet/core/task.hpp"
 #include "duet/fiber/detail/fiber_state.hpp"
 

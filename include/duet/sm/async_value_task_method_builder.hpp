@@ -136,11 +136,16 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     }
   }
 
-  // emplace(sm) — moves the machine in and arms the references (consumer + running).
-  void emplace(SM&& sm) {
-    ::new (static_cast<void*>(&machine_)) SM(std::move(sm));
-    has_machine_ = true;
-    this->refs_.store(2, std::memory_order_relaxed);
+  // create(ref, sm) — a box from the pool holding `sm` (moved), adopted into `ref` before the
+  // move; the references armed (consumer + running).
+  template <class Ref>
+  static PoolingStateMachineBox* create(Ref& ref, SM& sm) noexcept {
+    PoolingStateMachineBox* const box = rent();
+    ref.adopt(box);
+    ::new (static_cast<void*>(&box->machine_)) SM(std::move(sm));
+    box->has_machine_ = true;
+    box->refs_.store(2, std::memory_order_relaxed);
+    return box;
   }
 
   SM& machine() noexcept { return machine_; }
@@ -239,7 +244,11 @@ class AsyncValueTaskMethodBuilder {
 // call runs in a pooled box that is reused after its ValueTask is consumed: 0 allocations in
 // steady state (see the header comment).
 template <class T = void>
-class PoolingAsyncValueTaskMethodBuilder {
+class PoolingAsyncValueTaskMethodBuilder
+    : public detail::MethodBuilderBase<PoolingAsyncValueTaskMethodBuilder<T>> {
+  using Base = detail::MethodBuilderBase<PoolingAsyncValueTaskMethodBuilder>;
+  friend Base;
+
  public:
   PoolingAsyncValueTaskMethodBuilder() noexcept = default;
   // Moving happens only when the machine is boxed: the boxed copy owns no consumer reference.
@@ -254,18 +263,7 @@ class PoolingAsyncValueTaskMethodBuilder {
   template <AsyncStateMachine SM>
   void start(SM& sm) noexcept {
     started_ = true;
-    detail::MethodBuilderCore::start(sm, [this](std::exception_ptr e) { set_exception(std::move(e)); });
-  }
-
-  // await_on_completed / await_unsafe_on_completed — the suspension step; the first one moves the
-  // machine into a rented box. After the call the caller returns from move_next() at once.
-  template <class A, AsyncStateMachine SM>
-  void await_on_completed(A& awaiter, SM& sm) noexcept {
-    suspend<true>(awaiter, sm);
-  }
-  template <class A, AsyncStateMachine SM>
-  void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
-    suspend<false>(awaiter, sm);
+    Base::start(sm);
   }
 
   // set_result(v) — completes the call.
@@ -297,8 +295,6 @@ class PoolingAsyncValueTaskMethodBuilder {
     }
   }
 
-  void set_state_machine(IAsyncStateMachine&) noexcept {}
-
   // task() — the call's ValueTask. Call once, after start(): InvalidOperationError before start()
   // or on a second call for a suspended call (its box has one consumer).
   ValueTask<T> task() {
@@ -315,13 +311,7 @@ class PoolingAsyncValueTaskMethodBuilder {
  private:
   template <bool Flow, class A, class SM>
   void suspend(A& awaiter, SM& sm) noexcept {
-    using Box = detail::PoolingStateMachineBox<SM, T>;
-    detail::MethodBuilderCore::suspend<Flow, Box>(awaiter, sm, box_, [&]() noexcept {
-      Box* const box = Box::rent();
-      box_.adopt(box);  // before the move (see "Mind the move")
-      box->emplace(std::move(sm));
-      return box;
-    });
+    detail::MethodBuilderCore::suspend<Flow, detail::PoolingStateMachineBox<SM, T>>(awaiter, sm, box_);
   }
 
   detail::BoxRef<detail::PoolingBoxBase<T>> box_;

@@ -261,7 +261,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "duet/core/awaiter.hpp"
+#include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/sm/async_method.hpp"
 #include "duet/sm/method_builder_core.hpp"

@@ -50,7 +50,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "duet/core/awaiter.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
@@ -142,19 +141,19 @@ struct MethodBuilderCore {
     }
   }
 
-  // suspend<Flow, Box>(awaiter, sm, ref, make_box) — the suspension step. On the first suspension
-  // make_box() (which adopts the box into `ref`, then moves `sm` into it) boxes the machine, and
-  // the continuation is registered on the *boxed* copy of `awaiter` when it is a field of `sm`.
-  // The box's ExecutionContext is captured, then the awaiter's on_completed (Flow) or
-  // unsafe_on_completed registers the box. After this call the caller must return from
-  // move_next() without touching `sm`.
-  template <bool Flow, class Box, class A, class SM, class Ref, class MakeBox>
-  static void suspend(A& awaiter, SM& sm, Ref& ref, MakeBox&& make_box) noexcept {
+  // suspend<Flow, Box>(awaiter, sm, ref) — the suspension step. On the first suspension
+  // Box::create(ref, sm) boxes the machine (it adopts the box into `ref`, then moves `sm` into
+  // it: "Mind the move"), and the continuation is registered on the *boxed* copy of `awaiter`
+  // when it is a field of `sm`. The box's ExecutionContext is captured, then the awaiter's
+  // on_completed (Flow) or unsafe_on_completed registers the box. After this call the caller
+  // must return from move_next() without touching `sm`.
+  template <bool Flow, class Box, class A, class SM, class Ref>
+  static void suspend(A& awaiter, SM& sm, Ref& ref) noexcept {
     static_assert(Awaiter<A>, "duet: await_[unsafe_]on_completed needs a duet::Awaiter");
     Box* box;
     A* target = std::addressof(awaiter);
     if (ref.get() == nullptr) {
-      box = make_box();
+      box = Box::create(ref, sm);
       target = std::addressof(relocate(awaiter, sm, box->machine()));
     } else {
       DUET_ASSERT(ref.in_box(), "a state machine suspended after it completed");
@@ -202,6 +201,36 @@ struct MethodBuilderCore {
   }
 };
 
+// MethodBuilderBase<Builder> — the protocol members a builder that boxes its machine itself
+// spells the same way: start() through MethodBuilderCore::start (an escaping exception goes to
+// Builder::set_exception), await_[unsafe_]on_completed through Builder::suspend<Flow> (which
+// calls MethodBuilderCore::suspend with the builder's own box), set_state_machine (unused).
+template <class Builder>
+class MethodBuilderBase {
+ public:
+  // start(sm) — MethodBuilderCore::start.
+  template <AsyncStateMachine SM>
+  void start(SM& sm) noexcept {
+    MethodBuilderCore::start(sm, [this](std::exception_ptr e) { self().set_exception(std::move(e)); });
+  }
+  // await_on_completed(awaiter, sm) / await_unsafe_on_completed(awaiter, sm) — the suspension
+  // step: boxes `sm` on its first suspension. After the call the caller returns from move_next()
+  // without touching `sm`.
+  template <class A, AsyncStateMachine SM>
+  void await_on_completed(A& awaiter, SM& sm) noexcept {
+    self().template suspend<true>(awaiter, sm);
+  }
+  template <class A, AsyncStateMachine SM>
+  void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
+    self().template suspend<false>(awaiter, sm);
+  }
+  // set_state_machine — parity with .NET; unused.
+  void set_state_machine(IAsyncStateMachine&) noexcept {}
+
+ private:
+  Builder& self() noexcept { return static_cast<Builder&>(*this); }
+};
+
 // AsyncStateMachineBox<SM, T> — the heap home of a suspended state machine: task state,
 // resumption node and the machine itself in one allocation.
 template <class SM, class T>
@@ -210,6 +239,17 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation, pub
   explicit AsyncStateMachineBox(SM&& sm) : TaskState<T>(2), machine_(std::move(sm)) {
     this->invoke = &AsyncStateMachineBox::resume;
     this->owner = this;
+  }
+
+  // create(ref, sm) — a new box holding `sm` (moved), adopted into `ref` before the move. Refs:
+  // running + the starter's builder.
+  template <class Ref>
+  static AsyncStateMachineBox* create(Ref& ref, SM& sm) noexcept {
+    void* const mem = MethodBuilderCore::allocate_box<AsyncStateMachineBox>();
+    auto* const box = static_cast<AsyncStateMachineBox*>(mem);
+    ref.adopt(box);
+    ::new (mem) AsyncStateMachineBox(std::move(sm));
+    return box;
   }
 
   void move_next() override { MethodBuilderCore::step(*this); }
@@ -233,7 +273,9 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation, pub
 
 // AsyncTaskMethodBuilder<T> — builds the Task<T> of an explicit/dsl state machine.
 template <class T = void>
-class AsyncTaskMethodBuilder {
+class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodBuilder<T>> {
+  friend class detail::MethodBuilderBase<AsyncTaskMethodBuilder>;
+
  public:
   AsyncTaskMethodBuilder() noexcept = default;
   // Moving a builder happens when its state machine is boxed (see "References").
@@ -242,23 +284,6 @@ class AsyncTaskMethodBuilder {
 
   // create() — a fresh builder (.NET's AsyncTaskMethodBuilder.Create()).
   static AsyncTaskMethodBuilder create() noexcept { return AsyncTaskMethodBuilder(); }
-
-  // start(sm) — MethodBuilderCore::start; an exception leaving move_next() faults the task.
-  template <AsyncStateMachine SM>
-  void start(SM& sm) noexcept {
-    detail::MethodBuilderCore::start(sm, [this](std::exception_ptr e) { set_exception(std::move(e)); });
-  }
-
-  // await_on_completed(awaiter, sm) / await_unsafe_on_completed(awaiter, sm) — the suspension
-  // step (MethodBuilderCore::suspend): boxes `sm` on its first suspension.
-  template <class A, AsyncStateMachine SM>
-  void await_on_completed(A& awaiter, SM& sm) noexcept {
-    suspend<true>(awaiter, sm);
-  }
-  template <class A, AsyncStateMachine SM>
-  void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
-    suspend<false>(awaiter, sm);
-  }
 
   // set_result(v) — completes the task (the last statement of move_next()).
   template <class... Args>
@@ -292,9 +317,6 @@ class AsyncTaskMethodBuilder {
     }
   }
 
-  // set_state_machine — parity with .NET; unused.
-  void set_state_machine(IAsyncStateMachine&) noexcept {}
-
   // task() — the method's task. Call it after start() (it throws InvalidOperationError before).
   Task<T> task() const {
     detail::TaskState<T>* const s = ref_.get();
@@ -306,14 +328,7 @@ class AsyncTaskMethodBuilder {
  private:
   template <bool Flow, class A, class SM>
   void suspend(A& awaiter, SM& sm) noexcept {
-    using Box = detail::AsyncStateMachineBox<SM, T>;
-    detail::MethodBuilderCore::suspend<Flow, Box>(awaiter, sm, ref_, [&]() noexcept {
-      void* const mem = detail::MethodBuilderCore::allocate_box<Box>();
-      Box* const box = static_cast<Box*>(mem);
-      ref_.adopt(box);                 // before the move (see "Mind the move")
-      ::new (mem) Box(std::move(sm));  // refs = 2: running + this (starter's) builder
-      return box;
-    });
+    detail::MethodBuilderCore::suspend<Flow, detail::AsyncStateMachineBox<SM, T>>(awaiter, sm, ref_);
   }
 
   void release_running() noexcept {

@@ -50,7 +50,6 @@
 #include <utility>
 
 #include "duet/compose/task_factory.hpp"
-#include "duet/core/awaiter.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
