@@ -18,3 +18,8 @@
 #include "duet/sm/value_task_builder.hpp"
 #include "duet/timer_wheel.hpp"
 #include "duet/when.hpp"
+// The other two styles: the DUET_* macro DSL and the fiber style.
+#include "duet/sm/dsl.hpp"
+#include "duet/fiber/async_void.hpp"
+#include "duet/fiber/fiber.hpp"
+#include "duet/fiber/value_task.hpp"
