@@ -15,9 +15,10 @@
 //       }
 //   }
 //
-// The main thread plays the UI thread: it installs a SingleThreadContext (duet's
-// WindowsFormsSynchronizationContext) and pumps it. The user clicks three times; the second file
-// is corrupt, so that click takes the error path. What the output shows, for every click:
+// The main thread plays the UI thread: it installs a SingleThreadContext (the one-thread
+// SynchronizationContext a UI framework installs) and pumps it. The user clicks three times; the
+// second file is corrupt, so that click takes the error path. What the output shows, for every
+// click:
 //  * the handler runs on the UI thread up to its await, and the click returns at once;
 //  * while ProcessLargeFile runs on a pool thread, the UI thread is free: it repaints;
 //  * the rest of the handler — the success line or the catch block, then the finally block —

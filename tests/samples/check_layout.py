@@ -25,11 +25,13 @@ def main() -> int:
     for scenario in scenarios:
         d = root / scenario
         if not d.is_dir():
-            problems.append(f"sample_scenarios lists {scenario}, but samples/{scenario}/ is missing")
+            problems.append(f"sample_scenarios lists {scenario}, "
+                            f"but samples/{scenario}/ is missing")
             continue
         driver = d / "driver.hpp"
         if not driver.is_file():
-            problems.append(f"samples/{scenario}/driver.hpp is missing: main() and helpers go there")
+            problems.append(f"samples/{scenario}/driver.hpp is missing: "
+                            f"main() and its helpers go there")
         elif not MAIN.search(driver.read_text(encoding="utf-8")):
             problems.append(f"samples/{scenario}/driver.hpp does not define main()")
         if not (d / "expected.txt").is_file():
