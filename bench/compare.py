@@ -108,6 +108,7 @@ class Row:
     better: str = "lower"       # or "higher"
     baseline: str = "explicit"  # the ratio's denominator column (case name)
     quick: str = ""             # regex of the variants --quick runs ("" = all; "-" = none)
+    quick_cols: tuple = ()      # the columns --quick runs (empty: all)
     why: dict = field(default_factory=dict)  # winning column -> reason
     cols: dict = field(default_factory=dict)  # matched `col` -> column (COLUMNS key) if renamed
 
@@ -152,6 +153,7 @@ SUMMARY_ROWS = [
              "fiber": "a pending fiber is one touched stack page plus its control block"}),
     Row("skynet", "skynet 1M (depth-first)", "bench_skynet",
         r"Skynet/(?P<col>explicit|dsl|fiber|boost_fiber)", "time", "ms", MS,
+        quick_cols=STYLE_COLUMNS,  # Boost.Fiber's million fresh stacks take seconds a run
         why={"explicit": "each call is one box allocation and a move_next, no stack switch",
              "dsl": "the same boxes and move_next calls as explicit",
              "fiber": "each call takes a pooled stack and switches in and out instead of "
@@ -162,6 +164,7 @@ SUMMARY_ROWS = [
         r"Post/(?P<col>thread_pool_existing_continuation|baseline_mutex_deque)", "time",
         "ns/op", NS, baseline="baseline",
         cols={"thread_pool_existing_continuation": "duet", "baseline_mutex_deque": "baseline"},
+        quick="-",  # wake-up latency dominates the few iterations a quick run allows
         why={"duet": "the work item is the intrusive continuation: a post never allocates",
              "baseline": "a std::deque under a mutex (the baseline): no hand-off to a worker"}),
     # bench_scheduler (issue 15): rows per worker count; they appear once that binary is built.
@@ -403,6 +406,8 @@ def wanted_names(binary, names, rows, args):
             variant = m.groupdict().get("variant") or ""
             if args.quick and row.quick and (row.quick == "-" or not re.fullmatch(row.quick, variant)):
                 continue
+            if args.quick and row.quick_cols and row.column(m) not in row.quick_cols:
+                continue
             if not column_allowed(row.column(m), row, args):
                 continue
             keep.append(n)
@@ -529,7 +534,19 @@ def column_title(col):
 
 
 def verdict(row, cells):
-    """One line: the winner and the reason, or why there is none."""
+    """One line: the winner and the reason, or why there is none; when a peer or baseline wins,
+    the same for the styles among themselves."""
+    text = rank(row, cells)
+    ok = {c: v for c, v in cells.items() if "median" in v}
+    ok_styles = {c: v for c, v in ok.items() if c in STYLE_COLUMNS}
+    sign = 1 if row.better == "lower" else -1
+    best = min(ok, key=lambda c: sign * ok[c]["median"]) if ok else None
+    if best not in STYLE_COLUMNS and len(ok_styles) >= 2:
+        text += "; among the styles: " + rank(row, ok_styles)
+    return text
+
+
+def rank(row, cells):
     ok = {c: v for c, v in cells.items() if "median" in v}
     if len(ok) < 2:
         return "no comparison: fewer than two columns ran"
@@ -904,7 +921,7 @@ def parse_args(argv):
     p.add_argument("--all-sizes", action="store_true", help="also run the HEAVY benchmarks "
                    "(a million unguarded fibers)")
     p.add_argument("--bench-min-time", default=None,
-                   help="Google Benchmark --benchmark_min_time, seconds (default 0.1, quick 0.005)")
+                   help="Google Benchmark --benchmark_min_time, seconds (default 0.05, quick 0.005)")
     p.add_argument("--bench-timeout", type=float, default=900.0, help="seconds per family")
     p.add_argument("--out-dir", default=None, help="where the files go (default "
                    "<build-dir>/compare)")
@@ -917,7 +934,7 @@ def parse_args(argv):
         args.runs = 1 if args.quick else 3
     args.runs = max(1, args.runs)
     if args.bench_min_time is None:
-        args.bench_min_time = "0.005" if args.quick else "0.1"
+        args.bench_min_time = "0.005" if args.quick else "0.05"
     args.summary_only = bool(args.quick or args.scenarios or args.styles)
     args.out_dir = args.out_dir or os.path.join(args.build_dir, "compare")
     if os.environ.get("DUET_COMPARE_NO_BENCH") == "1":
