@@ -52,8 +52,9 @@
 //    under AddressSanitizer (tests/fiber/test_fiber_stack.cpp prints it): 64 KiB leaves 8x
 //    (5x under ASan) headroom;
 //  * cost — only touched pages are resident, so the size does not change what a fiber costs: a
-//    suspended fiber holds about 4.2 KiB (one stack page plus the control block; bench_fiber's
-//    PendingRss at 10k and 100k pending). A smaller default would save address space only.
+//    suspended fiber holds about 4.3 KiB (one stack page plus the control block; bench_fiber's
+//    PendingRss at 10k, 100k and 1M pending, guarded). A smaller default would save address
+//    space only.
 // marl defaults to 1 MiB and Boost.Context to 128 KiB. Raise it per fiber with
 // FiberOptions::stack_size or for every later fiber with set_default_stack_size().
 //
