@@ -29,6 +29,7 @@ Options. --quick runs each sample once and only the benchmarks the summary needs
 their smallest sizes (under a minute). --scenarios NAMES keeps the sample scenarios and summary
 rows named (row ids as printed in the summary, e.g. skynet, pending_bytes); --styles NAMES keeps
 those styles (peers stay beside them). With a filter, only the summary's benchmarks run.
+--all-sizes adds the HEAVY benchmarks a default run leaves out (a million unguarded fibers).
 
 Exit status: 0 when every sample ran, agreed across styles and matched expected.txt, and every
 benchmark ran; 1 otherwise (the report lists each failure; one failure hides nothing else);
