@@ -15,7 +15,7 @@ a diff says what differs.
 
 Part 2, benchmarks. Every bench/bench_<name> executable is run family by family (one process per
 family, so a crash loses that family only), with --repetitions repetitions interleaved at random
-(Google Benchmark's --benchmark_enable_random_interleaving). First comes the summary: one row per
+(Google Benchmark's --benchmark_enable_random_interleaving; not for the SEQUENTIAL families). First comes the summary: one row per
 operation (SUMMARY_ROWS below), one column per style and per peer, each cell the median of the
 repetitions with its min-max and its ratio to explicit, and below it one line per row naming the
 winner and why. Then (full runs) every family as a table, each row's median time as a ratio to
@@ -209,6 +209,10 @@ DERIVED = [
 # where a first touch of a page exits to the hypervisor, as on this project's machines), and the
 # guard's cost in memory shows at 100k already.
 HEAVY = {"bench_fiber": [r"PendingRss/fiber_unguarded/1000000"]}
+
+# SEQUENTIAL — families whose repetitions must not be interleaved: their set-up is cached from
+# one repetition to the next (bench_timer's Workload warms a million timers once per size).
+SEQUENTIAL = {"bench_timer": ["Timer/Workload"]}
 
 # Counters whose value is a count: near-zero values are rounded to 0 (and the report says so).
 COUNT_METRICS = {"allocs/op"}
@@ -444,8 +448,9 @@ def run_binary(exe, args, rows, log):
         flt = "^(" + "|".join(regex_escape(n) for n in members) + ")$"
         cmd = [exe, "--benchmark_format=json", f"--benchmark_filter={flt}",
                f"--benchmark_repetitions={args.repetitions}",
-               "--benchmark_enable_random_interleaving=true",
                f"--benchmark_min_time={args.bench_min_time}"]
+        if family not in SEQUENTIAL.get(binary, []):
+            cmd.append("--benchmark_enable_random_interleaving=true")
         start = time.perf_counter()
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
