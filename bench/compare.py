@@ -15,11 +15,11 @@ a diff says what differs.
 
 Part 2, benchmarks. Every bench/bench_<name> executable is run family by family (one process per
 family, so a crash loses that family only), with --repetitions repetitions interleaved at random
-(Google Benchmark's --benchmark_enable_random_interleaving; not for the SEQUENTIAL families). First comes the summary: one row per
-operation (SUMMARY_ROWS below), one column per style and per peer, each cell the median of the
-repetitions with its min-max and its ratio to explicit, and below it one line per row naming the
-winner and why. Then (full runs) every family as a table, each row's median time as a ratio to
-the family's baseline (BASELINE rules below).
+(Google Benchmark's --benchmark_enable_random_interleaving; not for the SEQUENTIAL families).
+First comes the summary: one row per operation (SUMMARY_ROWS below), one column per style and
+per peer, each cell the median of the repetitions with its min-max and its ratio to explicit,
+and below it one line per row naming the winner and why. Then (full runs) every family as a
+table, each row's median time as a ratio to the family's baseline (FAMILY_BASELINES below).
 
 Files. <build-dir>/compare/results.json and results.csv hold every figure with every
 repetition; <build-dir>/compare/charts/<row>.svg and .png draw each summary row (bars: medians,
