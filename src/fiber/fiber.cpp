@@ -320,9 +320,10 @@ void FiberBase::start(std::size_t stack_size, int guard) {
     }
     size = round_to_pages(size);
     const bool guarded = guard < 0 ? g_default_guard.load(std::memory_order_relaxed) : guard != 0;
-    const boost::context::stack_context sctx = StackPool::acquire(size, guarded);
+    const StackKind kind = guarded ? guard_kind() : StackKind::unguarded;
+    const boost::context::stack_context sctx = StackPool::acquire(size, kind);
     stack_size_ = sctx.size;
-    guarded_ = guarded;
+    stack_kind_ = static_cast<std::uint8_t>(kind);
     stack_low_ = static_cast<char*>(sctx.sp) - sctx.size;
     guard_low_ = guarded ? static_cast<char*>(stack_low_) - page_size() : nullptr;
     fiber_ = boost::context::detail::make_fcontext(sctx.sp, sctx.size, &FiberBase::entry);
@@ -397,7 +398,7 @@ void FiberBase::switch_in() noexcept {
       boost::context::stack_context sctx;
       sctx.sp = static_cast<char*>(stack_low_) + stack_size_;
       sctx.size = stack_size_;
-      StackPool::release(sctx, guarded_);
+      StackPool::release(sctx, static_cast<StackKind>(stack_kind_));
       finished = true;
       break;
     }

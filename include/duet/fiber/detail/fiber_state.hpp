@@ -253,7 +253,7 @@ class FiberBase : public Continuation {
   std::exception_ptr register_error_;                    // thrown by a registration (see rules)
   EhGlobals eh_;                                         // the fiber's EH globals while switched out
   std::size_t stack_size_ = 0;
-  bool guarded_ = false;
+  std::uint8_t stack_kind_ = 0;  // src/fiber/stack_pool.hpp's StackKind; 0: unguarded
   void* guard_low_ = nullptr;
   void* stack_low_ = nullptr;
 #if defined(DUET_FIBER_ASAN)
