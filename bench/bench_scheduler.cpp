@@ -1,8 +1,8 @@
 // bench_scheduler.cpp — the thread pool against its peers, in one run (issue 15).
 //
 // Rows are named Family/implementation/workers so a runner can group them:
-//   ChainedPost/{duet,asio}/W    W chains... no: max(2, W) chains of work items, each item posting
-//                                the next (the message-passing pattern); items per second.
+//   ChainedPost/{duet,asio}/W    max(2, W) chains of work items, each item posting the next (the
+//                                message-passing pattern); items per second.
 //   ExternalPost/{duet,asio}/W   one producer thread (the benchmark thread) posts items that do
 //                                nothing but count; from the first post to the last item run.
 //   YieldPingPong/{explicit,dsl}/default
@@ -23,8 +23,8 @@
 //                                thread (what bench_skynet measures). Not a scheduling figure.
 //
 // W is 1, 2 and each count up to hardware_concurrency() (the scaling table). Run with
-//   build-release/bench/bench_scheduler --benchmark_repetitions=5 \
-//       --benchmark_report_aggregates_only=true
+//   build-release/bench/bench_scheduler --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true      (one command line)
 // and quote medians as ratios between rows of one run (bench/compare.py).
 #include <benchmark/benchmark.h>
 

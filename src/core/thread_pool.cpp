@@ -136,6 +136,15 @@ struct ThreadPool::Impl {
       tail = last;
       size.store(size.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
+
+    // push_front_list(first, last, n) — prepends a linked chain of n items (they run next).
+    void push_front_list(Continuation* first, Continuation* last, std::size_t n) noexcept {
+      std::lock_guard<std::mutex> lk(mutex);
+      last->next = head;
+      head = first;
+      if (!tail) tail = last;
+      size.store(size.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
   };
 
   explicit Impl(unsigned n) : slots(new std::atomic<Worker*>[k_thread_limit]) {
@@ -542,8 +551,11 @@ struct ThreadPool::Impl {
   // ---- blocking compensation ------------------------------------------------------------------
 
   void on_block(Worker& w) noexcept {
-    // Hand over what this worker holds: nobody else could run its slot, and its ring would wait
-    // for a thief.
+    // Hand over what this worker holds, at the FRONT of the global queue, in the order it would
+    // have run them (slot first, then the ring's newest): what a blocked item waits for is most
+    // often what it posted last, and its replacement takes the front first. Appending instead
+    // lets a growing tree of new work bury those items while blocked workers pile up (until
+    // max_threads: a deadlock the stress test found).
     Continuation* first = nullptr;
     Continuation* last = nullptr;
     std::size_t n = 0;
@@ -553,7 +565,7 @@ struct ThreadPool::Impl {
       link(first, last, n, c);
     }
     for (Continuation* x = w.ring.pop(); x; x = w.ring.pop()) link(first, last, n, x);
-    if (n > 0) global.push_list(first, last, n);
+    if (n > 0) global.push_front_list(first, last, n);
     blocked.fetch_add(1, std::memory_order_seq_cst);
     // A parked worker is no replacement: it was idle capacity already.
     if (unblocked() < min_threads.load(std::memory_order_relaxed)) (void)spawn();

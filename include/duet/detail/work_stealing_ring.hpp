@@ -55,9 +55,19 @@
 
 namespace duet::detail {
 
-// WorkStealingRing<T, N> — see the header. N must be a power of two. Thread-safety: push(),
-// pop() and size() from the owner only; steal() and approx_size() from any thread.
-template <class T, std::size_t N>
+// StdSync — the real synchronisation primitives. The model checker substitutes its own, whose
+// every operation is a scheduling point (tests/core/test_work_stealing_ring.cpp), the way loom
+// replaces std::sync.
+struct StdSync {
+  template <class U>
+  using atomic = std::atomic<U>;
+  static void fence_seq_cst() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+};
+
+// WorkStealingRing<T, N, Sync> — see the header. N must be a power of two. Thread-safety:
+// push() and pop() from the owner only; steal(), steal_half_into()'s source side and
+// approx_size() from any thread.
+template <class T, std::size_t N, class Sync = StdSync>
 class WorkStealingRing {
   static_assert(N >= 2 && (N & (N - 1)) == 0, "the capacity must be a power of two");
 
@@ -86,7 +96,7 @@ class WorkStealingRing {
   T* pop() noexcept {
     const std::int64_t b = bottom_.load(std::memory_order_relaxed) - 1;
     bottom_.store(b, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    Sync::fence_seq_cst();
     std::int64_t t = top_.load(std::memory_order_relaxed);
     if (t > b) {  // empty
       bottom_.store(b + 1, std::memory_order_relaxed);
@@ -106,7 +116,7 @@ class WorkStealingRing {
   // steal(out) — claims the top (oldest) item into `out`. Any thread, the owner included.
   Steal steal(T*& out) noexcept {
     std::int64_t t = top_.load(std::memory_order_acquire);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    Sync::fence_seq_cst();
     const std::int64_t b = bottom_.load(std::memory_order_acquire);
     if (t >= b) return Steal::empty;
     T* item = slot(t).load(std::memory_order_relaxed);
@@ -157,15 +167,17 @@ class WorkStealingRing {
   }
 
  private:
-  std::atomic<T*>& slot(std::int64_t i) noexcept { return buf_[static_cast<std::size_t>(i) & (N - 1)]; }
+  typename Sync::template atomic<T*>& slot(std::int64_t i) noexcept {
+    return buf_[static_cast<std::size_t>(i) & (N - 1)];
+  }
 
   // top_ — the next index to steal; written only by successful CASes.
-  alignas(64) std::atomic<std::int64_t> top_{0};
+  alignas(64) typename Sync::template atomic<std::int64_t> top_{0};
   // bottom_ — one past the newest item; written only by the owner.
-  alignas(64) std::atomic<std::int64_t> bottom_{0};
+  alignas(64) typename Sync::template atomic<std::int64_t> bottom_{0};
   // buf_ — the slots; relaxed atomics because a thief may read a slot the owner is rewriting
   // (it then fails its CAS and drops the value).
-  std::atomic<T*> buf_[N] = {};
+  typename Sync::template atomic<T*> buf_[N] = {};
 };
 
 }  // namespace duet::detail
