@@ -302,9 +302,13 @@ duet::Task<long> skynet_explicit(ThreadPool* pool, long num, long size);
 //     var children = new Task<long>[10];
 //     for (int i = 0; i < 10; ++i) children[i] = Skynet(pool, num + i * (size / 10), size / 10);
 //     long sum = 0;
-//     for (int i = 0; i < 10; ++i) sum += await children[i];
+//     for (int i = 0; i < 10; ++i) sum += await children[i];   // (see "Memory" below)
 //     return sum;
 //   }
+// Memory. Each node awaits its children by moving the task into the awaiter, so a child's box
+// is freed once its value has been read. Keeping every handle until the node returns (the C#
+// hoisted array, which keeps the tree reachable for .NET's GC too) retains all 1,111,111 boxes
+// until the root finishes: ~310 MiB explicit, ~515 MiB dsl, whatever the scheduler's order.
 struct SkynetMachine {
   int state_ = -1;
   duet::AsyncTaskMethodBuilder<long> builder_;
@@ -339,7 +343,7 @@ struct SkynetMachine {
         children_[i] = skynet_explicit(pool_, num_ + i * (size_ / k_div), size_ / k_div);
       }
       for (i_ = 0; i_ < k_div; ++i_) {
-        awaiter_ = children_[i_].get_awaiter();
+        awaiter_ = std::move(children_[i_]).get_awaiter();
         if (!awaiter_.is_completed()) {
           state_ = 1;
           builder_.await_unsafe_on_completed(awaiter_, *this);
@@ -390,7 +394,7 @@ struct SkynetDsl : duet::AsyncMethod<SkynetDsl, long> {
         children_[i] = skynet_dsl(pool_, num_ + i * (size_ / k_div), size_ / k_div);
       }
       for (i_ = 0; i_ < k_div; ++i_) {
-        DUET_AWAIT_INTO(child_, children_[i_]);
+        DUET_AWAIT_INTO(child_, std::move(children_[i_]));
         sum_ += child_;
       }
       DUET_RETURN(sum_);
@@ -411,7 +415,7 @@ duet::Task<long> skynet_fiber(ThreadPool* pool, long num, long size) {
       children[i] = skynet_fiber(pool, num + i * (size / k_div), size / k_div);
     }
     long sum = 0;
-    for (auto& child : children) sum += duet::await(child);
+    for (auto& child : children) sum += duet::await(std::move(child));
     return sum;
   });
 }

@@ -128,6 +128,10 @@ class WorkStealingRing {
     return Steal::success;
   }
 
+  // top_index() — the index of the oldest item (it only grows); any thread. Lets the owner see
+  // whether its oldest item has been waiting.
+  std::int64_t top_index() const noexcept { return top_.load(std::memory_order_relaxed); }
+
   // approx_size() — bottom - top as seen now; exact only when no one else touches the ring.
   // Any thread; for heuristics (is there anything to steal, pending_work_item_count).
   std::size_t approx_size() const noexcept {
