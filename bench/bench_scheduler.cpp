@@ -80,8 +80,9 @@ double peak_rss_mib() {
 
 constexpr long k_chain_items = 200'000;  // per chain, per iteration
 
-// ChainItem — a work item that posts itself again until its budget is spent.
-struct ChainItem : Continuation {
+// ChainItem — a work item that posts itself again until its budget is spent. Aligned so two
+// chains never share a cache line (Asio's handlers live in per-thread recycled memory).
+struct alignas(128) ChainItem : Continuation {
   ThreadPool* pool = nullptr;
   long left = 0;
   std::atomic<int>* done = nullptr;

@@ -17,10 +17,19 @@
 //    owner moves its older half to the global queue in one batch.
 // Posts from threads outside the pool go to the global injection queue (an intrusive list under
 // a mutex, taken in batches of up to len/workers + 1 into the taker's ring). A worker picks, in
-// order: every 61st pick, the global queue and then the oldest item of its own ring (fairness:
-// neither the slot nor the ring's bottom can starve anything for longer than 61 picks); its
-// slot; its ring's bottom; the global queue; then it searches: steals half of a random victim's
-// ring, spinning a little, and finally parks on a futex.
+// order: every 61st pick, the global queue first (so external work waits at most 61 picks
+// behind local work) and, when its ring's oldest item has stayed the oldest for 100 ms, that
+// item (the starvation bound of the LIFO order: two items posting each other through the slot
+// cannot keep the rest of the ring waiting forever, even with no thief around); its slot; its
+// ring's bottom; the global queue; then it searches: steals half of a random victim's ring,
+// spinning a little, and finally parks on a futex.
+//
+// Why the owner's order is LIFO (Go's and tokio's rings are FIFO behind the slot): in fork/join
+// work (skynet: each node posts ten children, then awaits them) newest-first is a depth-first
+// walk whose live set is the frontier, tens of items, while oldest-first is breadth-first and
+// keeps the whole tree alive; thieves still take the oldest, biggest pieces. The slot is what a
+// FIFO design needs for locality; here it saves the ring's seq_cst fence on the
+// post-one-run-one path (a message-passing chain touches only the slot).
 //
 // Wake-ups. At most half of the non-blocked workers search at once. A post that makes work
 // stealable (a ring push, a global push) wakes a parked worker only when no worker is searching,
