@@ -18,11 +18,11 @@
 // Posts from threads outside the pool go to the global injection queue (an intrusive list under
 // a mutex, taken in batches of up to len/workers + 1 into the taker's ring). A worker picks, in
 // order: every 61st pick, the global queue first (so external work waits at most 61 picks
-// behind local work) and, when its ring's oldest item has stayed the oldest for 100 ms, that
-// item (the starvation bound of the LIFO order: two items posting each other through the slot
-// cannot keep the rest of the ring waiting forever, even with no thief around); its slot; its
-// ring's bottom; the global queue; then it searches: steals half of a random victim's ring,
-// spinning a little, and finally parks on a futex.
+// behind local work) and, when its ring's oldest item has stayed the oldest while the worker
+// spent 100 ms of CPU time on newer ones, that item (the starvation bound of the LIFO order: two
+// items posting each other through the slot cannot keep the rest of the ring waiting forever,
+// even with no thief around); its slot; its ring's bottom; the global queue; then it searches:
+// steals half of a random victim's ring, spinning a little, and finally parks on a futex.
 //
 // Why the owner's order is LIFO (Go's and tokio's rings are FIFO behind the slot): in fork/join
 // work (skynet: each node posts ten children, then awaits them) newest-first is a depth-first

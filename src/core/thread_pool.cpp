@@ -34,13 +34,16 @@ constexpr std::size_t k_ring = 256;
 // k_fair_interval — every this many picks a worker looks at the global queue and the oldest item
 // of its ring before its slot (Go's and tokio's 61: prime, so it does not beat with patterns).
 constexpr unsigned k_fair_interval = 61;
-// k_stale_time — how long a worker's oldest ring item may stay the oldest before the worker runs
-// it ahead of its newer items: the starvation bound of the owner's LIFO order when no thief
-// comes by. Each such pick starts an old (in a tree: big) piece of work beside the current one,
-// so the bound trades latency against depth-first order: at 10 ms skynet 1M on one worker ran
-// 2.2x slower (130 interleaved subtrees whose frontiers overflowed the ring), at 100 ms it
-// costs nothing measurable.
-constexpr std::chrono::milliseconds k_stale_time{100};
+// k_stale_time — how much CPU time the worker may spend on newer items while its ring's oldest
+// item stays the oldest, before it runs that item ahead of them: the starvation bound of the
+// owner's LIFO order when no thief comes by. Each such pick starts an old (in a tree: big) piece
+// of work beside the current one, so the bound trades latency against depth-first order: taking
+// the top every 61 picks made skynet 1M keep its whole tree alive; every ~1,000 picks, or every
+// 10 ms, ran it 2-3x slower (the subtrees' frontiers piled up, overflowed the ring into the
+// global queue, which is looked at first). Wall time would make the bound shrink, in work, on a
+// loaded machine (at 100 ms wall and 8 runnable threads per core skynet on one worker ran 10x
+// slower); the thread's own CPU time does not.
+constexpr std::chrono::nanoseconds k_stale_time{std::chrono::milliseconds(100)};
 // k_batch_max — the most items one take moves from the global queue into a ring.
 constexpr std::size_t k_batch_max = k_ring / 2;
 // k_search_rounds — steal attempts over all victims (with a pause between) before parking.
@@ -81,6 +84,13 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   return !(r == -1 && errno == ETIMEDOUT);
 }
 
+// thread_cpu_time() — the calling thread's CPU time (vDSO-backed on Linux).
+std::chrono::nanoseconds thread_cpu_time() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr,
           nullptr, 0);
@@ -104,8 +114,8 @@ struct Worker {
   std::uint32_t rng = 0;
   unsigned picks = 0;
   std::int64_t stale_top = -1;  // the ring's top index at the last fairness pick
-  // stale_since — when a fairness pick first saw stale_top (epoch: not looked yet).
-  std::chrono::steady_clock::time_point stale_since{};
+  // stale_since — the thread's CPU time when a fairness pick first saw stale_top (-1: not yet).
+  std::chrono::nanoseconds stale_since{-1};
   bool searching = false;
   bool force_search = false;
   // parked — guarded by Impl::idle_mutex.
@@ -347,13 +357,11 @@ struct ThreadPool::Impl {
   // queue every k_fair_interval picks), or null.
   //
   // Fairness. Every 61st pick looks at the global queue first. The ring's oldest item is run
-  // ahead of the newer ones only once it has stayed the oldest for k_stale_time: that bounds how
-  // long a busy bottom (say, two items posting each other through the slot) can starve it,
-  // without turning the owner's depth-first order into a breadth-first one in fork/join trees.
-  // (Taking the top every 61 picks, or every thousand, made skynet start a new top-level subtree
-  // that often; the frontiers of the unfinished ones piled up, overflowed the ring into the
-  // global queue, and the run was 10x slower.) The clock is read only while the top is stale,
-  // once per 61 picks.
+  // ahead of the newer ones only once it has stayed the oldest while this worker spent
+  // k_stale_time of CPU on other items: that bounds how long a busy bottom (say, two items posting
+  // each other through the slot) can starve it, without turning the owner's depth-first order
+  // into a breadth-first one in fork/join trees (see k_stale_time). The clock is read only while
+  // the top is stale, once per 61 picks.
   Continuation* local_item(Worker& w) noexcept {
     if (++w.picks == k_fair_interval) {
       w.picks = 0;
@@ -361,13 +369,13 @@ struct ThreadPool::Impl {
       const std::int64_t top = w.ring.top_index();
       if (top != w.stale_top || w.ring.approx_size() == 0) {
         w.stale_top = top;
-        w.stale_since = {};
+        w.stale_since = std::chrono::nanoseconds{-1};
       } else {
-        const auto now = std::chrono::steady_clock::now();
-        if (w.stale_since == std::chrono::steady_clock::time_point{}) {
+        const std::chrono::nanoseconds now = thread_cpu_time();
+        if (w.stale_since.count() < 0) {
           w.stale_since = now;
         } else if (now - w.stale_since >= k_stale_time) {
-          w.stale_since = {};
+          w.stale_since = std::chrono::nanoseconds{-1};
           Continuation* oldest = nullptr;
           for (;;) {
             const auto r = w.ring.steal(oldest);
@@ -567,7 +575,7 @@ struct ThreadPool::Impl {
       w->force_search = false;
       w->picks = 0;
       w->stale_top = -1;
-      w->stale_since = {};
+      w->stale_since = std::chrono::nanoseconds{-1};
       w->futex.store(0, std::memory_order_relaxed);
       live.fetch_add(1, std::memory_order_relaxed);
       w->thread = std::thread([this, w] { run_worker(*w); });
