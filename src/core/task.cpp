@@ -41,6 +41,8 @@ void TaskStateBase::complete_canceled_claimed(std::exception_ptr e) noexcept {
 void TaskStateBase::wait() {
   observed_.store(true, std::memory_order_relaxed);
   if (is_completed()) return;
+  // On a pool worker: hand its queued items over and start a replacement (scheduler.hpp).
+  BlockingRegion blocking;
   if (auto* ctx = SynchronizationContext::current()) {
     ctx->blocking_wait(*this);
   } else {
