@@ -2,6 +2,7 @@
 // immortal completed task, and the live-state counter.
 #include "duet/core/task.hpp"
 
+#include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 
 namespace duet {
