@@ -46,8 +46,8 @@
 // (ManualResetValueTaskSourceCore's own rule), so the consumer may recycle the object at once:
 //  * get_result(token) reads the outcome, resets the core (the token goes stale, so a second
 //    await or any later use of the token throws InvalidOperationError naming the await-once rule:
-//    ValueTask's rules 1-3 in value_task/value_task.hpp all hold) and recycles the object — before it
-//    returns, so a caller that observed the result finds the object back in the pool;
+//    ValueTask's rules 1-3 in value_task/value_task.hpp all hold) and recycles the object —
+//    before it returns, so a caller that observed the result finds the object back in the pool;
 //  * on_abandoned(token) (the ValueTask was dropped unconsumed) registers the object's own
 //    `recycle_node_` as the operation's continuation: it recycles the object when the operation
 //    completes, or at once when it already has.
@@ -56,11 +56,10 @@
 // per-thread slot in front of a shared list, so a suspending call allocates nothing in steady
 // state whichever thread consumes it.
 //
-// Start failure. FiberBase::start() (src/fiber/fiber.cpp) releases a
-// task reference when no stack can be mapped: this object has no task, so it hands FiberBase the
-// immortal completed Task<> state (whose count cannot reach zero) and clears the Continuation's
-// `owner` (there is no task for deadlock detection to follow). async_value() then recycles the
-// object and rethrows FiberStackError / ArgumentError.
+// Start failure. FiberBase::start() throws before anything ran when no stack can be mapped
+// (FiberStackError) or the stack size is out of range (ArgumentError); async_value() then
+// recycles the object and rethrows. The object has no task, so the Continuation's `owner` (what
+// deadlock detection follows) is null.
 //
 // Thread-safety: async_value() may be called from any thread. The ValueTask follows ValueTask's
 // rules (one consumer); the source is driven by one producer (the fiber) and one consumer.
@@ -97,8 +96,7 @@ class FiberValueTaskSource final
   friend class duet::detail::PooledValueTaskSource<T, FiberValueTaskSource>;
 
  public:
-  FiberValueTaskSource() noexcept : FiberBase(duet::detail::TaskState<void>::completed()) {
-    this->owner = nullptr;  // no task to follow (see "Start failure")
+  FiberValueTaskSource() noexcept : FiberBase(nullptr) {  // no task (see "Start failure")
     recycle_node_.invoke = &FiberValueTaskSource::recycle_abandoned;
     recycle_node_.self = this;
   }

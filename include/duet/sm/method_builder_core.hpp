@@ -149,7 +149,11 @@ struct MethodBuilderCore {
   // must return from move_next() without touching `sm`.
   template <bool Flow, class Box, class A, class SM, class Ref>
   static void suspend(A& awaiter, SM& sm, Ref& ref) noexcept {
-    static_assert(Awaiter<A>, "duet: await_[unsafe_]on_completed needs a duet::Awaiter");
+    if constexpr (Flow) {
+      static_assert(Awaiter<A>, "duet: await_on_completed needs a duet::Awaiter");
+    } else {
+      static_assert(Awaiter<A>, "duet: await_unsafe_on_completed needs a duet::Awaiter");
+    }
     Box* box;
     A* target = std::addressof(awaiter);
     if (ref.get() == nullptr) {
