@@ -1,4 +1,4 @@
-// duet/duet.hpp — the umbrella header.
+// duet/duet.hpp — the umbrella header: everything public, the DSL and the fibers too.
 #pragma once
 
 #include "duet/awaiter.hpp"
@@ -8,10 +8,15 @@
 #include "duet/continuation.hpp"
 #include "duet/errors.hpp"
 #include "duet/execution_context.hpp"
+#include "duet/fiber/async_void.hpp"
+#include "duet/fiber/fiber.hpp"
+#include "duet/fiber/value_task.hpp"
 #include "duet/scheduler.hpp"
 #include "duet/single_thread_context.hpp"
+#include "duet/sm/async_method.hpp"
 #include "duet/sm/async_void_builder.hpp"
 #include "duet/sm/builder.hpp"
+#include "duet/sm/dsl.hpp"
 #include "duet/sync_context.hpp"
 #include "duet/task.hpp"
 #include "duet/value_task.hpp"

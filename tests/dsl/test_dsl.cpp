@@ -1,6 +1,6 @@
 // tests/dsl/test_dsl.cpp — what is particular to the DSL: labels, awaiter storage, allocation
 // counts, hand-written machine fields, run-time misuse reports, and try-statement shapes beyond
-// the shared semantic suite (tests/styles).
+// the shared semantic suite (tests/semantic).
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// tests/styles/style_dsl.cpp — every scenario of styles.hpp written with the DUET_* macros.
+// tests/semantic/style_dsl.cpp — every scenario of styles.hpp written with the DUET_* macros.
 #include <duet/sm/dsl.hpp>
 
 #include "styles.hpp"

@@ -1,7 +1,9 @@
-// tests/styles/test_styles.cpp — the semantic suite, run once per registered style (styles.hpp).
+// tests/semantic/test_styles.cpp — the semantic suite, run once per registered style (styles.hpp).
 // Inputs are TaskCompletionSources completed on the test thread, so continuations run inline
 // and every intermediate state (pending, what the log holds while suspended) is observable.
 #include <gtest/gtest.h>
+
+#include "duet_fixture.hpp"
 
 #include <algorithm>
 #include <string>
@@ -30,7 +32,7 @@ std::string what_of(const Task<T>& t) {
   return "<no exception>";
 }
 
-class StyleTest : public ::testing::TestWithParam<const Style*> {
+class StyleTest : public duet::testing::DuetTest, public ::testing::WithParamInterface<const Style*> {
  protected:
   const Style& s() const { return *GetParam(); }
   Log log_;

@@ -1,4 +1,4 @@
-// tests/styles/style_fiber.cpp — every scenario of styles.hpp as straight-line code on a fiber.
+// tests/semantic/style_fiber.cpp — every scenario of styles.hpp as straight-line code on a fiber.
 //
 // The bodies are the C# bodies of styles.hpp, with `await x` written duet::await(x). Two C#
 // constructs have no C++ keyword and are spelled out the same way in every scenario:

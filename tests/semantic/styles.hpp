@@ -1,9 +1,9 @@
-// tests/styles/styles.hpp — the one semantic suite every style must pass: the scenario
+// tests/semantic/styles.hpp — the one semantic suite every style must pass: the scenario
 // interface each style implements, and the registry the suite is parameterised over.
 //
-// A style is a file tests/styles/style_<name>.cpp that defines a `Style` (one function per
+// A style is a file tests/semantic/style_<name>.cpp that defines a `Style` (one function per
 // scenario below, each written in that style) and registers it with a static
-// `StyleRegistration`. tests/styles/meson.build compiles every style file that exists into the
+// `StyleRegistration`. tests/semantic/meson.build compiles every style file that exists into the
 // one test binary, so adding the fiber style is adding style_fiber.cpp — nothing else changes.
 //
 // Each scenario is described here in C#; every style must implement exactly that method. The

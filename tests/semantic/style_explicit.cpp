@@ -1,4 +1,4 @@
-// tests/styles/style_explicit.cpp — every scenario of styles.hpp as a hand-written state
+// tests/semantic/style_explicit.cpp — every scenario of styles.hpp as a hand-written state
 // machine, shaped as Roslyn lowers an async method: state_ (-1 running, n suspended at await n,
 // -2 done), the builder, hoisted locals and one field per awaiter type; resumption jumps back
 // with `goto` (Roslyn's IL does the same) and dispatches again *inside* each try block, because
