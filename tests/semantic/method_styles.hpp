@@ -7,7 +7,8 @@
 //
 //   task(pre, make, post)              async Task<R> M() { pre(); var r = await make();
 //                                                         return post(r); }
-//   fire(pre, make, post)              async void M() { pre(); var r = await make(); post(r); }
+//   fire(pre, make, post, fin)         async void M() { pre();
+//                                        try { var r = await make(); post(r); } finally { fin(); } }
 //   value_task<Pooled>(pre, make, post)   the same body as `task`, returning ValueTask<R>, through
 //                                      AsyncValueTaskMethodBuilder (Pooled = false) or
 //                                      PoolingAsyncValueTaskMethodBuilder (Pooled = true)
@@ -80,6 +81,9 @@ struct Probe {
     if (log) log->add(e);
   }
 };
+
+// nop — the `pre` of a method with nothing before its await (and any other empty step).
+inline constexpr auto nop = [] {};
 
 namespace detail {
 
@@ -366,6 +370,60 @@ struct TryRecoverSm {
   }
 };
 
+// FireSm — `async void M() { pre(); try { var r = await make(); post(r); } finally { fin(); } }`.
+// The finally block is lowered as Roslyn lowers one: the try body's exception is parked, the
+// finally code runs as ordinary code, then the parked exception is rethrown.
+template <class Pre, class Make, class Post, class Fin>
+struct FireSm {
+  using A = duet::awaiter_t<std::invoke_result_t<Make&>>;
+  using In = detail::awaitable_result_t<std::invoke_result_t<Make&>>;
+
+  int state_ = -1;
+  duet::AsyncVoidMethodBuilder builder_{};
+  Pre pre_;
+  Make make_;
+  Post post_;
+  Fin fin_;
+  std::optional<A> awaiter_{};
+  std::exception_ptr pending_{};
+
+  void move_next() {
+    try {
+      if (state_ != 0) pre_();
+      try {
+        if (state_ == 0) goto resume0;
+        awaiter_.emplace(duet::get_awaiter(make_()));
+        if (!awaiter_->is_completed()) {
+          state_ = 0;
+          builder_.await_unsafe_on_completed(*awaiter_, *this);
+          return;  // suspending: the finally code does not run
+        }
+      resume0:
+        state_ = -1;
+        if constexpr (std::is_void_v<In>) {
+          awaiter_->get_result();
+          awaiter_.reset();
+          post_();
+        } else {
+          In r = awaiter_->get_result();
+          awaiter_.reset();
+          post_(std::move(r));
+        }
+      } catch (...) {
+        pending_ = std::current_exception();
+      }
+      fin_();  // finally
+      if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result();
+  }
+};
+
 }  // namespace explicit_style
 
 struct Explicit {
@@ -377,10 +435,10 @@ struct Explicit {
         .pre_ = std::move(pre), .make_ = std::move(make), .post_ = std::move(post), .probe_ = probe};
     return detail::run_machine(sm);
   }
-  template <class Pre, class Make, class Post>
-  static void fire(Pre pre, Make make, Post post) {
-    explicit_style::AwaitSm<detail::VoidKind, Pre, Make, Post> sm{
-        .pre_ = std::move(pre), .make_ = std::move(make), .post_ = std::move(post)};
+  template <class Pre, class Make, class Post, class Fin = std::remove_const_t<decltype(nop)>>
+  static void fire(Pre pre, Make make, Post post, Fin fin = {}) {
+    explicit_style::FireSm<Pre, Make, Post, Fin> sm{
+        .pre_ = std::move(pre), .make_ = std::move(make), .post_ = std::move(post), .fin_ = std::move(fin)};
     detail::run_machine(sm);
   }
   template <bool Pooled, class Pre, class Make, class Post>
@@ -434,6 +492,8 @@ template <class Kind, class Pre, class Make, class Post, bool VoidIn>
 struct AwaitMethod;
 template <class Make, class Each, class Post, bool VoidIn>
 struct LoopMethod;
+template <class Pre, class Make, class Post, class Fin, bool VoidIn>
+struct FireMethod;
 
 #define SEMANTIC_DSL_METHODS(VOID_IN, AWAIT_STATEMENT, ...)                                        \
   template <class Kind, class Pre, class Make, class Post>                                         \
@@ -511,6 +571,34 @@ struct LoopMethod;
         }                                                                                          \
       DUET_END                                                                                     \
     }                                                                                              \
+  };                                                                                               \
+                                                                                                   \
+  template <class Pre, class Make, class Post, class Fin>                                          \
+  struct FireMethod<Pre, Make, Post, Fin, VOID_IN>                                                 \
+      : duet::AsyncVoidMethod<FireMethod<Pre, Make, Post, Fin, VOID_IN>> {                         \
+    using Awaitable = std::invoke_result_t<Make&>;                                                 \
+    using In = detail::awaitable_result_t<Awaitable>;                                              \
+    Pre pre_;                                                                                      \
+    Make make_;                                                                                    \
+    Post post_;                                                                                    \
+    Fin fin_;                                                                                      \
+    std::optional<Awaitable> operand_;                                                             \
+    std::optional<std::conditional_t<VOID_IN, detail::Unit, In>> in_;                              \
+    FireMethod(Pre pre, Make make, Post post, Fin fin)                                             \
+        : pre_(std::move(pre)), make_(std::move(make)), post_(std::move(post)), fin_(std::move(fin)) {} \
+    void move_next() {                                                                             \
+      DUET_BEGIN                                                                                   \
+        pre_();                                                                                    \
+        DUET_TRY                                                                                   \
+          operand_.emplace(make_());                                                               \
+          AWAIT_STATEMENT;                                                                         \
+          operand_.reset();                                                                        \
+          call_post<void>(post_ __VA_OPT__(, ) __VA_ARGS__);                                       \
+        DUET_FINALLY                                                                               \
+          fin_();                                                                                  \
+        DUET_END_TRY                                                                               \
+      DUET_END                                                                                     \
+    }                                                                                              \
   };
 
 SEMANTIC_DSL_METHODS(true, DUET_AWAIT(std::move(*operand_)))
@@ -559,10 +647,11 @@ struct Dsl {
     return duet::start<Method<detail::TaskKind, Pre, Make, Post>>(std::move(pre), std::move(make),
                                                                   std::move(post), probe);
   }
-  template <class Pre, class Make, class Post>
-  static void fire(Pre pre, Make make, Post post) {
-    duet::start<Method<detail::VoidKind, Pre, Make, Post>>(std::move(pre), std::move(make),
-                                                           std::move(post), nullptr);
+  template <class Pre, class Make, class Post, class Fin = std::remove_const_t<decltype(nop)>>
+  static void fire(Pre pre, Make make, Post post, Fin fin = {}) {
+    using M = dsl_style::FireMethod<Pre, Make, Post, Fin,
+                                    std::is_void_v<detail::awaitable_result_t<std::invoke_result_t<Make&>>>>;
+    duet::start<M>(std::move(pre), std::move(make), std::move(post), std::move(fin));
   }
   template <bool Pooled, class Pre, class Make, class Post>
   static auto value_task(Pre pre, Make make, Post post) {
@@ -621,11 +710,21 @@ struct Fiber {
     return duet::fiber::async([pre = std::move(pre), make = std::move(make), post = std::move(post),
                                probe]() mutable { return fiber_style::await_body(pre, make, post, probe); });
   }
-  template <class Pre, class Make, class Post>
-  static void fire(Pre pre, Make make, Post post) {
+  template <class Pre, class Make, class Post, class Fin = std::remove_const_t<decltype(nop)>>
+  static void fire(Pre pre, Make make, Post post, Fin fin = {}) {
     static_assert(std::is_void_v<detail::task_result_t<Make, Post>>, "async void: post returns nothing");
-    duet::fiber::async_void([pre = std::move(pre), make = std::move(make), post = std::move(post)]() mutable {
-      fiber_style::await_body(pre, make, post, nullptr);
+    duet::fiber::async_void([pre = std::move(pre), make = std::move(make), post = std::move(post),
+                             fin = std::move(fin)]() mutable {
+      detail::fiber_call(pre);
+      std::exception_ptr pending;
+      try {
+        auto nothing = [] {};
+        fiber_style::await_body(nothing, make, post, nullptr);
+      } catch (...) {
+        pending = std::current_exception();
+      }
+      detail::fiber_call(fin);  // finally
+      if (pending) std::rethrow_exception(pending);
     });
   }
   // value_task<true> is async_value (the fiber's pooled ValueTask form). value_task<false> is the
@@ -699,8 +798,5 @@ struct StyleName {
     return S::name;
   }
 };
-
-// nop — the `pre` of a method with nothing before its await.
-inline constexpr auto nop = [] {};
 
 }  // namespace semantic
