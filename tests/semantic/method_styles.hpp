@@ -474,6 +474,25 @@ namespace dsl_style {
 template <class R>
 using Held = std::conditional_t<std::is_void_v<R>, detail::Unit, R>;
 
+// Operand<A> — the awaited operand kept in the machine between make() and the await: the value,
+// or (when make() returns an lvalue, e.g. a ValueTask owned elsewhere) a pointer to it.
+template <class A>
+struct Operand {
+  std::optional<A> value;
+  void set(A&& a) { value.emplace(std::move(a)); }
+  A& peek() { return *value; }
+  A&& get() { return std::move(*value); }
+  void reset() { value.reset(); }
+};
+template <class A>
+struct Operand<A&> {
+  A* target = nullptr;
+  void set(A& a) { target = &a; }
+  A& peek() { return *target; }
+  A& get() { return *target; }
+  void reset() { target = nullptr; }
+};
+
 // call_post<R>(post, in...) — post's result, or Unit when post returns nothing.
 template <class R, class Post, class... In>
 Held<R> call_post(Post& post, In&&... in) {
@@ -508,7 +527,7 @@ struct FireMethod;
     Make make_;                                                                                    \
     Post post_;                                                                                    \
     Probe* probe_;                                                                                 \
-    std::optional<Awaitable> operand_;                                                             \
+    Operand<Awaitable> operand_;                                                             \
     std::optional<std::conditional_t<VOID_IN, detail::Unit, In>> in_;                              \
     AwaitMethod(Pre pre, Make make, Post post, Probe* probe)                                       \
         : pre_(std::move(pre)), make_(std::move(make)), post_(std::move(post)), probe_(probe) {}   \
@@ -516,8 +535,8 @@ struct FireMethod;
       if (probe_) probe_->slice();                                                                 \
       DUET_BEGIN                                                                                   \
         pre_();                                                                                    \
-        operand_.emplace(make_());                                                                 \
-        if (probe_ && !detail::is_ready(*operand_)) probe_->suspend(0);                            \
+        operand_.set(make_());                                                                 \
+        if (probe_ && !detail::is_ready(operand_.peek())) probe_->suspend(0);                            \
         AWAIT_STATEMENT;                                                                           \
         operand_.reset();                                                                          \
         if (probe_) {                                                                              \
@@ -546,7 +565,7 @@ struct FireMethod;
     Post post_;                                                                                    \
     Probe* probe_;                                                                                 \
     int i_ = 0;                                                                                    \
-    std::optional<Awaitable> operand_;                                                             \
+    Operand<Awaitable> operand_;                                                             \
     std::optional<std::conditional_t<VOID_IN, detail::Unit, In>> in_;                              \
     LoopMethod(int n, Make make, Each each, Post post, Probe* probe)                               \
         : n_(n), make_(std::move(make)), each_(std::move(each)), post_(std::move(post)),           \
@@ -555,8 +574,8 @@ struct FireMethod;
       if (probe_) probe_->slice();                                                                 \
       DUET_BEGIN                                                                                   \
         for (i_ = 0; i_ < n_; ++i_) {                                                              \
-          operand_.emplace(make_(i_));                                                             \
-          if (probe_ && !detail::is_ready(*operand_)) probe_->suspend(i_);                         \
+          operand_.set(make_(i_));                                                             \
+          if (probe_ && !detail::is_ready(operand_.peek())) probe_->suspend(i_);                         \
           AWAIT_STATEMENT;                                                                         \
           operand_.reset();                                                                        \
           if (probe_ && probe_->slices.load() > 1) probe_->resumed();                              \
@@ -582,7 +601,7 @@ struct FireMethod;
     Make make_;                                                                                    \
     Post post_;                                                                                    \
     Fin fin_;                                                                                      \
-    std::optional<Awaitable> operand_;                                                             \
+    Operand<Awaitable> operand_;                                                             \
     std::optional<std::conditional_t<VOID_IN, detail::Unit, In>> in_;                              \
     FireMethod(Pre pre, Make make, Post post, Fin fin)                                             \
         : pre_(std::move(pre)), make_(std::move(make)), post_(std::move(post)), fin_(std::move(fin)) {} \
@@ -590,7 +609,7 @@ struct FireMethod;
       DUET_BEGIN                                                                                   \
         pre_();                                                                                    \
         DUET_TRY                                                                                   \
-          operand_.emplace(make_());                                                               \
+          operand_.set(make_());                                                               \
           AWAIT_STATEMENT;                                                                         \
           operand_.reset();                                                                        \
           call_post<void>(post_ __VA_OPT__(, ) __VA_ARGS__);                                       \
@@ -601,8 +620,8 @@ struct FireMethod;
     }                                                                                              \
   };
 
-SEMANTIC_DSL_METHODS(true, DUET_AWAIT(std::move(*operand_)))
-SEMANTIC_DSL_METHODS(false, DUET_AWAIT_INTO(in_, std::move(*operand_)), std::move(*in_))
+SEMANTIC_DSL_METHODS(true, DUET_AWAIT(operand_.get()))
+SEMANTIC_DSL_METHODS(false, DUET_AWAIT_INTO(in_, operand_.get()), std::move(*in_))
 #undef SEMANTIC_DSL_METHODS
 
 // TryRecoverMethod — try { return ok(await make()); } catch (E e) { return recovered(e, await
@@ -684,16 +703,16 @@ detail::task_result_t<Make, Post> await_body(Pre& pre, Make& make, Post& post, P
   using In = detail::awaitable_result_t<std::invoke_result_t<Make&>>;
   if (probe) probe->slice();
   fiber_call(pre);
-  auto operand = fiber_call(make);
+  decltype(auto) operand = fiber_call(make);
   const bool suspends = probe && !detail::is_ready(operand);
   if (suspends) probe->suspend(0);
   if constexpr (std::is_void_v<In>) {
-    duet::await(std::move(operand));
+    duet::await(static_cast<decltype(operand)&&>(operand));
     if (suspends) probe->slice(), probe->resumed();
     if (probe) probe->after_await.fetch_add(1);
     return fiber_call(post);
   } else {
-    In r = duet::await(std::move(operand));
+    In r = duet::await(static_cast<decltype(operand)&&>(operand));
     if (suspends) probe->slice(), probe->resumed();
     if (probe) probe->after_await.fetch_add(1);
     return fiber_call(post, std::move(r));
@@ -757,15 +776,15 @@ struct Fiber {
       using In = detail::loop_in_t<Make>;
       if (probe) probe->slice();
       for (int i = 0; i < n; ++i) {
-        auto operand = detail::fiber_call(make, i);
+        decltype(auto) operand = detail::fiber_call(make, i);
         const bool suspends = probe && !detail::is_ready(operand);
         if (suspends) probe->suspend(i);
         if constexpr (std::is_void_v<In>) {
-          duet::await(std::move(operand));
+          duet::await(static_cast<decltype(operand)&&>(operand));
           if (suspends) probe->slice(), probe->resumed();
           detail::fiber_call(each, i);
         } else {
-          In r = duet::await(std::move(operand));
+          In r = duet::await(static_cast<decltype(operand)&&>(operand));
           if (suspends) probe->slice(), probe->resumed();
           detail::fiber_call(each, i, std::move(r));
         }
