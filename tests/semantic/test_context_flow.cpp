@@ -185,6 +185,35 @@ TYPED_TEST(ContextFlow, LibraryUsesConfigureAwaitFalseAndTheUiCodeStillResumesOn
   EXPECT_EQ(ui_resumed, Where::ui);
 }
 
+TYPED_TEST(ContextFlow, RunUntilPumpsTheMethodsContinuationBackToTheLoop) {
+  duet::SingleThreadContext ui;
+  duet::SyncContextScope scope(&ui);
+  const auto ui_id = std::this_thread::get_id();
+  TaskCompletionSource<int> tcs;
+  std::thread::id resumed_on;
+  Task<int> t = TypeParam::task(nop, [&] { return tcs.task(); },
+                                [&](int v) {
+                                  resumed_on = thread_now();
+                                  return v + 1;
+                                });
+  auto completer = duet::run([&] { tcs.set_result(41); });
+  ui.run_until(t);
+  EXPECT_EQ(t.result(), 42);
+  EXPECT_EQ(resumed_on, ui_id);  // the continuation was posted back to the loop
+  completer.wait();
+}
+
+TYPED_TEST(ContextFlow, YieldOnTheLoopRequeuesToTheLoop) {
+  duet::SingleThreadContext ui;
+  duet::SyncContextScope scope(&ui);
+  bool on_ui = false;
+  Task<> t = TypeParam::task(nop, [] { return duet::yield(); }, [&] { on_ui = current_context() == &ui; });
+  EXPECT_FALSE(t.is_completed());  // yield always suspends
+  EXPECT_EQ(ui.pending_count(), 1u);
+  ui.run_until(t);
+  EXPECT_TRUE(on_ui);
+}
+
 // Observed — the thread, the current SynchronizationContext and the pool flag at one point.
 struct Observed {
   std::thread::id thread;
