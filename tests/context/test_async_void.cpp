@@ -10,11 +10,6 @@
 
 #include <duet/duet.hpp>
 
-#include "context_machines.hpp"
-
-using ctx_test::async_void;
-using ctx_test::Nothing;
-
 namespace {
 
 // Unhandled — a replaceable unhandled-exception handler that records what it gets.

@@ -9,11 +9,6 @@
 
 #include <duet/duet.hpp>
 
-#include "context_machines.hpp"
-
-using ctx_test::async_await;
-using ctx_test::Nothing;
-
 namespace {
 
 std::vector<std::string> g_reported;

@@ -1,8 +1,7 @@
 // tests/dsl/test_dsl_value_task.cpp — DSL methods that return ValueTask<T> (through
 // AsyncValueTaskMethodBuilder and PoolingAsyncValueTaskMethodBuilder, selected with
 // duet::AsyncValueTaskMethod / duet::PoolingAsyncValueTaskMethod) and DSL methods that await
-// ValueTasks: an early return through a finally block that awaits, the exit guard, and the
-// allocation counts the builders promise. The behaviour shared with every style is in
+// ValueTasks: the exit guard and the allocation counts the builders promise. The behaviour shared with every style is in
 // tests/semantic/test_value_task_methods.cpp.
 #include <gtest/gtest.h>
 
@@ -163,42 +162,6 @@ struct Cancelable : duet::PoolingAsyncValueTaskMethod<Cancelable, int> {
     DUET_END
   }
 };
-
-// VoidWithFinally — `async ValueTask M()` with an early return inside try/finally, and an await
-// inside the finally block.
-struct VoidWithFinally : duet::PoolingAsyncValueTaskMethod<VoidWithFinally> {
-  Gate* gate_;
-  std::string* log_;
-  VoidWithFinally(Gate* gate, std::string* log) : gate_(gate), log_(log) {}
-  void move_next() {
-    DUET_BEGIN
-      DUET_TRY
-        *log_ += "try ";
-        DUET_AWAIT(*gate_);
-        DUET_RETURN();
-      DUET_FINALLY
-        *log_ += "finally ";
-        DUET_AWAIT(*gate_);
-        *log_ += "after-await-in-finally";
-      DUET_END_TRY
-      *log_ += " unreachable";
-    DUET_END
-  }
-};
-
-TEST(DslValueTask, VoidMethodReturnsThroughAFinallyThatAwaits) {
-  Gate gate;
-  std::string log;
-  ValueTask<> vt = duet::start<VoidWithFinally>(&gate, &log);
-  EXPECT_FALSE(vt.is_completed());
-  gate.open();  // resumes in the try body; DUET_RETURN runs the finally, which suspends again
-  EXPECT_EQ(log, "try finally ");
-  EXPECT_FALSE(vt.is_completed());
-  gate.open();
-  EXPECT_TRUE(vt.is_completed_successfully());
-  vt.result();
-  EXPECT_EQ(log, "try finally after-await-in-finally");
-}
 
 // PlainReturnVt — a plain `return;` in a ValueTask method: the exit guard faults it (no hang).
 template <template <class, class, class> class Method>

@@ -37,8 +37,9 @@
 // machines, resumptions after a suspending await in the fiber), `suspended_at` the index of each
 // await that suspended, `resumed_on` the thread of the last resumption. The machines record a
 // suspension where they suspend; the dsl and the fiber record it when the awaited operand was not
-// yet complete at the await (the same condition the await itself tests), so only pass a Probe
-// with Task operands (asking a ValueTask would consume it).
+// yet complete at the await (the dsl withdraws the note when the method was not re-entered after
+// all: the operand completed between that check and the await's own), so only pass a Probe with
+// Task operands (asking a ValueTask would consume it).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -157,6 +158,27 @@ auto run_machine(M& sm) {
 // =============================================================================================
 namespace explicit_style {
 
+// hold(result, f, args...) — result = f(args...), or Unit when f returns nothing.
+template <class Held, class F, class... Args>
+void hold(std::optional<Held>& result, F& f, Args&&... args) {
+  if constexpr (std::is_void_v<std::invoke_result_t<F&, Args...>>) {
+    f(std::forward<Args>(args)...);
+    result.emplace();
+  } else {
+    result.emplace(f(std::forward<Args>(args)...));
+  }
+}
+
+// finish(builder, result) — the method's last statement: set_result with the held value.
+template <class B, class Held>
+void finish(B& builder, std::optional<Held>& result) {
+  if constexpr (std::is_same_v<Held, detail::Unit>) {
+    builder.set_result();
+  } else {
+    builder.set_result(std::move(*result));
+  }
+}
+
 // AwaitSm — `pre(); var r = await make(); return post(r);` for any builder.
 template <class Kind, class Pre, class Make, class Post>
 struct AwaitSm {
@@ -195,22 +217,12 @@ struct AwaitSm {
         awaiter_->get_result();
         awaiter_.reset();
         if (probe_) probe_->after_await.fetch_add(1);
-        if constexpr (std::is_void_v<R>) {
-          post_();
-          result.emplace();
-        } else {
-          result.emplace(post_());
-        }
+        hold(result, post_);
       } else {
         In r = awaiter_->get_result();
         awaiter_.reset();
         if (probe_) probe_->after_await.fetch_add(1);
-        if constexpr (std::is_void_v<R>) {
-          post_(std::move(r));
-          result.emplace();
-        } else {
-          result.emplace(post_(std::move(r)));
-        }
+        hold(result, post_, std::move(r));
       }
     } catch (...) {
       state_ = -2;
@@ -218,11 +230,7 @@ struct AwaitSm {
       return;
     }
     state_ = -2;
-    if constexpr (std::is_void_v<R>) {
-      builder_.set_result();
-    } else {
-      builder_.set_result(std::move(*result));
-    }
+    finish(builder_, result);
   }
 };
 
@@ -274,23 +282,14 @@ struct LoopSm {
         }
       }
       if (probe_) probe_->after_await.fetch_add(1);
-      if constexpr (std::is_void_v<R>) {
-        post_();
-        result.emplace();
-      } else {
-        result.emplace(post_());
-      }
+      hold(result, post_);
     } catch (...) {
       state_ = -2;
       builder_.set_exception(std::current_exception());
       return;
     }
     state_ = -2;
-    if constexpr (std::is_void_v<R>) {
-      builder_.set_result();
-    } else {
-      builder_.set_result(std::move(*result));
-    }
+    finish(builder_, result);
   }
 };
 
@@ -504,6 +503,25 @@ Held<R> call_post(Post& post, In&&... in) {
   }
 }
 
+// ProbeNote — the dsl's Probe bookkeeping around one await: before it, a suspension is noted
+// when the operand is not complete yet; after it, the note is withdrawn when the method was not
+// re-entered in between (the operand completed on another thread between the two checks, so the
+// await did not suspend after all).
+struct ProbeNote {
+  int slices_before = 0;
+  bool noted = false;
+  template <class A>
+  void before(Probe& probe, A& operand, int at) {
+    slices_before = probe.slices.load();
+    noted = !detail::is_ready(operand);
+    if (noted) probe.suspend(at);
+  }
+  void after(Probe& probe) {
+    if (noted && probe.slices.load() == slices_before) probe.suspended_at.pop_back();
+    noted = false;
+  }
+};
+
 // A switch label (every DUET_AWAIT holds one) cannot sit inside `if constexpr`, so each method
 // exists twice: DUET_AWAIT for a void operand and DUET_AWAIT_INTO for a valued one. The macro
 // below stamps both from one text; everything else is ordinary DSL.
@@ -529,6 +547,7 @@ struct FireMethod;
     Probe* probe_;                                                                                 \
     Operand<Awaitable> operand_;                                                             \
     std::optional<std::conditional_t<VOID_IN, detail::Unit, In>> in_;                              \
+    ProbeNote note_;                                                                               \
     AwaitMethod(Pre pre, Make make, Post post, Probe* probe)                                       \
         : pre_(std::move(pre)), make_(std::move(make)), post_(std::move(post)), probe_(probe) {}   \
     void move_next() {                                                                             \
@@ -536,9 +555,10 @@ struct FireMethod;
       DUET_BEGIN                                                                                   \
         pre_();                                                                                    \
         operand_.set(make_());                                                                 \
-        if (probe_ && !detail::is_ready(operand_.peek())) probe_->suspend(0);                            \
+        if (probe_) note_.before(*probe_, operand_.peek(), 0);                                     \
         AWAIT_STATEMENT;                                                                           \
         operand_.reset();                                                                          \
+        if (probe_) note_.after(*probe_);                                                          \
         if (probe_) {                                                                              \
           if (probe_->slices.load() > 1) probe_->resumed();                                        \
           probe_->after_await.fetch_add(1);                                                        \
@@ -567,6 +587,7 @@ struct FireMethod;
     int i_ = 0;                                                                                    \
     Operand<Awaitable> operand_;                                                             \
     std::optional<std::conditional_t<VOID_IN, detail::Unit, In>> in_;                              \
+    ProbeNote note_;                                                                               \
     LoopMethod(int n, Make make, Each each, Post post, Probe* probe)                               \
         : n_(n), make_(std::move(make)), each_(std::move(each)), post_(std::move(post)),           \
           probe_(probe) {}                                                                         \
@@ -575,9 +596,10 @@ struct FireMethod;
       DUET_BEGIN                                                                                   \
         for (i_ = 0; i_ < n_; ++i_) {                                                              \
           operand_.set(make_(i_));                                                             \
-          if (probe_ && !detail::is_ready(operand_.peek())) probe_->suspend(i_);                         \
+          if (probe_) note_.before(*probe_, operand_.peek(), i_);                                  \
           AWAIT_STATEMENT;                                                                         \
           operand_.reset();                                                                        \
+          if (probe_) note_.after(*probe_);                                                        \
           if (probe_ && probe_->slices.load() > 1) probe_->resumed();                              \
           call_post<void>(each_, i_ __VA_OPT__(, ) __VA_ARGS__);                                   \
         }                                                                                          \
