@@ -326,9 +326,13 @@ TYPED_TEST(ContextFlow, ConfigureAwaitFalseResumesOffTheContextAndReadsThatThrea
   Observed before, after_pool, after_inline;
   TaskCompletionSource<> tcs;
   std::atomic<bool> on_pool{false};
-  before.take();  // the method's first slice runs here, synchronously
   Task<int> t = TypeParam::loop(
-      2, [&](int i) { return i == 0 ? Step::to_pool() : Step::on(tcs.task(), false); },
+      2,
+      [&](int i) {
+        if (i == 1) return Step::on(tcs.task(), false);
+        before.take();  // in the method's first slice, before its first await
+        return Step::to_pool();
+      },
       [&](int i) {
         if (i == 0) {
           after_pool.take();
