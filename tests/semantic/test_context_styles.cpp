@@ -1,8 +1,10 @@
-// tests/styles/test_context_styles.cpp — the context-flow scenarios (context_styles.hpp), run once
+// tests/semantic/test_context_styles.cpp — the context-flow scenarios (context_styles.hpp), run once
 // per registered ContextStyle. The gates are TaskCompletionSources completed on a thread-pool
 // thread, so every resumption crosses threads; the UI-style scenarios pump a SingleThreadContext
 // on the test thread until the method's task completes (no sleeps).
 #include <gtest/gtest.h>
+
+#include "duet_fixture.hpp"
 
 #include <string>
 
@@ -27,7 +29,7 @@ void open_on_pool(TaskCompletionSource<> gate) {
   duet::run([gate]() mutable { gate.set_result(); }).wait();
 }
 
-class ContextStyleTest : public ::testing::TestWithParam<const ContextStyle*> {
+class ContextStyleTest : public duet::testing::DuetTest, public ::testing::WithParamInterface<const ContextStyle*> {
  protected:
   const ContextStyle& s() const { return *GetParam(); }
 };
@@ -117,7 +119,7 @@ TEST(ContextStyleRegistry, EveryStyleHasItsContextScenarios) {
     for (const ContextStyle* c : registered_context_styles()) {
       if (std::string(c->name) == style->name) found = true;
     }
-    EXPECT_TRUE(found) << "style '" << style->name << "' has no tests/styles/context_" << style->name
+    EXPECT_TRUE(found) << "style '" << style->name << "' has no tests/semantic/context_" << style->name
                        << ".cpp registering its ContextStyle (context_styles.hpp)";
   }
 }

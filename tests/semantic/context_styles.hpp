@@ -1,7 +1,7 @@
-// tests/styles/context_styles.hpp — the context-flow half of the semantic suite: AsyncLocal and
+// tests/semantic/context_styles.hpp — the context-flow half of the semantic suite: AsyncLocal and
 // SynchronizationContext scenarios that every style must pass, kept apart from styles.hpp so the
 // two halves grow independently (a style adds style_<name>.cpp for styles.hpp and
-// context_<name>.cpp for this file; tests/styles/meson.build links whichever exist).
+// context_<name>.cpp for this file; tests/semantic/meson.build links whichever exist).
 //
 // test_context_styles.cpp runs every scenario once per registered ContextStyle, and checks that
 // every registered Style (styles.hpp) has a ContextStyle of the same name — so a style cannot

@@ -1,4 +1,4 @@
-// tests/styles/context_dsl.cpp — every scenario of context_styles.hpp written with the DUET_*
+// tests/semantic/context_dsl.cpp — every scenario of context_styles.hpp written with the DUET_*
 // macros (the builder flows the ExecutionContext and the await captures the
 // SynchronizationContext exactly as for the explicit machines: only move_next() differs).
 #include <string>

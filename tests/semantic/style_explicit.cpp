@@ -1,4 +1,4 @@
-// tests/styles/style_explicit.cpp — every scenario of styles.hpp as a hand-written state
+// tests/semantic/style_explicit.cpp — every scenario of styles.hpp as a hand-written state
 // machine, shaped as Roslyn lowers an async method: state_ (-1 running, n suspended at await n,
 // -2 done), the builder, hoisted locals and one field per awaiter type; resumption jumps back
 // with `goto` (Roslyn's IL does the same) and dispatches again *inside* each try block, because
@@ -693,6 +693,197 @@ struct VoidMethodSm {
   }
 };
 
+// ShapesSm — three nested try statements; awaits in a try body (state 0), an inner finally
+// (1), a try inside a catch-all (2) and a try inside the outer finally (3). Each resume point is
+// reached by dispatching again at the entry of every try block that encloses it.
+struct ShapesSm {
+  int state_ = -1;
+  AsyncTaskMethodBuilder<std::string> builder_{};
+  Task<> gate_{};
+  int mode_ = 0;
+  std::string log_{};
+  std::string result_{};
+  bool returning_ = false;
+  std::exception_ptr p3_{};      // parked for finally f3
+  std::exception_ptr caught_{};  // the exception the catch-all block handles
+  std::exception_ptr p1_{};      // parked for finally f1
+  std::exception_ptr p1f_{};     // parked for the finally inside f1
+  TaskAwaiter<void> aw_{};
+
+  // suspend(n) — the suspension step of await n on aw_ (the caller returns right after).
+  void suspend(int n) {
+    state_ = n;
+    builder_.await_unsafe_on_completed(aw_, *this);
+  }
+
+  void move_next() {
+    try {
+      if (state_ != 3) {
+        try {  // outer try body (finally f1)
+          if (state_ != 2) {
+            try {  // middle try body (catch-all)
+              if (state_ == 1) goto resume1;
+              try {  // t3 try body (finally f3)
+                if (state_ == 0) goto resume0;
+                log_ += "t3 ";
+                aw_ = gate_.get_awaiter();
+                if (!aw_.is_completed()) return suspend(0);
+              resume0:
+                state_ = -1;
+                aw_.get_result();
+                if (mode_ == 1) throw TestError("deep");
+                if (mode_ == 2) {
+                  result_ = log_ + "returned";  // return: the value now, the finally blocks next
+                  returning_ = true;
+                }
+              } catch (...) {
+                p3_ = std::current_exception();
+              }
+              log_ += "f3 ";  // finally f3
+              aw_ = gate_.get_awaiter();
+              if (!aw_.is_completed()) return suspend(1);
+            resume1:
+              state_ = -1;
+              aw_.get_result();
+              if (p3_) std::rethrow_exception(std::exchange(p3_, nullptr));
+              if (returning_) goto outer_finally;
+            } catch (...) {
+              caught_ = std::current_exception();
+            }
+          }
+          if (caught_) {  // the catch-all block, outside the C++ handler so it may await
+            if (state_ != 2) log_ += "catch-all ";
+            try {
+              if (state_ == 2) goto resume2;
+              aw_ = gate_.get_awaiter();
+              if (!aw_.is_completed()) return suspend(2);
+            resume2:
+              state_ = -1;
+              aw_.get_result();
+              std::rethrow_exception(caught_);  // throw;
+            } catch (const TestError& e) {
+              log_ += std::string("inner:") + e.what() + " ";
+            }
+            caught_ = nullptr;
+          }
+        } catch (...) {
+          p1_ = std::current_exception();
+        }
+      }
+    outer_finally:
+      try {  // finally f1: try { ... } finally { log += "f1f "; }
+        if (state_ == 3) goto resume3;
+        log_ += "f1 ";
+        aw_ = gate_.get_awaiter();
+        if (!aw_.is_completed()) return suspend(3);
+      resume3:
+        state_ = -1;
+        aw_.get_result();
+      } catch (...) {
+        p1f_ = std::current_exception();
+      }
+      log_ += "f1f ";
+      if (p1f_) std::rethrow_exception(std::exchange(p1f_, nullptr));
+      if (p1_) std::rethrow_exception(std::exchange(p1_, nullptr));
+      if (!returning_) result_ = log_ + "end";
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result(std::move(result_));
+  }
+};
+
+struct VoidReturnInTrySm {
+  int state_ = -1;
+  AsyncTaskMethodBuilder<> builder_{};
+  Log* log_;
+  Task<> gate_{};
+  bool returning_ = false;
+  std::exception_ptr pending_{};
+  TaskAwaiter<void> aw_{};
+  void move_next() {
+    try {
+      try {
+        if (state_ == 0) goto resume0;
+        aw_ = gate_.get_awaiter();
+        if (!aw_.is_completed()) {
+          state_ = 0;
+          builder_.await_unsafe_on_completed(aw_, *this);
+          return;
+        }
+      resume0:
+        state_ = -1;
+        aw_.get_result();
+        returning_ = true;  // return;
+      } catch (...) {
+        pending_ = std::current_exception();
+      }
+      log_->add("finally");
+      if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
+      if (!returning_) log_->add("unreachable");
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result();
+  }
+};
+
+struct ReturnThroughFinallySm {
+  int state_ = -1;
+  duet::PoolingAsyncValueTaskMethodBuilder<> builder_{};
+  Log* log_;
+  Task<> first_{}, second_{};
+  bool returning_ = false;
+  std::exception_ptr pending_{};
+  TaskAwaiter<void> aw_{};
+  void move_next() {
+    try {
+      if (state_ == 1) goto resume1;
+      try {
+        if (state_ == 0) goto resume0;
+        log_->add("try");
+        aw_ = first_.get_awaiter();
+        if (!aw_.is_completed()) {
+          state_ = 0;
+          builder_.await_unsafe_on_completed(aw_, *this);
+          return;
+        }
+      resume0:
+        state_ = -1;
+        aw_.get_result();
+        returning_ = true;  // return;
+      } catch (...) {
+        pending_ = std::current_exception();
+      }
+      log_->add("finally");
+      aw_ = second_.get_awaiter();
+      if (!aw_.is_completed()) {
+        state_ = 1;
+        builder_.await_unsafe_on_completed(aw_, *this);
+        return;
+      }
+    resume1:
+      state_ = -1;
+      aw_.get_result();
+      log_->add("after-await-in-finally");
+      if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
+      if (!returning_) log_->add("unreachable");
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result();
+  }
+};
+
 const styles::Style k_explicit_style{
     .name = "explicit",
     .return_value = [](int v) { return start_machine(ReturnValueSm{.v_ = v}); },
@@ -724,6 +915,14 @@ const styles::Style k_explicit_style{
     },
     .bump_unique = [](Task<std::unique_ptr<int>> in) { return start_machine(BumpUniqueSm{.input_ = std::move(in)}); },
     .void_method = [](Log& log, Task<> in) { return start_machine(VoidMethodSm{.log_ = &log, .input_ = std::move(in)}); },
+    .shapes = [](Task<> gate, int mode) { return start_machine(ShapesSm{.gate_ = std::move(gate), .mode_ = mode}); },
+    .void_return_in_try = [](Log& log, Task<> gate) {
+      return start_machine(VoidReturnInTrySm{.log_ = &log, .gate_ = std::move(gate)});
+    },
+    .value_task_return_through_finally = [](Log& log, Task<> first, Task<> second) {
+      return start_machine(
+          ReturnThroughFinallySm{.log_ = &log, .first_ = std::move(first), .second_ = std::move(second)});
+    },
 };
 
 const styles::StyleRegistration k_register(k_explicit_style);

@@ -1,4 +1,4 @@
-// tests/styles/style_dsl.cpp — every scenario of styles.hpp written with the DUET_* macros.
+// tests/semantic/style_dsl.cpp — every scenario of styles.hpp written with the DUET_* macros.
 #include <duet/sm/dsl.hpp>
 
 #include "styles.hpp"
@@ -284,6 +284,84 @@ struct VoidMethod : duet::AsyncMethod<VoidMethod> {
   }
 };
 
+struct Shapes : duet::AsyncMethod<Shapes, std::string> {
+  Task<> gate_;
+  int mode_ = 0;
+  std::string log_;
+  Shapes(Task<> gate, int mode) : gate_(std::move(gate)), mode_(mode) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_TRY                                 // depth 1
+        DUET_TRY                               // depth 2
+          DUET_TRY                             // depth 3
+            log_ += "t3 ";
+            DUET_AWAIT(gate_);
+            if (mode_ == 1) throw TestError("deep");
+            if (mode_ == 2) DUET_RETURN(log_ + "returned");
+          DUET_FINALLY
+            log_ += "f3 ";
+            DUET_AWAIT(gate_);
+          DUET_END_TRY
+        DUET_CATCH_ALL
+          log_ += "catch-all ";
+          DUET_TRY                             // a try inside a catch block
+            DUET_AWAIT(gate_);
+            throw;                             // rethrows the exception the catch-all holds
+          DUET_CATCH(const TestError&, e)
+            log_ += std::string("inner:") + e.what() + " ";
+          DUET_END_TRY
+        DUET_END_TRY
+      DUET_FINALLY
+        DUET_TRY                               // a try inside a finally block
+          log_ += "f1 ";
+          DUET_AWAIT(gate_);
+        DUET_FINALLY
+          log_ += "f1f ";
+        DUET_END_TRY
+      DUET_END_TRY
+      DUET_RETURN(log_ + "end");
+    DUET_END
+  }
+};
+
+struct VoidReturnInTry : duet::AsyncMethod<VoidReturnInTry> {
+  Log* log_;
+  Task<> gate_;
+  VoidReturnInTry(Log& log, Task<> gate) : log_(&log), gate_(std::move(gate)) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_TRY
+        DUET_AWAIT(gate_);
+        DUET_RETURN();
+      DUET_FINALLY
+        log_->add("finally");
+      DUET_END_TRY
+      log_->add("unreachable");
+    DUET_END
+  }
+};
+
+struct ReturnThroughFinally : duet::PoolingAsyncValueTaskMethod<ReturnThroughFinally> {
+  Log* log_;
+  Task<> first_, second_;
+  ReturnThroughFinally(Log& log, Task<> first, Task<> second)
+      : log_(&log), first_(std::move(first)), second_(std::move(second)) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_TRY
+        log_->add("try");
+        DUET_AWAIT(first_);
+        DUET_RETURN();
+      DUET_FINALLY
+        log_->add("finally");
+        DUET_AWAIT(second_);
+        log_->add("after-await-in-finally");
+      DUET_END_TRY
+      log_->add("unreachable");
+    DUET_END
+  }
+};
+
 const styles::Style k_dsl_style{
     .name = "dsl",
     .return_value = [](int v) { return duet::start<ReturnValue>(v); },
@@ -307,6 +385,11 @@ const styles::Style k_dsl_style{
     .concat = [](Task<std::string> a, Task<std::string> b) { return duet::start<Concat>(std::move(a), std::move(b)); },
     .bump_unique = [](Task<std::unique_ptr<int>> in) { return duet::start<BumpUnique>(std::move(in)); },
     .void_method = [](Log& log, Task<> in) { return duet::start<VoidMethod>(log, std::move(in)); },
+    .shapes = [](Task<> gate, int mode) { return duet::start<Shapes>(std::move(gate), mode); },
+    .void_return_in_try = [](Log& log, Task<> gate) { return duet::start<VoidReturnInTry>(log, std::move(gate)); },
+    .value_task_return_through_finally = [](Log& log, Task<> first, Task<> second) {
+      return duet::start<ReturnThroughFinally>(log, std::move(first), std::move(second));
+    },
 };
 
 const styles::StyleRegistration k_register(k_dsl_style);

@@ -1,4 +1,4 @@
-// tests/styles/style_fiber.cpp — every scenario of styles.hpp as straight-line code on a fiber.
+// tests/semantic/style_fiber.cpp — every scenario of styles.hpp as straight-line code on a fiber.
 //
 // The bodies are the C# bodies of styles.hpp, with `await x` written duet::await(x). Two C#
 // constructs have no C++ keyword and are spelled out the same way in every scenario:
@@ -257,6 +257,91 @@ Task<> void_method(Log& log, Task<> input) {
   });
 }
 
+Task<std::string> shapes(Task<> gate, int mode) {
+  return async([gate = std::move(gate), mode]() -> std::string {
+    std::string log;
+    std::optional<std::string> returned;
+    std::exception_ptr p1;
+    try {
+      try {
+        std::exception_ptr p3;
+        try {
+          log += "t3 ";
+          duet::await(gate);
+          if (mode == 1) throw TestError("deep");
+          if (mode == 2) returned = log + "returned";  // return — after the finally blocks
+        } catch (...) {
+          p3 = std::current_exception();
+        }
+        log += "f3 ";  // finally f3
+        duet::await(gate);
+        if (p3) std::rethrow_exception(p3);
+      } catch (...) {  // catch-all (an await inside the handler, then `throw;`)
+        log += "catch-all ";
+        try {
+          duet::await(gate);
+          throw;
+        } catch (const TestError& e) {
+          log += std::string("inner:") + e.what() + " ";
+        }
+      }
+    } catch (...) {
+      p1 = std::current_exception();
+    }
+    {  // finally f1: try { log += "f1 "; await gate; } finally { log += "f1f "; }
+      std::exception_ptr p1f;
+      try {
+        log += "f1 ";
+        duet::await(gate);
+      } catch (...) {
+        p1f = std::current_exception();
+      }
+      log += "f1f ";
+      if (p1f) std::rethrow_exception(p1f);
+    }
+    if (p1) std::rethrow_exception(p1);
+    if (returned) return *returned;
+    return log + "end";
+  });
+}
+
+Task<> void_return_in_try(Log& log, Task<> gate) {
+  return async([&log, gate = std::move(gate)] {
+    bool returned = false;
+    std::exception_ptr pending;
+    try {
+      duet::await(gate);
+      returned = true;  // return — after the finally block
+    } catch (...) {
+      pending = std::current_exception();
+    }
+    log.add("finally");
+    if (pending) std::rethrow_exception(pending);
+    if (returned) return;
+    log.add("unreachable");
+  });
+}
+
+duet::ValueTask<> value_task_return_through_finally(Log& log, Task<> first, Task<> second) {
+  return duet::fiber::async_value([&log, first = std::move(first), second = std::move(second)] {
+    bool returned = false;
+    std::exception_ptr pending;
+    try {
+      log.add("try");
+      duet::await(first);
+      returned = true;  // return — after the finally block
+    } catch (...) {
+      pending = std::current_exception();
+    }
+    log.add("finally");  // finally (an exception from the await below replaces `pending`)
+    duet::await(second);
+    log.add("after-await-in-finally");
+    if (pending) std::rethrow_exception(pending);
+    if (returned) return;
+    log.add("unreachable");
+  });
+}
+
 const styles::Style k_fiber_style{
     .name = "fiber",
     .return_value = &return_value,
@@ -274,6 +359,9 @@ const styles::Style k_fiber_style{
     .concat = &concat,
     .bump_unique = &bump_unique,
     .void_method = &void_method,
+    .shapes = &shapes,
+    .void_return_in_try = &void_return_in_try,
+    .value_task_return_through_finally = &value_task_return_through_finally,
 };
 
 const styles::StyleRegistration k_register(k_fiber_style);

@@ -1,4 +1,4 @@
-// tests/styles/context_explicit.cpp — every scenario of context_styles.hpp as an explicit state
+// tests/semantic/context_explicit.cpp — every scenario of context_styles.hpp as an explicit state
 // machine (the shape Roslyn generates; see style_explicit.cpp for the conventions).
 #include <string>
 #include <thread>

@@ -1,7 +1,9 @@
-// tests/styles/test_styles.cpp — the semantic suite, run once per registered style (styles.hpp).
+// tests/semantic/test_styles.cpp — the semantic suite, run once per registered style (styles.hpp).
 // Inputs are TaskCompletionSources completed on the test thread, so continuations run inline
 // and every intermediate state (pending, what the log holds while suspended) is observable.
 #include <gtest/gtest.h>
+
+#include "duet_fixture.hpp"
 
 #include <algorithm>
 #include <string>
@@ -30,7 +32,7 @@ std::string what_of(const Task<T>& t) {
   return "<no exception>";
 }
 
-class StyleTest : public ::testing::TestWithParam<const Style*> {
+class StyleTest : public duet::testing::DuetTest, public ::testing::WithParamInterface<const Style*> {
  protected:
   const Style& s() const { return *GetParam(); }
   Log log_;
@@ -396,6 +398,53 @@ TEST_P(StyleTest, VoidFaulted) {
   in.set_exception(TestError("v"));
   EXPECT_EQ(log_.str(), "start");
   EXPECT_THROW(t.wait(), TestError);
+}
+
+// ---- try statements nested three deep, void and ValueTask returns through finally blocks -------
+
+TEST_P(StyleTest, ThreeLevelsOfTryNormal) {
+  TaskCompletionSource<> gate;
+  Task<std::string> t = s().shapes(gate.task(), 0);
+  EXPECT_EQ(t.status(), duet::TaskStatus::pending);
+  gate.set_result();
+  EXPECT_EQ(t.result(), "t3 f3 f1 f1f end");
+}
+
+TEST_P(StyleTest, RethrowInsideATryInsideACatchAll) {
+  TaskCompletionSource<> gate;
+  Task<std::string> t = s().shapes(gate.task(), 1);
+  gate.set_result();
+  EXPECT_EQ(t.result(), "t3 f3 catch-all inner:deep f1 f1f end");
+}
+
+TEST_P(StyleTest, ReturnFromThreeLevelsRunsEveryFinallyWithAwaits) {
+  TaskCompletionSource<> gate;
+  Task<std::string> t = s().shapes(gate.task(), 2);
+  gate.set_result();
+  // The value is computed at the return, before the finally blocks run (as in C#).
+  EXPECT_EQ(t.result(), "t3 returned");
+}
+
+TEST_P(StyleTest, VoidReturnInsideTry) {
+  TaskCompletionSource<> gate;
+  Task<> t = s().void_return_in_try(log_, gate.task());
+  EXPECT_EQ(log_.str(), "");
+  gate.set_result();
+  EXPECT_TRUE(t.is_completed_successfully());
+  EXPECT_EQ(log_.str(), "finally");
+}
+
+TEST_P(StyleTest, ValueTaskMethodReturnsThroughAFinallyThatAwaits) {
+  TaskCompletionSource<> first, second;
+  duet::ValueTask<> vt = s().value_task_return_through_finally(log_, first.task(), second.task());
+  EXPECT_FALSE(vt.is_completed());
+  first.set_result();  // resumes in the try body; the return runs the finally, which suspends again
+  EXPECT_EQ(log_.str(), "try finally");
+  EXPECT_FALSE(vt.is_completed());
+  second.set_result();
+  EXPECT_TRUE(vt.is_completed_successfully());
+  vt.result();
+  EXPECT_EQ(log_.str(), "try finally after-await-in-finally");
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStyles, StyleTest, ::testing::ValuesIn(registered_styles()),

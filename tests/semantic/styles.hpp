@@ -1,9 +1,9 @@
-// tests/styles/styles.hpp — the one semantic suite every style must pass: the scenario
+// tests/semantic/styles.hpp — the one semantic suite every style must pass: the scenario
 // interface each style implements, and the registry the suite is parameterised over.
 //
-// A style is a file tests/styles/style_<name>.cpp that defines a `Style` (one function per
+// A style is a file tests/semantic/style_<name>.cpp that defines a `Style` (one function per
 // scenario below, each written in that style) and registers it with a static
-// `StyleRegistration`. tests/styles/meson.build compiles every style file that exists into the
+// `StyleRegistration`. tests/semantic/meson.build compiles every style file that exists into the
 // one test binary, so adding the fiber style is adding style_fiber.cpp — nothing else changes.
 //
 // Each scenario is described here in C#; every style must implement exactly that method. The
@@ -138,6 +138,30 @@ struct Style {
   // async Task VoidMethod(Log log, Task input) {
   //   log("start"); await input; log("done"); }
   duet::Task<> (*void_method)(Log& log, duet::Task<> input);
+
+  // async Task<string> Shapes(Task gate, int mode) {     (try statements nested three deep)
+  //   string log = "";
+  //   try {
+  //     try {
+  //       try { log += "t3 "; await gate; if (mode == 1) throw new TestError("deep");
+  //             if (mode == 2) return log + "returned"; }
+  //       finally { log += "f3 "; await gate; }
+  //     } catch { log += "catch-all ";
+  //               try { await gate; throw; } catch (TestError e) { log += "inner:" + e.Message + " "; } }
+  //   } finally { try { log += "f1 "; await gate; } finally { log += "f1f "; } }
+  //   return log + "end"; }
+  duet::Task<std::string> (*shapes)(duet::Task<> gate, int mode);
+
+  // async Task VoidReturnInTry(Log log, Task gate) {
+  //   try { await gate; return; } finally { log("finally"); } log("unreachable"); }
+  duet::Task<> (*void_return_in_try)(Log& log, duet::Task<> gate);
+
+  // [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+  // async ValueTask ReturnThroughFinally(Log log, Task first, Task second) {
+  //   try { log("try"); await first; return; }
+  //   finally { log("finally"); await second; log("after-await-in-finally"); }
+  //   log("unreachable"); }
+  duet::ValueTask<> (*value_task_return_through_finally)(Log& log, duet::Task<> first, duet::Task<> second);
 };
 
 // registered_styles() — every style linked into the test binary, in registration order.

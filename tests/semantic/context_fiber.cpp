@@ -1,4 +1,4 @@
-// tests/styles/context_fiber.cpp — every scenario of context_styles.hpp as straight-line code on a
+// tests/semantic/context_fiber.cpp — every scenario of context_styles.hpp as straight-line code on a
 // fiber (duet::fiber::async; `await x` is duet::await(x)). The fiber saves and restores the
 // thread's ExecutionContext on every switch, and its awaits capture the SynchronizationContext,
 // so the C# bodies carry over line for line.
