@@ -1,6 +1,8 @@
 // task_state.cpp — completion, continuation dispatch and blocking waits for TaskStateBase.
 #include "duet/detail/task_state.hpp"
 
+#include <thread>
+
 #include "duet/combinators.hpp"
 #include "duet/execution_context.hpp"
 #include "duet/scheduler.hpp"
@@ -47,10 +49,10 @@ void TaskStateBase::end_complete(TaskStatus s) noexcept {
   DUET_ASSERT((word_.load(std::memory_order_relaxed) & k_completing) != 0,
               "end_complete without try_begin_complete");
   const bool force_async = run_async_;
-  const std::uint32_t old = word_.fetch_or(static_cast<std::uint32_t>(s), std::memory_order_acq_rel);
-  DUET_ASSERT((old & k_status_mask) == 0, "a task completed twice");
-  if (old & k_waiters) word_.notify_all();
-
+  // Take the continuations first: publishing the status is the last touch of `this`, because an
+  // observer that sees it may drop the last reference at once (a TaskCompletionSource destroyed
+  // right after its task is seen completed). A registration that finds the sentinel before the
+  // status is published waits for it (try_add_continuation).
   Continuation* head = head_.exchange(completed_sentinel(), std::memory_order_acq_rel);
   Continuation* ordered = nullptr;  // reverse: registration order, as .NET runs them
   while (head) {
@@ -59,12 +61,39 @@ void TaskStateBase::end_complete(TaskStatus s) noexcept {
     ordered = head;
     head = next;
   }
-  // From here on `this` may be destroyed by any continuation: touch only the nodes.
+  // Publish. A blocked waiter needs a futex wake after the status is visible; the wake touches
+  // the word, so the completer holds a reference across it (only when a waiter exists: the bit
+  // cannot appear once the status is published, wait_blocking sets it with a CAS).
+  std::uint32_t w = word_.load(std::memory_order_relaxed);
+  bool guarded = false;
+  for (;;) {
+    DUET_ASSERT((w & k_status_mask) == 0, "a task completed twice");
+    if ((w & k_waiters) && !guarded) {
+      add_ref();
+      guarded = true;
+    }
+    if (word_.compare_exchange_weak(w, w | static_cast<std::uint32_t>(s),
+                                    std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  if (guarded) {
+    word_.notify_all();
+    release();
+  }
+  // From here on `this` may be destroyed by any observer: touch only the nodes.
   while (ordered) {
     Continuation* c = ordered;
     ordered = c->next;
     c->next = nullptr;
     dispatch_continuation(*c, force_async);
+  }
+}
+
+void TaskStateBase::wait_for_published_status() const noexcept {
+  // The completer is between two adjacent atomic operations; yield only if it was preempted.
+  for (int spin = 0; !is_completed(); ++spin) {
+    if (spin > 64) std::this_thread::yield();
   }
 }
 

@@ -23,7 +23,9 @@
 //                           that finds it fails, and the caller runs its continuation itself.
 // One continuation is stored without allocation; any number are (they are intrusive). The
 // completer exchanges the head for the sentinel once, reverses the list (so continuations run in
-// registration order, as .NET does) and dispatches each node exactly once.
+// registration order, as .NET does), publishes the status, and then dispatches each node exactly
+// once. The status is published last because an observer that sees it may free the state at
+// once; a registration that finds the sentinel before the status waits for the status.
 #pragma once
 
 #include <atomic>
@@ -93,7 +95,10 @@ class TaskStateBase {
   bool try_add_continuation(Continuation& c) noexcept {
     Continuation* head = head_.load(std::memory_order_acquire);
     do {
-      if (head == completed_sentinel()) return false;
+      if (head == completed_sentinel()) {
+        wait_for_published_status();
+        return false;
+      }
       c.next = head;
     } while (!head_.compare_exchange_weak(head, &c, std::memory_order_release,
                                           std::memory_order_acquire));
@@ -240,6 +245,11 @@ class TaskStateBase {
 
  private:
   void last_release() noexcept;
+
+  // wait_for_published_status() — the completer takes the continuations (sentinel) just before
+  // it publishes the status (end_complete); a registration that saw the sentinel waits out that
+  // window, so the caller that runs its continuation itself always finds the task completed.
+  void wait_for_published_status() const noexcept;
 
   [[noreturn]] static void rethrow_first_inner(const std::exception_ptr& e) {
     try {
