@@ -93,6 +93,21 @@ class TaskCanceledError : public OperationCanceledError {
       : OperationCanceledError("A task was canceled.", token) {}
 };
 
+namespace detail {
+// canceled_error(args...) — std::make_exception_ptr(TaskCanceledError(args...)); when building
+// it runs out of memory, the std::bad_alloc instead. Completing a task with the result faults it
+// (out of memory) rather than losing the completion: the code that calls this has usually
+// claimed the task already and must complete it.
+template <class... Args>
+std::exception_ptr canceled_error(const Args&... args) noexcept {
+  try {
+    return std::make_exception_ptr(TaskCanceledError(args...));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+}  // namespace detail
+
 // TimeoutError — a wait gave up after its timeout (.NET's TimeoutException).
 class TimeoutError : public std::runtime_error {
  public:

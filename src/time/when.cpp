@@ -43,8 +43,9 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     }
     if (infinite_) return;
     wheel_.schedule(*this, d);
-    // The callback may have run before the entry was linked (its cancel missed): stop it now.
-    if (is_completed() && wheel_.cancel(*this)) release();
+    // The callback may have claimed the task before the entry was linked (its cancel missed):
+    // stop it now. The wheel's lock orders the two cancels: exactly one unlinks.
+    if (is_claimed() && wheel_.cancel(*this)) release();
   }
 
  private:
@@ -62,13 +63,14 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
 
   static void on_canceled(CancellationCallbackNode* n) {
     DelayState* self = &static_cast<DelayState&>(*n);
-    if (!self->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(self->token_)))) {
-      return;
-    }
-    // Still holding the timer reference (linked in the wheel, or the expiry waits for us in
-    // unregister_node). Remove the entry in O(1); if the wheel already took it, the expiry
-    // releases instead.
-    if (self->infinite_ || self->wheel_.cancel(*self)) self->release();
+    if (!self->try_begin_complete()) return;  // the expiry (or an abandoned wheel) won
+    // Claimed: still holding the timer reference (linked in the wheel, or the expiry waits for
+    // us in unregister_node). Remove the entry in O(1) BEFORE publishing the cancellation, so no
+    // observer sees a canceled delay whose timer is still registered. If the wheel already took
+    // the entry, the expiry releases instead.
+    const bool unlinked = self->infinite_ || self->wheel_.cancel(*self);
+    self->complete_exception_claimed(canceled_error(self->token_));
+    if (unlinked) self->release();
   }
 
   TimerWheel& wheel_;

@@ -90,6 +90,11 @@ class TaskStateBase {
     return (word_.load(std::memory_order_acquire) & k_status_mask) != 0;
   }
 
+  // is_claimed() — a completer won try_begin_complete() (it may still be writing the result).
+  bool is_claimed() const noexcept {
+    return (word_.load(std::memory_order_acquire) & (k_status_mask | k_completing)) != 0;
+  }
+
   // try_add_continuation(c) — registers `c`; false when the task has already completed (the
   // caller then runs `c` itself). Lock-free.
   bool try_add_continuation(Continuation& c) noexcept {
