@@ -130,6 +130,20 @@ void ec_notify_changes(ExecutionContextNode* from, ExecutionContextNode* to) noe
 
 bool ec_flow_suppressed() noexcept { return thread_ec().flow_suppressed; }
 
+void report_change_handler_threw(std::exception_ptr e) noexcept {
+  std::exception_ptr named;
+  try {
+    named = std::make_exception_ptr(InvalidOperationError(
+        "an AsyncLocal change handler threw during an ExecutionContext switch: no caller can "
+        "receive it there, so a change handler must not throw when the thread's context changes "
+        "(catch inside the handler). This local's switch notifications are now off. The "
+        "handler threw: " + describe(e)));
+  } catch (...) {
+    named = std::current_exception();  // out of memory: report the std::bad_alloc
+  }
+  report_unhandled_exception(std::move(named));
+}
+
 }  // namespace detail
 
 void ExecutionContext::throw_run_null() {

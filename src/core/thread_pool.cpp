@@ -14,6 +14,7 @@
 #include <boost/lockfree/queue.hpp>
 
 #include "duet/detail/assert.hpp"
+#include "duet/errors.hpp"
 #include "duet/execution_context.hpp"
 #include "duet/scheduler.hpp"
 #include "duet/sync_context.hpp"
@@ -103,7 +104,11 @@ ThreadPool::ThreadPool(unsigned workers) {
 }
 
 ThreadPool::~ThreadPool() {
-  DUET_ASSERT(!is_worker_thread(), "a ThreadPool destroyed from one of its own workers");
+  if (is_worker_thread()) [[unlikely]] {  // misuse: a worker cannot join itself (see errors.cpp)
+    detail::report_pool_destroyed_from_worker();
+    (void)impl_.release();  // abandoned: the workers keep running, nothing is freed under them
+    return;
+  }
   {
     std::lock_guard<std::mutex> lk(impl_->mutex);
     impl_->stopping.store(true, std::memory_order_relaxed);

@@ -174,8 +174,21 @@ void CancellationState::on_timer(Continuation* c) noexcept {
   if (!disposed && !timer.abandoned()) {
     try {
       self->cancel();
+    } catch (const AggregateError& e) {
+      // .NET: an exception from a callback run by CancelAfter's timer is unhandled. Reported
+      // once, naming the rule (no caller exists to receive it).
+      std::exception_ptr named;
+      try {
+        named = std::make_exception_ptr(AggregateError(
+            "a cancellation callback threw while cancel_after's timer canceled its source: no "
+            "caller can receive it there, so callbacks run by cancel_after must not throw (catch "
+            "inside the callback). First: " + std::string(e.what()),
+            e.inner_exceptions()));
+      } catch (...) {
+        named = std::current_exception();  // out of memory: report the std::bad_alloc
+      }
+      report_unhandled_exception(std::move(named));
     } catch (...) {
-      // .NET: an exception from a callback run by CancelAfter's timer is unhandled.
       report_unhandled_exception(std::current_exception());
     }
   }
