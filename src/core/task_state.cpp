@@ -111,7 +111,12 @@ void TaskStateBase::complete_exception_claimed(std::exception_ptr e) noexcept {
 }
 
 void TaskStateBase::complete_canceled_claimed(std::exception_ptr e) noexcept {
-  exception_ = e ? std::move(e) : std::make_exception_ptr(TaskCanceledError());
+  if (!e) {
+    // Out of memory for the TaskCanceledError: faulted with the std::bad_alloc instead.
+    complete_exception_claimed(canceled_error());
+    return;
+  }
+  exception_ = std::move(e);
   end_complete(TaskStatus::canceled);
 }
 

@@ -105,6 +105,7 @@ void CancellationState::cancel() {
   if (wheel && wheel->cancel(timer_)) release();  // the timer's reference
 
   std::vector<std::exception_ptr> errors;
+  std::exception_ptr lost;  // a callback's exception that could not be recorded (no memory)
   for (;;) {
     lock();
     CancellationCallbackNode* n = head_;
@@ -121,7 +122,11 @@ void CancellationState::cancel() {
     try {
       n->invoke(n);  // may free n: never touch it again (unless it asked us to free it)
     } catch (...) {
-      errors.push_back(std::current_exception());
+      try {
+        errors.push_back(std::current_exception());
+      } catch (...) {  // out of memory: keep notifying, report the std::bad_alloc at the end
+        if (!lost) lost = std::current_exception();
+      }
     }
     if (CancellationCallbackNode* d = std::exchange(deferred_destroy_, nullptr)) d->destroy(d);
     executing_.store(nullptr, std::memory_order_release);
@@ -131,6 +136,7 @@ void CancellationState::cancel() {
   state_.store(k_notified, std::memory_order_release);
   release();
   if (!errors.empty()) throw AggregateError(std::move(errors));
+  if (lost) std::rethrow_exception(lost);
 }
 
 void CancellationState::cancel_after(TimerWheel& wheel, std::chrono::nanoseconds due) {

@@ -35,7 +35,7 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     if (token_.can_be_canceled()) {
       if (!token_.state()->register_node(*this)) {
         // Canceled between delay()'s check and now.
-        try_complete_canceled(std::make_exception_ptr(TaskCanceledError(token_)));
+        try_complete_exception(canceled_error(token_));
         release();  // the timer reference: no timer will be armed
         return;
       }
@@ -53,8 +53,8 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     DelayState* self = &static_cast<DelayState&>(static_cast<TimerEntry&>(*c));
     if (self->registered_) self->token_.state()->unregister_node(*self);
     if (self->abandoned()) {
-      self->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(
-          "delay: the TimerWheel running this delay was destroyed before it elapsed")));
+      self->try_complete_exception(canceled_error(
+          "delay: the TimerWheel running this delay was destroyed before it elapsed"));
     } else {
       self->try_complete_value();
     }

@@ -130,6 +130,27 @@ A& relocate(A& field, SM& from, SM& to) noexcept {
 
 [[noreturn]] void throw_task_before_start();
 
+// OutOfMemoryState<T> — the immortal Task<T> state faulted with std::bad_alloc that a builder
+// hands out when it cannot allocate its box or state: the method that could not go on faults
+// instead of terminating the process. Not counted by live_task_states() (it is never freed, like
+// the completed Task<>).
+template <class T>
+class OutOfMemoryState final : public TaskState<T> {
+ public:
+  OutOfMemoryState() noexcept : TaskState<T>(TaskStateBase::k_immortal) {
+#ifndef NDEBUG
+    count_task_state(-1);
+#endif
+    this->try_complete_exception(std::make_exception_ptr(std::bad_alloc()));
+  }
+  // out_of_memory() — the one state for T, built in static storage on first use.
+  static TaskState<T>* get() noexcept {
+    alignas(OutOfMemoryState) static unsigned char storage[sizeof(OutOfMemoryState)];
+    static TaskState<T>* const s = ::new (static_cast<void*>(storage)) OutOfMemoryState();
+    return s;
+  }
+};
+
 }  // namespace detail
 
 // AsyncTaskMethodBuilder<T> — builds the Task<T> of an explicit/dsl state machine.
@@ -171,13 +192,13 @@ class AsyncTaskMethodBuilder {
   void await_on_completed(A& awaiter, SM& sm) noexcept {
     static_assert(Awaiter<A>, "duet: await_on_completed needs a duet::Awaiter");
     auto [box, target] = prepare(awaiter, sm);
-    target.on_completed(*box);
+    if (box) target.on_completed(*box);  // null: out of memory, the task faulted (prepare)
   }
   template <class A, AsyncStateMachine SM>
   void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
     static_assert(Awaiter<A>, "duet: await_unsafe_on_completed needs a duet::Awaiter");
     auto [box, target] = prepare(awaiter, sm);
-    target.unsafe_on_completed(*box);
+    if (box) target.unsafe_on_completed(*box);
   }
 
   // set_result(v) — completes the task (the last statement of move_next()).
@@ -208,7 +229,11 @@ class AsyncTaskMethodBuilder {
   // set_exception(e) — faults the task (cancels it for an OperationCanceledError).
   void set_exception(std::exception_ptr e) noexcept {
     if (!state_) {
-      state_ = new detail::TaskState<T>(1);
+      state_ = new (std::nothrow) detail::TaskState<T>(1);
+      if (!state_) {  // out of memory: the task faults with std::bad_alloc instead
+        state_ = detail::OutOfMemoryState<T>::get();
+        return;
+      }
       owns_ref_ = true;
     }
     if (state_->try_complete_exception(e)) {
@@ -248,7 +273,13 @@ class AsyncTaskMethodBuilder {
       } else {
         mem = ::operator new(sizeof(Box), std::nothrow);
       }
-      if (!mem) std::terminate();  // out of memory while suspending: nothing sane remains
+      if (!mem) [[unlikely]] {
+        // Out of memory while suspending: the method cannot go on. Its task faults with
+        // std::bad_alloc; nothing is registered with the awaiter, and the machine stays in the
+        // caller's frame, destroyed with it.
+        state_ = detail::OutOfMemoryState<T>::get();
+        return {nullptr, awaiter};
+      }
       Box* box = static_cast<Box*>(mem);
       state_ = box;
       owns_ref_ = true;

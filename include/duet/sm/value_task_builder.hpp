@@ -197,8 +197,8 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     DUET_ASSERT(!has_machine_, "a pooled box destroyed while it still holds a state machine");
   }
 
-  // rent() — a box from the thread's slot, a per-core slot, or a new one. Never null (out of
-  // memory while suspending terminates, as in builder.hpp).
+  // rent() — a box from the thread's slot, a per-core slot, or a new one; null when out of
+  // memory (the builder then faults the call with std::bad_alloc).
   static PoolingStateMachineBox* rent() noexcept {
     ThreadSlot& mine = thread_slot();
     if (PoolingStateMachineBox* b = mine.box) {
@@ -209,9 +209,7 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     if (shared.load(std::memory_order_relaxed)) {
       if (PoolingStateMachineBox* b = shared.exchange(nullptr, std::memory_order_acquire)) return b;
     }
-    auto* b = new (std::nothrow) PoolingStateMachineBox();
-    if (!b) std::terminate();
-    return b;
+    return new (std::nothrow) PoolingStateMachineBox();
   }
 
   // emplace(sm) — moves the machine in and arms the references (consumer + running).
@@ -245,7 +243,9 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
   }
   static inline SharedSlot s_shared[k_max_pooling_cache_slots];
 
-  static void resume(Continuation* c) noexcept { static_cast<PoolingStateMachineBox*>(c)->step(); }
+  // Cast through a reference (see AsyncStateMachineBox::resume: g++ 12 -O2 warns on the null
+  // check a pointer cast carries).
+  static void resume(Continuation* c) noexcept { static_cast<PoolingStateMachineBox&>(*c).step(); }
 
   void step() noexcept {
     this->add_ref();  // keep the box ours while the machine runs (see "References")
@@ -393,13 +393,13 @@ class PoolingAsyncValueTaskMethodBuilder {
   void await_on_completed(A& awaiter, SM& sm) noexcept {
     static_assert(Awaiter<A>, "duet: await_on_completed needs a duet::Awaiter");
     auto [box, target] = prepare(awaiter, sm);
-    target.on_completed(*box);
+    if (box) target.on_completed(*box);  // null: out of memory, the call faulted (prepare)
   }
   template <class A, AsyncStateMachine SM>
   void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
     static_assert(Awaiter<A>, "duet: await_unsafe_on_completed needs a duet::Awaiter");
     auto [box, target] = prepare(awaiter, sm);
-    target.unsafe_on_completed(*box);
+    if (box) target.unsafe_on_completed(*box);
   }
 
   // set_result(v) — completes the call.
@@ -453,6 +453,10 @@ class PoolingAsyncValueTaskMethodBuilder {
     using Box = detail::PoolingStateMachineBox<SM, T>;
     if (!box_) {
       Box* box = Box::rent();
+      if (!box) [[unlikely]] {  // out of memory while suspending: the call faults
+        if (!sync_error_) sync_error_ = std::make_exception_ptr(std::bad_alloc());
+        return {nullptr, awaiter};
+      }
       box_ = box;  // publish before the move (see "Mind the move")
       owns_consumer_ref_ = true;
       box->emplace(std::move(sm));
