@@ -286,13 +286,17 @@ TEST_F(ExecutionContextTest, PoolThreadIsCleanBetweenItems) {
       }
       g_local.set_value(123);
       duet::SynchronizationContext::set_current(self->ui);
-      self->left->fetch_sub(1);
-      self->left->notify_all();
+      // Read before the decrement: the last one lets the test destroy the items.
+      std::atomic<unsigned>* const left = self->left;
+      left->fetch_sub(1);
+      left->notify_all();
     }
   };
   duet::SingleThreadContext ui;
   std::atomic<int> dirty{0};
-  std::atomic<unsigned> left{n};
+  // Static: a worker's notify_all may come after the test saw 0 and returned.
+  static std::atomic<unsigned> left;
+  left.store(n);
   std::vector<Item> items(n);
   for (auto& item : items) {
     item.invoke = &Item::fire;

@@ -489,18 +489,20 @@ TEST(Fiber, ExecutionContextFlowsAcrossAwaitsAndNeverBackToTheCaller) {
     set_ec_value(1);
     TaskCompletionSource<> gate;
     std::vector<int> seen;
+    std::atomic<std::size_t> pushed{0};  // seen.size(), published to the polling test thread
     Task<int> t = async([&] {
       seen.push_back(ec_value());  // 1: inherited from the caller
       set_ec_value(2);
       duet::await(to_pool());
       seen.push_back(ec_value());  // 2: flowed to the pool worker
+      pushed.store(seen.size(), std::memory_order_release);
       set_ec_value(3);
       duet::await(gate.task());
       seen.push_back(ec_value());  // 3: flowed to whoever completes gate
       return ec_value();
     });
     EXPECT_EQ(ec_value(), 1);  // the callee's change did not reach its caller
-    while (seen.size() < 2) std::this_thread::yield();
+    while (pushed.load(std::memory_order_acquire) < 2) std::this_thread::yield();
     gate.set_result();  // maybe resumes inline here...
     EXPECT_EQ(t.result(), 3);
     EXPECT_EQ(ec_value(), 1);  // ...and still restores this thread's context afterwards
