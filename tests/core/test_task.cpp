@@ -232,10 +232,10 @@ TEST_F(TaskTest, PendingTaskRunsEveryContinuationOnceInRegistrationOrder) {
   CountingContinuation c[4];
   for (int i = 0; i < 4; ++i) {
     c[i].log = &log;
-    // Appended, not "c" + std::to_string(i): g++ 12 -O3 reports a false -Wrestrict in
-    // operator+(const char*, std::string&&) (GCC bug 105329).
-    c[i].name = "c";
-    c[i].name += std::to_string(i);
+    // Literal names, not "c" + std::to_string(i): g++ 12 -O3 reports a false -Wrestrict in the
+    // inlined string concatenation (GCC bug 105329), for += as well.
+    static const char* const k_names[] = {"c0", "c1", "c2", "c3"};
+    c[i].name = k_names[i];
     auto awaiter = duet::get_awaiter(tcs.task());
     ASSERT_FALSE(awaiter.is_completed());
     awaiter.unsafe_on_completed(c[i]);
