@@ -14,20 +14,28 @@
 //                                          round trip.
 //   CreateFinish/{boost_context_raw,explicit,dsl,fiber,fiber_unguarded}
 //                                          start an async method that completes at once and drop
-//                                          its task; baselines: explicit, and a raw
-//                                          Boost.Context fiber on a pooled stack.
+//                                          its task (fiber: guarded stack; fiber_unguarded: no
+//                                          guard page; both from the pool's cache); baselines:
+//                                          explicit, and a raw Boost.Context fiber on a pooled
+//                                          stack.
 //   PendingRss/{explicit,dsl,fiber,fiber_unguarded}/N
 //                                          resident bytes per pending operation with N pending
-//                                          (RSS from /proc/self/statm); one iteration each.
+//                                          (10k, 100k, 1M; RSS from /proc/self/statm), and the
+//                                          time to create each (create_ns/op: fresh stacks, so
+//                                          slab carving, guard installation and first-touch page
+//                                          faults included); one iteration each. The fiber rows
+//                                          are labelled with the guard mechanism.
 // Every family reports allocs/op (counting operator new).
 //
 //   meson setup build-rel --buildtype=release && ninja -C build-rel bench/bench_fiber
 //   build-rel/bench/bench_fiber --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/context/fiber.hpp>
 #include <boost/context/pooled_fixedsize_stack.hpp>
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -315,9 +323,8 @@ void CreateFinish_boost_context_raw(benchmark::State& state) {
 }
 BENCHMARK(CreateFinish_boost_context_raw)->Name("CreateFinish/boost_context_raw");
 
-void CreateFinish_fiber(benchmark::State& state) {
-  const duet::fiber::FiberOptions options =
-      duet::fiber::FiberOptions{}.with_guard_page(state.range(0) != 0);
+void CreateFinish_fiber(benchmark::State& state, bool guarded) {
+  const duet::fiber::FiberOptions options = duet::fiber::FiberOptions{}.with_guard_page(guarded);
   duet::fiber::async([] { return 0; }, options).wait();  // warm the pool
   duet::testing::AllocScope scope;
   for (auto _ : state) {
@@ -326,8 +333,8 @@ void CreateFinish_fiber(benchmark::State& state) {
   }
   report_allocs(state, scope);
 }
-BENCHMARK(CreateFinish_fiber)->Name("CreateFinish/fiber")->Arg(1)->ArgName("guard");
-BENCHMARK(CreateFinish_fiber)->Name("CreateFinish/fiber_unguarded")->Arg(0)->ArgName("guard");
+BENCHMARK_CAPTURE(CreateFinish_fiber, guarded, true)->Name("CreateFinish/fiber");
+BENCHMARK_CAPTURE(CreateFinish_fiber, unguarded, false)->Name("CreateFinish/fiber_unguarded");
 
 // ---- PendingRss ----------------------------------------------------------------------------
 
@@ -383,7 +390,10 @@ enum class Style { explicit_, dsl, fiber, fiber_unguarded };
 void PendingRss(benchmark::State& state, Style style) {
   const auto n = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
+    // Fresh memory for every repetition: the pool's stacks and malloc's free pages go back to
+    // the OS, so the growth measured below is this repetition's own.
     duet::fiber::trim_stack_pool();
+    ::malloc_trim(0);
     std::vector<duet::Task<>> pending;
     pending.reserve(n);
     duet::TaskCompletionSource<> gate;
@@ -391,6 +401,7 @@ void PendingRss(benchmark::State& state, Style style) {
     duet::testing::AllocScope scope;
     const auto options = duet::fiber::FiberOptions{}.with_guard_page(style == Style::fiber);
     std::string error;
+    const auto start = std::chrono::steady_clock::now();
     try {
       for (std::size_t i = 0; i < n; ++i) {
         if (style == Style::explicit_) {
@@ -404,8 +415,11 @@ void PendingRss(benchmark::State& state, Style style) {
     } catch (const duet::fiber::FiberStackError& e) {
       error = e.what();
     }
+    const auto created = std::chrono::steady_clock::now();
     const std::size_t after = resident_bytes();
     const double ops = static_cast<double>(pending.size());
+    state.counters["create_ns/op"] =
+        static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(created - start).count()) / ops;
     state.counters["bytes/op"] = static_cast<double>(after - before) / ops;
     state.counters["allocs/op"] = static_cast<double>(scope.allocations()) / ops;
     state.counters["pending"] = ops;
@@ -413,6 +427,7 @@ void PendingRss(benchmark::State& state, Style style) {
     for (auto& t : pending) t.wait();
     pending.clear();
     duet::fiber::trim_stack_pool();
+    if (style == Style::fiber) state.SetLabel(std::string("guard: ") + duet::fiber::guard_page_mechanism());
     if (!error.empty()) {
       state.SkipWithError(("only " + std::to_string(static_cast<std::size_t>(ops)) +
                            " fibers fit: " + error).c_str());
@@ -421,13 +436,13 @@ void PendingRss(benchmark::State& state, Style style) {
   }
 }
 BENCHMARK_CAPTURE(PendingRss, explicit, Style::explicit_)
-    ->Name("PendingRss/explicit")->Arg(10000)->Arg(100000)->Iterations(1);
+    ->Name("PendingRss/explicit")->Arg(10000)->Arg(100000)->Arg(1000000)->Iterations(1);
 BENCHMARK_CAPTURE(PendingRss, dsl, Style::dsl)
-    ->Name("PendingRss/dsl")->Arg(10000)->Arg(100000)->Iterations(1);
+    ->Name("PendingRss/dsl")->Arg(10000)->Arg(100000)->Arg(1000000)->Iterations(1);
 BENCHMARK_CAPTURE(PendingRss, fiber, Style::fiber)
-    ->Name("PendingRss/fiber")->Arg(10000)->Arg(100000)->Iterations(1);
+    ->Name("PendingRss/fiber")->Arg(10000)->Arg(100000)->Arg(1000000)->Iterations(1);
 BENCHMARK_CAPTURE(PendingRss, fiber_unguarded, Style::fiber_unguarded)
-    ->Name("PendingRss/fiber_unguarded")->Arg(10000)->Arg(100000)->Iterations(1);
+    ->Name("PendingRss/fiber_unguarded")->Arg(10000)->Arg(100000)->Arg(1000000)->Iterations(1);
 
 }  // namespace
 

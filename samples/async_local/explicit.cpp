@@ -1,52 +1,9 @@
-// async_local/explicit.cpp — AsyncLocal<T> flowing with the ExecutionContext (seed 003 §4: "your
-// CorrelationId ... is always available, no matter how many times your code hops between
-// threads"), written as explicit state machines.
-//
-//   static AsyncLocal<string> CorrelationId = new(args => { if (!args.ThreadContextChanged)
-//       Console.WriteLine($"  (CorrelationId: '{args.PreviousValue}' -> '{args.CurrentValue}')"); });
-//
-//   async Task HandleRequestAsync(Task body)
-//   {
-//       CorrelationId.Value = "req-42";
-//       await body;                                   // the body arrives on a pool thread
-//       Log("after the body arrived");
-//       await Task.Run(() => Log("inside Task.Run"));  // work item flows the context
-//       await AuditAsync();                           // the callee changes the value...
-//       Log("after AuditAsync");                      // ...which does not reach the caller
-//   }
-//
-//   async Task AuditAsync()
-//   {
-//       CorrelationId.Value = CorrelationId.Value + "/audit";
-//       await Task.Yield();
-//       Log("audit, after its own await");
-//   }
-#include <cstdio>
-#include <string>
-#include <utility>
-
-#include "context_roles.hpp"
-#include "duet/duet.hpp"
+// async_local — explicit style: AuditAsync and HandleRequestAsync as the state machines Roslyn
+// generates; the builder saves and restores the ExecutionContext around every move_next(). The
+// program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-using context_sample::thread_role;
-
-duet::AsyncLocal<std::string> g_correlation_id(
-    [](const duet::AsyncLocalValueChangedArgs<std::string>& args) {
-      // Switches between threads' contexts happen on several threads at once; report only the
-      // set_value changes, whose order the program fixes.
-      if (!args.thread_context_changed) {
-        std::printf("  (CorrelationId: '%s' -> '%s')\n", args.previous_value.c_str(),
-                    args.current_value.c_str());
-      }
-    });
-
-void log(const char* where_in_code) {
-  const std::string id = g_correlation_id.value();
-  std::printf("[%s] %s, on %s\n", id.empty() ? "<none>" : id.c_str(), where_in_code,
-              thread_role());
-}
 
 // AuditStateMachine — `<AuditAsync>d__1`.
 struct AuditStateMachine {
@@ -156,15 +113,3 @@ duet::Task<> handle_request_async(duet::Task<> body) {
 }
 
 }  // namespace
-
-int main() {
-  context_sample::set_thread_role("main thread");
-  log("main: before the request");
-  duet::TaskCompletionSource<> body;
-  duet::Task<> request = handle_request_async(body.task());
-  log("main: HandleRequestAsync returned at its first await; main's context is unchanged");
-  duet::run([body]() mutable { body.set_result(); });  // the network delivers on a pool thread
-  request.wait();
-  log("main: request finished");
-  return 0;
-}

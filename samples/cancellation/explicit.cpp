@@ -1,35 +1,8 @@
-// cancellation — seed 003, section 12: cooperative cancellation. DoWorkAsync checks its token
-// and passes it down to Task.Delay; Main cancels after 3.5 s, so three steps of progress print,
-// the pending delay ends canceled, and the method itself ends `canceled` (not faulted).
-// Time is virtual (samples/common/virtual_time.hpp): the output is exact.
-//
-//   async Task DoWorkAsync(CancellationToken token) {
-//     for (int i = 0; i < 100; i++) {
-//       token.ThrowIfCancellationRequested();
-//       await Task.Delay(1000, token);
-//       Console.WriteLine($"Progress: {i}%");
-//     }
-//   }
-//   async Task Main() {
-//     using var cts = new CancellationTokenSource();
-//     cts.CancelAfter(3500);
-//     var work = DoWorkAsync(cts.Token);
-//     try { await work; Console.WriteLine("finished"); }
-//     catch (OperationCanceledException e) { Console.WriteLine($"Canceled at ...: {e.Message}"); }
-//     Console.WriteLine($"DoWorkAsync status: {work.Status}");
-//   }
-#include <chrono>
-#include <cstdio>
-
-#include <duet/duet.hpp>
-
-#include "virtual_time.hpp"
-
-using namespace std::chrono_literals;
+// cancellation — explicit style: DoWorkAsync and Main as the state machines Roslyn generates.
+// The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-samples::VirtualTimeLoop* g_loop = nullptr;
 
 struct DoWorkStateMachine {
   int state_ = -1;
@@ -101,7 +74,7 @@ struct MainStateMachine {
         std::puts("finished");
       } catch (const duet::OperationCanceledError& e) {
         std::printf("Canceled at %lld ms: %s\n",
-                    static_cast<long long>(g_loop->elapsed().count()), e.what());
+                    samples::now_ms(), e.what());
         std::printf("token is the source's token: %s\n", e.token() == cts_.token() ? "yes" : "no");
       }
       std::printf("DoWorkAsync status: %s\n", duet::to_string(work_.status()));
@@ -122,10 +95,3 @@ duet::Task<> main_async() {
 }
 
 }  // namespace
-
-int main() {
-  samples::VirtualTimeLoop loop;
-  g_loop = &loop;
-  loop.run([] { return main_async(); });
-  return 0;
-}

@@ -2,10 +2,10 @@
 // deadlock, async_local). Thread ids differ from run to run; roles do not, so the samples'
 // output can be compared against a golden file.
 //
-// Thread-safety: set_thread_role()/thread_role() act on the calling thread only. The samples
-// written as explicit state machines never migrate a stack between threads, so a thread_local is
-// safe here (fiber samples must not cache its address across a switch; the accessor is a
-// function for that reason).
+// Thread-safety: set_thread_role()/thread_role() act on the calling thread only. A fiber may
+// resume on another thread after an await, so code on a fiber must not keep the address of a
+// thread_local across one (see "Fibers migrate" in duet/fiber/fiber.hpp): thread_role() is a
+// call the optimiser cannot see through, so each call reads the slot of the thread it runs on.
 #pragma once
 
 #include "duet/duet.hpp"
@@ -23,7 +23,8 @@ inline void set_thread_role(const char* role) noexcept { thread_role_slot() = ro
 
 // thread_role() — the calling thread's role: the name it was given, else "pool thread" on a
 // duet::default_scheduler() worker, else "unnamed thread".
-inline const char* thread_role() noexcept {
+[[gnu::noinline]] inline const char* thread_role() noexcept {
+  asm volatile("" ::: "memory");
   if (const char* role = thread_role_slot()) return role;
   if (duet::is_thread_pool_thread()) return "pool thread";
   return "unnamed thread";

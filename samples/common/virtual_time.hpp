@@ -8,6 +8,7 @@
 //   VirtualTimeLoop loop;                              // installs its wheel as TimerWheel::current()
 //   loop.run([] { return main_async(); });             // pumps until the task completes
 //   loop.elapsed()                                     // virtual time since construction
+//   samples::now_ms()                                  // the same, in ms, of the loop alive now
 #pragma once
 
 #include <chrono>
@@ -21,8 +22,13 @@ namespace samples {
 
 class VirtualTimeLoop final : public duet::SynchronizationContext, public duet::Scheduler {
  public:
-  VirtualTimeLoop() : wheel_(clock_, *this), use_(wheel_) {}
-  ~VirtualTimeLoop() override = default;
+  VirtualTimeLoop() : wheel_(clock_, *this), use_(wheel_) { current_slot() = this; }
+  ~VirtualTimeLoop() override { current_slot() = nullptr; }
+  VirtualTimeLoop(const VirtualTimeLoop&) = delete;
+  VirtualTimeLoop& operator=(const VirtualTimeLoop&) = delete;
+
+  // current() — the loop alive now (a program makes one, in main()), or null.
+  static VirtualTimeLoop* current() noexcept { return current_slot(); }
 
   // post(c) — queue for the main thread (both as SynchronizationContext and as Scheduler).
   void post(duet::Continuation& c) noexcept override {
@@ -58,6 +64,11 @@ class VirtualTimeLoop final : public duet::SynchronizationContext, public duet::
   }
 
  private:
+  static VirtualTimeLoop*& current_slot() noexcept {
+    static VirtualTimeLoop* loop = nullptr;
+    return loop;
+  }
+
   duet::Continuation* pop() {
     std::lock_guard<std::mutex> lk(mutex_);
     if (queue_.empty()) return nullptr;
@@ -73,5 +84,10 @@ class VirtualTimeLoop final : public duet::SynchronizationContext, public duet::
   duet::TimerWheel wheel_;
   duet::TimerWheelScope use_;
 };
+
+// now_ms() — virtual time since the current loop was created, in whole milliseconds.
+inline long long now_ms() {
+  return static_cast<long long>(VirtualTimeLoop::current()->elapsed().count());
+}
 
 }  // namespace samples

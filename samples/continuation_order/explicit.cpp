@@ -1,32 +1,6 @@
-// continuation_order — seed 004: the line after an await is a continuation that runs later.
-// Part 1 (the "your turn" exercise) prints A, B, C around one await Task.Delay(100); part 2 (the
-// mini-challenge) starts PourAsync() without awaiting it, so the five numbered lines prove the
-// order: the caller runs on while PourAsync waits, and PourAsync's tail runs as a continuation.
-//
-//   static async Task Main() {
-//     Console.WriteLine("A. before await");
-//     await Task.Delay(100);
-//     Console.WriteLine("B. after await (this line is the continuation)");
-//     Console.WriteLine("C. end of part one");
-//     Console.WriteLine("1. start");
-//     Task pour = PourAsync();
-//     Console.WriteLine("3. Main keeps going while PourAsync waits");
-//     await pour;
-//     Console.WriteLine("5. done");
-//   }
-//   static async Task PourAsync() {
-//     Console.WriteLine("2. PourAsync: before await");
-//     await Task.Delay(100);
-//     Console.WriteLine("4. PourAsync: after await (continuation)");
-//   }
-#include <chrono>
-#include <cstdio>
-
-#include <duet/duet.hpp>
-
-#include "virtual_time.hpp"
-
-using namespace std::chrono_literals;
+// continuation_order — explicit style: PourAsync and Main as the state machines Roslyn generates.
+// The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
 
@@ -121,9 +95,3 @@ duet::Task<> main_async() {
 }
 
 }  // namespace
-
-int main() {
-  samples::VirtualTimeLoop loop;
-  loop.run([] { return main_async(); });
-  return 0;
-}

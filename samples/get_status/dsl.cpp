@@ -1,37 +1,13 @@
-// get_status/dsl.cpp — seed 001's GetStatusAsync in the DUET_* macro DSL: the same state machine
-// as explicit.cpp (same struct shape, builder, box and behaviour), but move_next() is written as
-// straight-line code and the macros generate the switch, the label and the awaiter bookkeeping:
-//
-//   async Task<int> GetStatusAsync(HttpClient http, string url)
-//   {
-//       var response = await http.GetAsync(url); // the one await ("await 0")
-//       return (int)response.StatusCode;
-//   }
-//
-// The printing mirrors explicit.cpp line for line so the two programs' outputs can be compared:
-// where the explicit machine prints from inside its suspend and resume branches, this method
-// checks the awaited task itself before the await and remembers that it suspended. (The DSL's
-// internal state_ value is a __COUNTER__-based label, not 0; "await 0" names the await by its
-// position in the method, as the explicit sample's state number does.)
-#include <cstdio>
-#include <string>
-#include <thread>
-#include <utility>
-
-#include "duet/duet.hpp"
-#include "duet/sm/dsl.hpp"
-#include "http_client.hpp"
+// get_status — DSL style: the same state machine as explicit.cpp (same struct shape, builder, box
+// and behaviour), but move_next() is written as straight-line code and the DUET_* macros generate
+// the switch, the label and the awaiter bookkeeping. Where the explicit machine prints from inside
+// its suspend and resume branches, this method checks the awaited task itself before the await
+// and remembers that it suspended. (The DSL's internal state_ value is a __COUNTER__-based label,
+// not 0; "await 0" names the await by its position in the method, as the explicit sample's state
+// number does.) The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-const std::thread::id g_main_thread = std::this_thread::get_id();
-
-// where() — a stable name for the calling thread's role (thread ids differ from run to run).
-const char* where() {
-  if (std::this_thread::get_id() == g_main_thread) return "the main thread";
-  if (duet::is_thread_pool_thread()) return "a thread-pool thread";
-  return "another thread";
-}
 
 // GetStatusAsync — parameters and the locals that live across the await are members; the base
 // declares state_, builder_, the awaiter storage and the DSL's bookkeeping.
@@ -59,23 +35,8 @@ struct GetStatusAsync : duet::AsyncMethod<GetStatusAsync, int> {
   }
 };
 
-void call(samples::HttpClient& http, const std::string& url) {
-  std::printf("main: calling GetStatusAsync(\"%s\")\n", url.c_str());
-  duet::Task<int> task = duet::start<GetStatusAsync>(http, url);
-  std::printf("main: GetStatusAsync returned a task; status: %s\n", duet::to_string(task.status()));
-  std::printf("main: letting the response arrive\n");
-  http.release_responses();
-  const int status = task.result();
-  std::printf("main: status code %d (task %s)\n", status, duet::to_string(task.status()));
+duet::Task<int> get_status_async(samples::HttpClient& http, std::string url) {
+  return duet::start<GetStatusAsync>(http, std::move(url));
 }
 
 }  // namespace
-
-int main() {
-  samples::HttpClient http;
-  http.add_route("https://example.com/status", 200, "OK");
-  call(http, "https://example.com/status");
-  std::printf("\n");
-  call(http, "https://example.com/missing");
-  return 0;
-}

@@ -1,36 +1,9 @@
-// get_status/explicit.cpp — seed 001's GetStatusAsync, written as the explicit state machine Roslyn
-// generates for it (seed 002 shows the shape):
-//
-//   async Task<int> GetStatusAsync(HttpClient http, string url)
-//   {
-//       var response = await http.GetAsync(url); // suspension point: state 0
-//       return (int)response.StatusCode;         // resumes here, runs to completion
-//   }
-//
-// What the output shows: the method runs synchronously on its caller's thread up to the first
-// await whose operand is not complete; there it stores its awaiter, sets state 0, registers
-// itself as the continuation and returns an incomplete task to the caller. When the simulated
-// response arrives on a thread-pool thread, the continuation runs move_next() again (there is no
-// SynchronizationContext to post back to, so it resumes on that pool thread), which jumps to
-// state 0, reads the result and completes the task.
-#include <cstdio>
-#include <string>
-#include <thread>
-#include <utility>
-
-#include "duet/duet.hpp"
-#include "http_client.hpp"
+// get_status — explicit style: GetStatusAsync written as the state machine Roslyn generates for
+// it: it stores its awaiter, sets state 0, registers itself as the continuation and returns; the
+// continuation runs move_next() again, which jumps to state 0. The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-const std::thread::id g_main_thread = std::this_thread::get_id();
-
-// where() — a stable name for the calling thread's role (thread ids differ from run to run).
-const char* where() {
-  if (std::this_thread::get_id() == g_main_thread) return "the main thread";
-  if (duet::is_thread_pool_thread()) return "a thread-pool thread";
-  return "another thread";
-}
 
 // GetStatusStateMachine — `<GetStatusAsync>d__0`: parameters as fields, one awaiter field per
 // awaiter type (`<>u__1`), the builder, and the state (-1 running, 0 suspended at the await,
@@ -89,23 +62,4 @@ duet::Task<int> get_status_async(samples::HttpClient& http, std::string url) {
   return sm.builder_.task();
 }
 
-void call(samples::HttpClient& http, const std::string& url) {
-  std::printf("main: calling GetStatusAsync(\"%s\")\n", url.c_str());
-  duet::Task<int> task = get_status_async(http, url);
-  std::printf("main: GetStatusAsync returned a task; status: %s\n", duet::to_string(task.status()));
-  std::printf("main: letting the response arrive\n");
-  http.release_responses();
-  const int status = task.result();
-  std::printf("main: status code %d (task %s)\n", status, duet::to_string(task.status()));
-}
-
 }  // namespace
-
-int main() {
-  samples::HttpClient http;
-  http.add_route("https://example.com/status", 200, "OK");
-  call(http, "https://example.com/status");
-  std::printf("\n");
-  call(http, "https://example.com/missing");
-  return 0;
-}

@@ -1,21 +1,7 @@
-// print_and_wait — seed 002's PrintAndWait in the DUET_* macro DSL: the same state machine as
-// explicit.cpp (state_, builder_, the parameters as members, the stored awaiter), but move_next()
-// is written as the C# body and the macros generate the switch and the awaiter bookkeeping.
-//
-//   public async Task PrintAndWait(TimeSpan delay, int arg2) {
-//     Console.WriteLine("Before first delay");
-//     await Task.Delay(delay);
-//     Console.WriteLine("Between delays");
-//     await Task.Delay(delay);
-//     Console.WriteLine("After second delay");
-//   }
-#include <chrono>
-#include <cstdio>
-
-#include <duet/duet.hpp>
-#include <duet/sm/dsl.hpp>
-
-#include "virtual_time.hpp"
+// print_and_wait — DSL style: the same state machine as explicit.cpp (state_, builder_, the
+// parameters as members, the stored awaiter), but move_next() is written as the C# body and the
+// DUET_* macros generate the switch and the awaiter bookkeeping. The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
 
@@ -36,10 +22,8 @@ struct PrintAndWait : duet::AsyncMethod<PrintAndWait> {
   }
 };
 
-}  // namespace
-
-int main() {
-  samples::VirtualTimeLoop loop;
-  loop.run([] { return duet::start<PrintAndWait>(std::chrono::seconds(1), 2); });
-  return 0;
+duet::Task<> print_and_wait(std::chrono::milliseconds delay, int arg2) {
+  return duet::start<PrintAndWait>(delay, arg2);
 }
+
+}  // namespace

@@ -1,19 +1,6 @@
-// print_and_wait — seed 002's PrintAndWait, written as the state machine Roslyn generates:
-// one int state, the parameters as fields, one stored awaiter, a builder.
-//
-//   public async Task PrintAndWait(TimeSpan delay, int arg2) {
-//     Console.WriteLine("Before first delay");
-//     await Task.Delay(delay);
-//     Console.WriteLine("Between delays");
-//     await Task.Delay(delay);
-//     Console.WriteLine("After second delay");
-//   }
-#include <chrono>
-#include <cstdio>
-
-#include <duet/duet.hpp>
-
-#include "virtual_time.hpp"
+// print_and_wait — explicit style: the state machine Roslyn generates for PrintAndWait (one int
+// state, the parameters as fields, one stored awaiter, a builder). The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
 
@@ -81,9 +68,3 @@ duet::Task<> print_and_wait(std::chrono::milliseconds delay, int arg2) {
 }
 
 }  // namespace
-
-int main() {
-  samples::VirtualTimeLoop loop;
-  loop.run([] { return print_and_wait(std::chrono::seconds(1), 2); });
-  return 0;
-}

@@ -1,43 +1,9 @@
-// ui_context/dsl.cpp — where an await resumes when the caller runs on a UI loop (seed 004,
-// worked example 4; seed 003, "UI Responsiveness"), in the DUET_* macro DSL: the same methods as
-// explicit.cpp, the async void handler included (duet::AsyncVoidMethod), with move_next()
-// written by the macros — and the handler's try/catch/finally written as one, as in the C#.
-//
-//   async Task UpdateStatusAsync(Task<int> download, bool continueOnCapturedContext)
-//   {
-//       Console.WriteLine($"UpdateStatusAsync: started on {role}");
-//       int bytes = await download.ConfigureAwait(continueOnCapturedContext);
-//       Console.WriteLine($"UpdateStatusAsync: resumed on {role}");
-//   }
-//
-//   async void OnUploadButtonClick(bool fail)
-//   {
-//       StatusLabel.Text = "Uploading...";
-//       try {
-//           await Task.Run(() => ProcessLargeFile(fail));
-//           StatusLabel.Text = "Upload Complete!";      // back on the UI thread
-//       } catch (Exception ex) {
-//           StatusLabel.Text = "Error: " + ex.Message;
-//       } finally {
-//           UploadButton.IsEnabled = true;
-//       }
-//   }
-//
-// The main thread plays the UI thread: it installs a SingleThreadContext and pumps it. An await
-// captures that context, so the continuation is posted back to the loop; configure_await(false)
-// captures nothing, so the continuation runs on the pool thread that completed the download.
-#include <cstdio>
-#include <exception>
-#include <stdexcept>
-#include <utility>
-
-#include "context_roles.hpp"
-#include "duet/duet.hpp"
-#include "duet/sm/dsl.hpp"
+// ui_context — DSL style: the same methods as explicit.cpp, the async void handler included
+// (duet::AsyncVoidMethod), with move_next() written by the DUET_* macros — and the handler's
+// try/catch/finally written as one, as in the C#. The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-using context_sample::thread_role;
 
 // UpdateStatusAsync — parameters and the local that lives across the await are members.
 struct UpdateStatusAsync : duet::AsyncMethod<UpdateStatusAsync> {
@@ -60,11 +26,6 @@ struct UpdateStatusAsync : duet::AsyncMethod<UpdateStatusAsync> {
     DUET_END
   }
 };
-
-void process_large_file(bool fail) {
-  std::printf("ProcessLargeFile: crunching on %s\n", thread_role());
-  if (fail) throw std::runtime_error("disk full");
-}
 
 // OnUploadButtonClick — an async void method: duet::start<OnUploadButtonClick>(fail) returns
 // nothing; the UI loop counts it as an outstanding operation until it ends.
@@ -91,48 +52,10 @@ struct OnUploadButtonClick : duet::AsyncVoidMethod<OnUploadButtonClick> {
   }
 };
 
-// download_completes_on_pool(download, bytes) — the simulated network: a pool thread completes
-// the download (only after the awaiting method has suspended, so the output is stable).
-void download_completes_on_pool(duet::TaskCompletionSource<int> download, int bytes) {
-  duet::run([download, bytes]() mutable {
-    std::printf("network: download finished on %s\n", thread_role());
-    download.set_result(bytes);
-  });
+duet::Task<> update_status_async(duet::Task<int> download, bool continue_on_captured_context) {
+  return duet::start<UpdateStatusAsync>(std::move(download), continue_on_captured_context);
 }
+
+void on_upload_button_click(bool fail) { duet::start<OnUploadButtonClick>(fail); }
 
 }  // namespace
-
-int main() {
-  context_sample::set_thread_role("ui thread");
-  duet::SingleThreadContext ui;
-  duet::SyncContextScope on_ui(&ui);
-
-  std::printf("== 1. await captures the UI context: the continuation is posted back to the loop\n");
-  {
-    duet::TaskCompletionSource<int> download;
-    duet::Task<> t = duet::start<UpdateStatusAsync>(download.task(), true);
-    download_completes_on_pool(download, 1024);
-    ui.run_until(t);
-    t.wait();
-  }
-
-  std::printf("\n== 2. configure_await(false): the continuation runs on the pool thread\n");
-  {
-    duet::TaskCompletionSource<int> download;
-    duet::Task<> t = duet::start<UpdateStatusAsync>(download.task(), false);
-    download_completes_on_pool(download, 2048);
-    ui.run_until(t);
-    t.wait();
-  }
-
-  std::printf("\n== 3. an async void event handler offloads work with run() and resumes on the UI\n");
-  duet::start<OnUploadButtonClick>(false);  // returns at its first await; the loop runs the rest
-  ui.run_until_operations_complete();
-
-  std::printf("\n== 4. the same handler when the work fails\n");
-  duet::start<OnUploadButtonClick>(true);
-  ui.run_until_operations_complete();
-  std::printf("main: all handlers finished (outstanding operations: %ld)\n",
-              ui.outstanding_operations());
-  return 0;
-}

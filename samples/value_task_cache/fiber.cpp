@@ -1,43 +1,12 @@
-// value_task_cache — fiber style. Seed 004, "ValueTask<T> vs Task<T>": a cache hit returns its
-// value wrapped in a ValueTask with no allocation at all; a miss wraps a real asynchronous
-// operation (a lookup on the thread pool). The program counts allocations with its own
-// operator new (below) and prints them, then shows the error of awaiting a ValueTask twice.
-//
-// The async method is the C# body on a fiber, started with duet::fiber::async_value: the fiber's
-// pooled control block is itself the IValueTaskSource behind a suspended call's ValueTask, and it
-// is reused once that ValueTask has been consumed. A hit completes inside the call: the ValueTask
-// holds the value, and the fiber object and its stack go straight back to their pools — so once
-// the miss has warmed them, a hit allocates nothing, as with the explicit style's
-// AsyncValueTaskMethodBuilder.
-//
-//   static async ValueTask<int> GetCachedValueAsync(int key) {
-//     if (cache.TryGetValue(key, out int v)) return v;      // hit: completes synchronously
-//     int loaded = await Task.Run(() => SlowLookup(key));   // miss: really asynchronous
-//     cache[key] = loaded;
-//     return loaded;
-//   }
-#include <atomic>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <new>
-#include <optional>
-
-#include <duet/duet.hpp>
-#include <duet/fiber/fiber.hpp>
-#include <duet/fiber/value_task.hpp>
-
-#include "sample_alloc_counter.hpp"  // this program's own counting operator new
+// value_task_cache — fiber style: the C# body on a fiber, started with duet::fiber::async_value:
+// the fiber's pooled control block is itself the IValueTaskSource behind a suspended call's
+// ValueTask, and it is reused once that ValueTask has been consumed. A hit completes inside the
+// call: the ValueTask holds the value, and the fiber object and its stack go straight back to
+// their pools — so once the miss has warmed them, a hit allocates nothing, as with the explicit
+// style's AsyncValueTaskMethodBuilder. The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-std::uint64_t allocations() { return g_allocations.load(std::memory_order_relaxed); }
-
-// The cache: written by the continuation of a miss, read by later calls (which start after the
-// miss completed, so no lock is needed in this sample).
-std::optional<int> g_cache[100];
-
-int slow_lookup(int key) { return key * 10; }
 
 // get_cached_value_async(key) — GetCachedValueAsync, on a fiber.
 duet::ValueTask<int> get_cached_value_async(int key) {
@@ -53,35 +22,4 @@ duet::ValueTask<int> get_cached_value_async(int key) {
   });
 }
 
-void call_and_report(int key) {
-  std::printf("get_cached_value_async(%d):\n", key);
-  const std::uint64_t before = allocations();
-  const int value = get_cached_value_async(key).result();
-  const std::uint64_t n = allocations() - before;
-  std::printf("  result %d, allocations: %s\n", value, n == 0 ? "0" : "1 or more");
-}
-
 }  // namespace
-
-int main() {
-  call_and_report(42);  // miss: a real asynchronous lookup
-  call_and_report(42);  // hit: completes synchronously, nothing allocated
-  call_and_report(42);
-
-  std::printf("awaiting one ValueTask twice:\n");
-  duet::ValueTask<int> vt = get_cached_value_async(42);
-  auto first = vt.get_awaiter();
-  std::printf("  first await: %d\n", first.get_result());
-  try {
-    auto second = vt.get_awaiter();
-    std::printf("  second await: %d (not reached)\n", second.get_result());
-  } catch (const duet::InvalidOperationError& e) {
-    std::printf("  second await: InvalidOperationError: %s\n", e.what());
-  }
-  std::printf("  fix: call as_task() or preserve() to await a result more than once\n");
-  duet::ValueTask<int> kept = get_cached_value_async(42).preserve();
-  const int a = kept.get_awaiter().get_result();
-  const int b = kept.get_awaiter().get_result();
-  std::printf("  preserved: %d and %d\n", a, b);
-  return 0;
-}

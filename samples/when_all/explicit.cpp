@@ -1,33 +1,8 @@
-// when_all — seeds 001/003: "compose; don't await sequentially". Two independent operations
-// (1 s and 2 s) awaited one after the other take 3 s; started together and awaited through
-// when_all they take 2 s. Time is virtual (samples/common/virtual_time.hpp), so the printed
-// elapsed times are exact.
-//
-//   async Task<int> DoWorkA() { await Task.Delay(1000); return 1; }
-//   async Task<int> DoWorkB() { await Task.Delay(2000); return 2; }
-//   async Task Main() {
-//     var start = now;
-//     int a = await DoWorkA(); int b = await DoWorkB();            // sequential
-//     print(a + b, now - start);
-//     start = now;
-//     var (x, y) = await Task.WhenAll(DoWorkA(), DoWorkB());      // concurrent
-//     print(x + y, now - start);
-//   }
-#include <chrono>
-#include <cstdio>
-#include <tuple>
-
-#include <duet/duet.hpp>
-
-#include "virtual_time.hpp"
-
-using namespace std::chrono_literals;
+// when_all — explicit style: DoWork and Main as the state machines Roslyn generates. The
+// program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-samples::VirtualTimeLoop* g_loop = nullptr;
-
-long long now_ms() { return static_cast<long long>(g_loop->elapsed().count()); }
 
 // DoWork(name, delay, value) — awaits a delay, reports when it finished, returns value.
 struct DoWorkStateMachine {
@@ -140,10 +115,3 @@ duet::Task<> main_async() {
 }
 
 }  // namespace
-
-int main() {
-  samples::VirtualTimeLoop loop;
-  g_loop = &loop;
-  loop.run([] { return main_async(); });
-  return 0;
-}

@@ -1,35 +1,8 @@
-// when_all — seeds 001/003 in the fiber style: "compose; don't await sequentially". Two
-// independent operations (1 s and 2 s) awaited one after the other take 3 s; started together
-// and awaited through when_all they take 2 s. Time is virtual (samples/common/virtual_time.hpp),
-// so the printed elapsed times are exact. Each DoWork call is its own fiber; when_all awaits the
-// two fibers' tasks exactly as it awaits two state machines' tasks.
-//
-//   async Task<int> DoWorkA() { await Task.Delay(1000); return 1; }
-//   async Task<int> DoWorkB() { await Task.Delay(2000); return 2; }
-//   async Task Main() {
-//     var start = now;
-//     int a = await DoWorkA(); int b = await DoWorkB();            // sequential
-//     print(a + b, now - start);
-//     start = now;
-//     var (x, y) = await Task.WhenAll(DoWorkA(), DoWorkB());      // concurrent
-//     print(x + y, now - start);
-//   }
-#include <chrono>
-#include <cstdio>
-#include <tuple>
-
-#include <duet/duet.hpp>
-#include <duet/fiber/fiber.hpp>
-
-#include "virtual_time.hpp"
-
-using namespace std::chrono_literals;
+// when_all — fiber style: each DoWork call is its own fiber; when_all awaits the two fibers'
+// tasks exactly as it awaits two state machines' tasks. The program is driver.hpp.
+#include "driver.hpp"
 
 namespace {
-
-samples::VirtualTimeLoop* g_loop = nullptr;
-
-long long now_ms() { return static_cast<long long>(g_loop->elapsed().count()); }
 
 // do_work(name, delay, value) — awaits a delay, reports when it finished, returns value.
 duet::Task<int> do_work(const char* name, std::chrono::milliseconds delay, int value) {
@@ -50,16 +23,10 @@ duet::Task<> main_async() {
 
     std::puts("when_all:");
     start = now_ms();
-    std::tie(a, b) = duet::await(duet::when_all(do_work("DoWorkA", 1000ms, 1), do_work("DoWorkB", 2000ms, 2)));
+    std::tie(a, b) =
+        duet::await(duet::when_all(do_work("DoWorkA", 1000ms, 1), do_work("DoWorkB", 2000ms, 2)));
     std::printf("  result %d, elapsed %lld ms\n", a + b, now_ms() - start);
   });
 }
 
 }  // namespace
-
-int main() {
-  samples::VirtualTimeLoop loop;
-  g_loop = &loop;
-  loop.run([] { return main_async(); });
-  return 0;
-}

@@ -5,19 +5,15 @@
 // the context. Every such writer therefore notifies the condition variable *while holding*
 // mutex_: the owner cannot observe the change before the writer unlocks, and after unlocking the
 // writer touches nothing of the context.
-#include "duet/single_thread_context.hpp"
+#include "duet/context/single_thread_context.hpp"
 
 #include <exception>
 #include <string>
 
+#include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"
-#include "duet/errors.hpp"
 
 namespace duet {
-
-namespace detail {
-void report_unhandled_exception(std::exception_ptr e) noexcept;
-}
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "duet/errors.hpp"
+#include "duet/core/errors.hpp"
 
 #include <atomic>
 #include <cstdio>

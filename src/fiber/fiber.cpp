@@ -31,9 +31,8 @@
 #include <utility>
 
 
-#include "duet/errors.hpp"
-#include "duet/execution_context.hpp"
-#include "duet/sync_context.hpp"
+#include "duet/core/continuation.hpp"
+#include "duet/core/errors.hpp"
 #include "stack_pool.hpp"
 
 #if defined(DUET_FIBER_ASAN)
@@ -327,9 +326,10 @@ void FiberBase::start(std::size_t stack_size, int guard) {
     }
     size = round_to_pages(size);
     const bool guarded = guard < 0 ? g_default_guard.load(std::memory_order_relaxed) : guard != 0;
-    const boost::context::stack_context sctx = StackPool::acquire(size, guarded);
+    const StackKind kind = guarded ? guard_kind() : StackKind::unguarded;
+    const boost::context::stack_context sctx = StackPool::acquire(size, kind);
     stack_size_ = sctx.size;
-    guarded_ = guarded;
+    stack_kind_ = static_cast<std::uint8_t>(kind);
     stack_low_ = static_cast<char*>(sctx.sp) - sctx.size;
     guard_low_ = guarded ? static_cast<char*>(stack_low_) - page_size() : nullptr;
     fiber_ = boost::context::detail::make_fcontext(sctx.sp, sctx.size, &FiberBase::entry);
@@ -342,12 +342,8 @@ void FiberBase::start(std::size_t stack_size, int guard) {
   // Run to the first suspension, then give the caller back its ExecutionContext (switch_in
   // restores the SynchronizationContext; on later resumptions run_continuation restores the
   // ExecutionContext).
-  // (EcScope, without its calls for the default context.)
-  duet::detail::ExecutionContextNode* const saved_ec = duet::detail::ec_current();
-  if (saved_ec != nullptr) duet::detail::ec_add_ref(saved_ec);
+  duet::detail::EcScope restore;
   switch_in();
-  if (duet::detail::ec_current() != saved_ec) duet::detail::ec_set_current(saved_ec);
-  if (saved_ec != nullptr) duet::detail::ec_release(saved_ec);
 }
 
 // entry(t) — the bottom frame of every fiber: t.data is the FiberBase, t.fctx its first resumer.
@@ -383,22 +379,6 @@ void FiberBase::rethrow_register_error() {
   std::rethrow_exception(std::exchange(register_error_, nullptr));
 }
 
-// capture_context() — capture_execution_context(*this), without the reference-count calls when
-// the captured context is the one already held (always so for the default, null context: it is
-// the common case, and run_continuation leaves the field null after each resumption).
-inline void FiberBase::capture_context() noexcept {
-  if (duet::detail::ec_flow_suppressed()) {
-    flow_execution_context = false;
-    return;
-  }
-  duet::detail::ExecutionContextNode* const n = duet::detail::ec_current();
-  flow_execution_context = true;
-  if (n == execution_context) return;
-  if (n != nullptr) duet::detail::ec_add_ref(n);
-  duet::detail::ExecutionContextNode* const old = std::exchange(execution_context, n);
-  if (old != nullptr) duet::detail::ec_release(old);
-}
-
 void FiberBase::switch_in() noexcept {
   // The resumer's side of the switch never leaves its thread, so the TLS address computed here
   // stays valid after the fiber switches back.
@@ -406,7 +386,7 @@ void FiberBase::switch_in() noexcept {
   if (ts.eh == nullptr) [[unlikely]] first_switch_on_thread(ts);
   ++ts.switches;
   FiberBase* const prev = ts.current;
-  SynchronizationContext* const saved_sc = SynchronizationContext::current();
+  SynchronizationContext* const saved_sc = duet::detail::current_sync_context();
   EhGlobals* const eh = ts.eh;
   const EhGlobals thread_eh = *eh;
 
@@ -437,7 +417,7 @@ void FiberBase::switch_in() noexcept {
       boost::context::stack_context sctx;
       sctx.sp = static_cast<char*>(stack_low_) + stack_size_;
       sctx.size = stack_size_;
-      StackPool::release(sctx, guarded_);
+      StackPool::release(sctx, static_cast<StackKind>(stack_kind_));
       finished = true;
       break;
     }
@@ -448,7 +428,7 @@ void FiberBase::switch_in() noexcept {
       shared_ = true;
       share();
     }
-    capture_context();
+    duet::detail::capture_execution_context(*this);
     try {
       register_fn_(register_arg_, *this);
       break;  // from here on `this` belongs to whoever resumes it
@@ -459,7 +439,9 @@ void FiberBase::switch_in() noexcept {
 
   // The resumer's SynchronizationContext comes back here; its ExecutionContext is restored by
   // whoever called us (run_continuation, or start()'s EcScope), as for a state-machine box.
-  if (SynchronizationContext::current() != saved_sc) SynchronizationContext::set_current(saved_sc);
+  if (duet::detail::current_sync_context() != saved_sc) {
+    duet::detail::set_current_sync_context(saved_sc);
+  }
   if (finished) publish();
 }
 

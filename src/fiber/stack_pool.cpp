@@ -1,13 +1,16 @@
-// stack_pool.cpp — see stack_pool.hpp for the layout and the pooling policy.
+// stack_pool.cpp — see stack_pool.hpp for the slab layout, the guard mechanisms and the pooling
+// policy.
 #include "stack_pool.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -21,6 +24,11 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+// Linux 6.13 (include/uapi/asm-generic/mman-common.h); Debian 12's libc headers predate it.
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
 namespace duet::fiber {
 
 namespace detail {
@@ -28,35 +36,63 @@ namespace {
 
 // k_thread_cache — stacks a thread keeps for itself (no lock to take or give one).
 constexpr int k_thread_cache = 32;
-// k_shared_cap — stacks the shared list keeps; more are unmapped on release.
-constexpr std::size_t k_shared_cap = 1024;
+// k_slab_bytes / k_slab_max_stacks — a slab holds as many stacks as fit in k_slab_bytes, at
+// least one and at most k_slab_max_stacks (64 KiB stacks: 120 per 8 MiB slab).
+constexpr std::size_t k_slab_bytes = std::size_t{8} << 20;
+constexpr std::size_t k_slab_max_stacks = 128;
+// k_hot_high — free stacks of one key that the shared list keeps resident; past it the oldest
+// half is returned to the OS.
+constexpr std::size_t k_hot_high = 1024;
 
 struct CachedStack {
   void* sp;
   std::size_t size;
-  bool guard;
+  StackKind kind;
 };
 
-std::atomic<std::size_t> g_mapped{0};
+std::atomic<std::size_t> g_carved{0};
+std::atomic<std::size_t> g_slabs{0};
 std::atomic<std::size_t> g_high_water{0};
 std::atomic<bool> g_tracking{false};
 
-// Shared — the shared list. Leaked on purpose: thread caches flush into it from thread_local
+std::size_t guard_bytes(StackKind kind) noexcept {
+  return kind == StackKind::unguarded ? 0 : page_size();
+}
+
+// Pool — the free stacks of one (size, kind), and the slab being carved. Guarded by
+// Shared::mutex.
+struct Pool {
+  std::size_t size;
+  StackKind kind;
+  // free — the tops (sp) of free stacks; a LIFO. Entries below cold_count have had their pages
+  // returned to the OS; those above are hot. Popping from the back takes hot stacks first.
+  std::vector<void*> free;
+  std::size_t cold_count = 0;
+  char* carve_next = nullptr;  // base of the next uncarved slot of the current slab
+  char* carve_end = nullptr;
+  std::size_t stride() const noexcept { return size + guard_bytes(kind); }
+};
+
+// Shared — every pool. Leaked on purpose: thread caches flush into it from thread_local
 // destructors, which may run after static destructors.
 struct Shared {
   std::mutex mutex;
-  std::vector<CachedStack> stacks;  // guarded by mutex
+  std::vector<Pool*> pools;  // guarded by mutex; a handful (one per size and kind in use)
 };
 Shared& shared() noexcept {
   static Shared* const s = new Shared();
   return *s;
 }
 
-void unmap(const CachedStack& s) noexcept {
-  const std::size_t guard_bytes = s.guard ? page_size() : 0;
-  auto* base = static_cast<char*>(s.sp) - s.size - guard_bytes;
-  ::munmap(base, s.size + guard_bytes);
-  g_mapped.fetch_sub(1, std::memory_order_relaxed);
+Pool* find_pool(Shared& sh, std::size_t size, StackKind kind) noexcept {
+  for (Pool* p : sh.pools) {
+    if (p->size == size && p->kind == kind) return p;
+  }
+  return nullptr;
+}
+
+const char* mechanism_name(StackKind kind) noexcept {
+  return kind == StackKind::guard_madvise ? "madvise(MADV_GUARD_INSTALL)" : "mprotect(PROT_NONE)";
 }
 
 std::string max_map_count_text() {
@@ -69,14 +105,18 @@ std::string max_map_count_text() {
   return "unknown";
 }
 
-[[noreturn]] void throw_map_failure(std::size_t size, bool guard, int err) {
-  std::string msg = "duet::fiber::async: could not map a " + std::to_string(size) +
-                    "-byte fiber stack" + (guard ? " with a guard page" : "") + " (" +
-                    std::strerror(err) + "; " + std::to_string(g_mapped.load()) +
-                    " stacks are mapped). ";
-  if (guard && err == ENOMEM) {
-    msg += "Each guarded stack is two kernel memory mappings and a process may hold at most "
-           "vm.max_map_count of them (here " + max_map_count_text() +
+[[noreturn]] void throw_map_failure(std::size_t size, StackKind kind, const char* what, int err) {
+  const bool guard = kind != StackKind::unguarded;
+  std::string msg = "duet::fiber::async: could not " + std::string(what) + " for a " +
+                    std::to_string(size) + "-byte fiber stack" +
+                    (guard ? std::string(" guarded with ") + mechanism_name(kind) : "") + " (" +
+                    std::strerror(err) + "; " + std::to_string(g_carved.load()) +
+                    " stacks exist in " + std::to_string(g_slabs.load()) + " slabs). ";
+  if (kind == StackKind::guard_mprotect && err == ENOMEM) {
+    msg += "Each guarded stack is two kernel memory mappings with mprotect guards (this kernel "
+           "has no MADV_GUARD_INSTALL, Linux >= 6.13, or DUET_FIBER_GUARD=mprotect forces it), "
+           "and a process may hold at most vm.max_map_count of them (here " +
+           max_map_count_text() +
            "). Raise the limit (sysctl vm.max_map_count=...), or create fibers without a guard "
            "page (FiberOptions::guard_page = false, or duet::fiber::set_default_guard_page(false)), "
            "or keep fewer fibers suspended at once.";
@@ -87,23 +127,56 @@ std::string max_map_count_text() {
   throw FiberStackError(msg);
 }
 
-CachedStack map_stack(std::size_t size, bool guard) {
-  const std::size_t guard_bytes = guard ? page_size() : 0;
-  const std::size_t total = size + guard_bytes;
-  void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (base == MAP_FAILED) throw_map_failure(size, guard, errno);
-  if (guard && ::mprotect(base, guard_bytes, PROT_NONE) != 0) {
-    const int err = errno;
-    ::munmap(base, total);
-    throw_map_failure(size, guard, err);
+// carve(pool) — the next slot of the pool's slab, guard installed; maps a new slab when the
+// current one is used up. Called under Shared::mutex (growth only: reuse never gets here).
+void* carve(Pool& pool) {
+  const std::size_t stride = pool.stride();
+  if (pool.carve_next == pool.carve_end) {
+    const std::size_t slots = std::clamp<std::size_t>(k_slab_bytes / stride, 1, k_slab_max_stacks);
+    void* base = ::mmap(nullptr, slots * stride, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED) throw_map_failure(pool.size, pool.kind, "map a slab", errno);
+    // A slab is big enough for transparent huge pages, which would make a stack's first touch
+    // cost 2 MiB. Advice only: an error changes nothing.
+    (void)::madvise(base, slots * stride, MADV_NOHUGEPAGE);
+    pool.carve_next = static_cast<char*>(base);
+    pool.carve_end = pool.carve_next + slots * stride;
+    g_slabs.fetch_add(1, std::memory_order_relaxed);
   }
-  g_mapped.fetch_add(1, std::memory_order_relaxed);
-  return {static_cast<char*>(base) + total, size, guard};
+  char* const slot = pool.carve_next;
+  if (pool.kind == StackKind::guard_madvise) {
+    if (::madvise(slot, page_size(), MADV_GUARD_INSTALL) != 0) {
+      throw_map_failure(pool.size, pool.kind, "install a guard page", errno);
+    }
+  } else if (pool.kind == StackKind::guard_mprotect) {
+    if (::mprotect(slot, page_size(), PROT_NONE) != 0) {
+      throw_map_failure(pool.size, pool.kind, "install a guard page", errno);
+    }
+  }
+  pool.carve_next += stride;
+  g_carved.fetch_add(1, std::memory_order_relaxed);
+  return slot + stride;  // the top of the slot's stack
 }
 
-// measure(s) — the deepest use of stack `s` since it was mapped: from its top down to the lowest
-// resident page (a page is resident once touched).
+// return_pages(pool, first, last) — MADV_DONTNEED on the usable part of the free stacks
+// pool.free[first, last); each run of adjacent slots is one call (the guards inside the run are
+// kept: guard markers survive MADV_DONTNEED, and an mprotect guard has no pages to drop).
+// Sorts that range. Called under Shared::mutex.
+void return_pages(Pool& pool, std::size_t first, std::size_t last) noexcept {
+  auto* const begin = pool.free.data() + first;
+  auto* const end = pool.free.data() + last;
+  std::sort(begin, end, [](void* a, void* b) { return a < b; });
+  const std::size_t stride = pool.stride();
+  for (auto* it = begin; it != end;) {
+    char* const low = static_cast<char*>(*it) - pool.size;
+    char* top = static_cast<char*>(*it);
+    for (++it; it != end && static_cast<char*>(*it) == top + stride; ++it) top += stride;
+    (void)::madvise(low, static_cast<std::size_t>(top - low), MADV_DONTNEED);
+  }
+}
+
+// measure(s) — the deepest use of stack `s` since its pages were last returned: from its top
+// down to the lowest resident page (a page is resident once touched).
 // Cold and out of line: release() is on every fiber's path.
 [[gnu::noinline, gnu::cold]] void measure(const CachedStack& s) noexcept {
   const std::size_t page = page_size();
@@ -125,23 +198,32 @@ CachedStack map_stack(std::size_t size, bool guard) {
   }
 }
 
+// give_to_shared(items, n) — puts stacks on their pools' free lists, returning the pages of the
+// oldest hot half of a list that grew past k_hot_high.
 void give_to_shared(const CachedStack* items, int n) noexcept {
   Shared& sh = shared();
-  int kept = 0;
-  {
-    std::lock_guard<std::mutex> lk(sh.mutex);
-    for (; kept < n && sh.stacks.size() < k_shared_cap; ++kept) {
-      try {
-        sh.stacks.push_back(items[kept]);
-      } catch (...) {
-        break;
-      }
+  std::lock_guard<std::mutex> lk(sh.mutex);
+  for (int i = 0; i < n; ++i) {
+    Pool* const pool = find_pool(sh, items[i].size, items[i].kind);
+    if (pool == nullptr) continue;  // impossible: every stack was carved from its pool
+    try {
+      pool->free.push_back(items[i].sp);
+    } catch (...) {
+      // No memory for the list entry: give the pages back and let the slot go (its address
+      // range stays reserved; the process is out of memory anyway).
+      (void)::madvise(static_cast<char*>(items[i].sp) - items[i].size, items[i].size,
+                      MADV_DONTNEED);
+      continue;
+    }
+    if (pool->free.size() - pool->cold_count > k_hot_high) {
+      const std::size_t half = k_hot_high / 2;
+      return_pages(*pool, pool->cold_count, pool->cold_count + half);
+      pool->cold_count += half;
     }
   }
-  for (int i = kept; i < n; ++i) unmap(items[i]);
 }
 
-// ThreadCache — a thread's private LIFO of stacks; flushed to the shared list at thread exit.
+// ThreadCache — a thread's private LIFO of stacks; flushed to the shared lists at thread exit.
 struct ThreadCache {
   CachedStack items[k_thread_cache];
   int count = 0;
@@ -157,6 +239,25 @@ struct ThreadCache {
   return cache;
 }
 
+StackKind detect_guard_kind() noexcept {
+  if (const char* forced = std::getenv("DUET_FIBER_GUARD")) {
+    if (std::strcmp(forced, "mprotect") == 0) return StackKind::guard_mprotect;
+    if (std::strcmp(forced, "auto") != 0 && std::strcmp(forced, "madvise") != 0) {
+      std::fprintf(stderr,
+                   "duet: DUET_FIBER_GUARD=%s is not understood (use mprotect, madvise or auto); "
+                   "detecting the guard mechanism as for auto\n",
+                   forced);
+    }
+  }
+  // Probe on a private page: older kernels answer EINVAL for an unknown advice.
+  const std::size_t page = page_size();
+  void* p = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return StackKind::guard_mprotect;
+  const bool ok = ::madvise(p, page, MADV_GUARD_INSTALL) == 0;
+  ::munmap(p, page);
+  return ok ? StackKind::guard_madvise : StackKind::guard_mprotect;
+}
+
 }  // namespace
 
 std::size_t page_size() noexcept {
@@ -164,35 +265,49 @@ std::size_t page_size() noexcept {
   return page;
 }
 
-boost::context::stack_context StackPool::acquire(std::size_t size, bool guard) {
-  CachedStack s{};
-  bool found = false;
+StackKind guard_kind() noexcept {
+  static const StackKind kind = detect_guard_kind();
+  return kind;
+}
+
+boost::context::stack_context StackPool::acquire(std::size_t size, StackKind kind) {
+  void* sp = nullptr;
   ThreadCache& tc = thread_cache();
-  if (tc.count > 0 && tc.items[tc.count - 1].size == size && tc.items[tc.count - 1].guard == guard) {
-    s = tc.items[--tc.count];
-    found = true;
-  } else {
-    Shared& sh = shared();
-    std::lock_guard<std::mutex> lk(sh.mutex);
-    for (std::size_t i = sh.stacks.size(); i-- > 0;) {
-      if (sh.stacks[i].size == size && sh.stacks[i].guard == guard) {
-        s = sh.stacks[i];
-        sh.stacks[i] = sh.stacks.back();
-        sh.stacks.pop_back();
-        found = true;
-        break;
-      }
+  for (int i = tc.count; i-- > 0;) {  // newest first; almost always the top entry
+    if (tc.items[i].size == size && tc.items[i].kind == kind) {
+      sp = tc.items[i].sp;
+      for (int j = i + 1; j < tc.count; ++j) tc.items[j - 1] = tc.items[j];
+      --tc.count;
+      break;
     }
   }
-  if (!found) s = map_stack(size, guard);
+  if (sp == nullptr) {
+    Shared& sh = shared();
+    std::lock_guard<std::mutex> lk(sh.mutex);
+    Pool* pool = find_pool(sh, size, kind);
+    if (pool == nullptr) {
+      auto fresh = std::make_unique<Pool>();
+      fresh->size = size;
+      fresh->kind = kind;
+      sh.pools.push_back(fresh.get());
+      pool = fresh.release();
+    }
+    if (!pool->free.empty()) {
+      sp = pool->free.back();
+      pool->free.pop_back();
+      pool->cold_count = std::min(pool->cold_count, pool->free.size());
+    } else {
+      sp = carve(*pool);
+    }
+  }
   boost::context::stack_context sctx;
-  sctx.sp = s.sp;
-  sctx.size = s.size;
+  sctx.sp = sp;
+  sctx.size = size;
   return sctx;
 }
 
-void StackPool::release(const boost::context::stack_context& sctx, bool guard) noexcept {
-  const CachedStack s{sctx.sp, sctx.size, guard};
+void StackPool::release(const boost::context::stack_context& sctx, StackKind kind) noexcept {
+  const CachedStack s{sctx.sp, sctx.size, kind};
 #if defined(DUET_FIBER_ASAN)
   // Frames abandoned by Boost.Context's exit path keep their redzones poisoned; a reused stack
   // must start clean.
@@ -201,7 +316,7 @@ void StackPool::release(const boost::context::stack_context& sctx, bool guard) n
   if (g_tracking.load(std::memory_order_relaxed)) measure(s);
   ThreadCache& tc = thread_cache();
   if (tc.count == k_thread_cache) {
-    // Full: hand the older half to the shared list.
+    // Full: hand the older half to the shared lists.
     constexpr int half = k_thread_cache / 2;
     give_to_shared(tc.items, half);
     for (int i = half; i < k_thread_cache; ++i) tc.items[i - half] = tc.items[i];
@@ -214,14 +329,22 @@ void StackPool::release(const boost::context::stack_context& sctx, bool guard) n
 
 StackStats stack_stats() {
   StackStats st;
-  st.mapped = detail::g_mapped.load(std::memory_order_relaxed);
+  st.mapped = detail::g_carved.load(std::memory_order_relaxed);
+  st.slabs = detail::g_slabs.load(std::memory_order_relaxed);
   {
     detail::Shared& sh = detail::shared();
     std::lock_guard<std::mutex> lk(sh.mutex);
-    st.shared_cached = sh.stacks.size();
+    for (const detail::Pool* p : sh.pools) {
+      st.shared_cached += p->free.size();
+      st.returned += p->cold_count;
+    }
   }
   st.high_water_bytes = detail::g_high_water.load(std::memory_order_relaxed);
   return st;
+}
+
+const char* guard_page_mechanism() noexcept {
+  return detail::guard_kind() == detail::StackKind::guard_madvise ? "madvise" : "mprotect";
 }
 
 void set_stack_usage_tracking(bool on) noexcept {
@@ -232,15 +355,14 @@ void reset_stack_high_water() noexcept { detail::g_high_water.store(0, std::memo
 
 void trim_stack_pool() noexcept {
   detail::ThreadCache& tc = detail::thread_cache();
-  for (int i = 0; i < tc.count; ++i) detail::unmap(tc.items[i]);
+  detail::give_to_shared(tc.items, tc.count);
   tc.count = 0;
-  std::vector<detail::CachedStack> all;
-  {
-    detail::Shared& sh = detail::shared();
-    std::lock_guard<std::mutex> lk(sh.mutex);
-    all.swap(sh.stacks);
+  detail::Shared& sh = detail::shared();
+  std::lock_guard<std::mutex> lk(sh.mutex);
+  for (detail::Pool* p : sh.pools) {
+    detail::return_pages(*p, p->cold_count, p->free.size());
+    p->cold_count = p->free.size();
   }
-  for (const auto& s : all) detail::unmap(s);
 }
 
 }  // namespace duet::fiber

@@ -1,23 +1,47 @@
-// stack_pool.hpp — fixed-size fiber stacks: mapped with mmap, guarded with mprotect, pooled.
+// stack_pool.hpp — fixed-size fiber stacks: carved from slabs, guarded, pooled per thread.
 //
 // The one place that knows how a fiber stack is made; fiber.cpp hands the stacks to Boost.Context's
 // make_fcontext and gives them back here when the fiber ends.
 //
-// Layout of one stack (addresses grow to the right):
+// Slabs. Stacks are not mapped one by one: a slab is one anonymous mapping (MAP_NORESERVE, so
+// untouched pages cost neither memory nor commit charge) cut into up to k_slab_max_stacks slots
+// of the same size. A slot is carved (its guard installed) the first time it is handed out.
+// Layout of one slot (addresses grow to the right):
 //
-//   [ guard page, PROT_NONE ][ usable stack: `size` bytes ......................... ] sp
-//   ^ mapping base            ^ stack_low                                             ^ top
+//   [ guard page ][ usable stack: `size` bytes ............................ ] sp
+//   ^ slot base   ^ stack_low                                                ^ top = next slot
 //
-// Pool. Stacks are keyed by (usable size, guarded). A released stack goes to the releasing
-// thread's cache (LIFO, k_thread_cache entries: hot pages, no lock), overflowing into a shared
-// list under a mutex (at most k_shared_cap entries), beyond which it is unmapped. A thread's
-// cache is flushed to the shared list when the thread exits. Stacks migrate with their fibers,
-// so a stack is often released on another thread than the one that acquired it; that is fine.
-// Pooled stacks keep the pages they touched resident (that is the point: no page faults on
-// reuse); trim_stack_pool() gives them back.
+// Guards. A guarded slot's lowest page becomes a guard in one of two ways, chosen once per
+// process (guard_kind()):
+//  * madvise(MADV_GUARD_INSTALL) (Linux >= 6.13): the page table gets guard markers; the mapping
+//    is not split, so a slab stays ONE kernel mapping whatever its guards, and adjacent slabs
+//    merge. A million guarded stacks fit under the default vm.max_map_count (65530).
+//  * mprotect(PROT_NONE), the fallback when the kernel refuses the madvise (detected at run time
+//    on a one-page probe mapping; DUET_FIBER_GUARD=mprotect forces it, for tests). Each guard
+//    splits the slab: two mappings per guarded stack, so about 32 000 guarded stacks at the
+//    default limit; beyond it acquire() throws FiberStackError naming the limit and the fixes.
+// A touch of either guard raises SIGSEGV at an address inside the guard page, which is what
+// fiber.cpp's overflow report looks for; the report is the same in both modes.
+//
+// Pool. Stacks are keyed by (usable size, StackKind). A released stack goes to the releasing
+// thread's cache (LIFO, k_thread_cache entries: hot pages, no lock), overflowing by halves into
+// the shared free list of its key, under a mutex. Stacks migrate with their fibers, so a stack
+// is often released on another thread than the one that acquired it; that is fine. Slabs are
+// never unmapped: a stack is carved once and recycled from then on, so a steady stream of
+// short-lived fibers makes no mmap, munmap or mprotect at all (one madvise per stack when first
+// carved in the madvise mode, one mprotect in the fallback).
+//
+// Returning memory. Pooled stacks keep the pages they touched resident (no page faults on
+// reuse). The shared list of a key keeps at most k_hot_high such "hot" stacks; past that, its
+// oldest half gets MADV_DONTNEED (adjacent slots in one call) and turns "cold": the pages go
+// back to the OS, the address range and the guards stay. After a burst of a million fibers the
+// pool therefore holds at most about k_hot_high + threads * k_thread_cache stacks' worth of
+// touched pages. trim_stack_pool() turns every stack of the shared list and of the calling
+// thread's cache cold at once.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include <boost/context/stack_context.hpp>
 
@@ -26,13 +50,19 @@ namespace duet::fiber::detail {
 // page_size() — the system page size.
 std::size_t page_size() noexcept;
 
+// StackKind — how a stack is guarded (stored in the fiber as a byte; 0 must stay "unguarded").
+enum class StackKind : std::uint8_t { unguarded = 0, guard_madvise = 1, guard_mprotect = 2 };
+
+// guard_kind() — the kind every guarded stack of this process gets (detected on first use).
+StackKind guard_kind() noexcept;
+
 // StackPool — the process-wide pool. All members are thread-safe.
 struct StackPool {
-  // acquire(size, guard) — a stack with `size` usable bytes (a page multiple). Throws
-  // FiberStackError when the kernel refuses the mapping.
-  static boost::context::stack_context acquire(std::size_t size, bool guard);
-  // release(sctx, guard) — gives a stack back (to a cache, or unmaps it). Any thread.
-  static void release(const boost::context::stack_context& sctx, bool guard) noexcept;
+  // acquire(size, kind) — a stack with `size` usable bytes (a page multiple). Throws
+  // FiberStackError when the kernel refuses a slab mapping or a guard.
+  static boost::context::stack_context acquire(std::size_t size, StackKind kind);
+  // release(sctx, kind) — gives a stack back, `kind` as acquired. Any thread.
+  static void release(const boost::context::stack_context& sctx, StackKind kind) noexcept;
 };
 
 }  // namespace duet::fiber::detail

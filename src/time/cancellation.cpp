@@ -1,5 +1,5 @@
 // cancellation.cpp — CancellationState (see the ground rules in cancellation.hpp).
-#include "duet/cancellation.hpp"
+#include "duet/time/cancellation.hpp"
 
 #include <string>
 
@@ -9,40 +9,9 @@ namespace duet {
 
 namespace detail {
 
-void report_unhandled_exception(std::exception_ptr e) noexcept;
-
-namespace {
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-}  // namespace
-
-void cancellation_state_add_ref(CancellationState* s) noexcept {
-  if (s) s->add_ref();
-}
-void cancellation_state_release(CancellationState* s) noexcept {
-  if (s) s->release();
-}
-
 CancellationState::~CancellationState() {
   DUET_ASSERT(head_ == nullptr || state_.load() != k_notified,
               "callbacks left registered after notification");
-}
-
-void CancellationState::lock() const noexcept {
-  for (;;) {
-    if (!locked_.exchange(true, std::memory_order_acquire)) return;
-    int spins = 0;
-    while (locked_.load(std::memory_order_relaxed)) {
-      if (++spins < 128) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
-    }
-  }
 }
 
 bool CancellationState::register_node(CancellationCallbackNode& n) noexcept {
@@ -272,20 +241,6 @@ CancellationTokenSource CancellationTokenSource::create_linked_range(
     if (s->is_cancellation_requested()) break;
   }
   return linked;
-}
-
-// ---------------------------------------------------------------------------------------------
-// OperationCanceledError's token (declared in errors.hpp).
-
-OperationCanceledError::OperationCanceledError(const CancellationToken& token)
-    : std::runtime_error("The operation was canceled."), token_(token.state()) {}
-
-OperationCanceledError::OperationCanceledError(const std::string& message,
-                                               const CancellationToken& token)
-    : std::runtime_error(message), token_(token.state()) {}
-
-CancellationToken OperationCanceledError::token() const noexcept {
-  return CancellationToken::from_state(token_.get());
 }
 
 }  // namespace duet

@@ -1,14 +1,14 @@
 // timer_wheel.cpp — the hierarchical timing wheel (see the essay in timer_wheel.hpp), its timer
 // thread, and the clocks.
-#include "duet/timer_wheel.hpp"
+#include "duet/time/timer_wheel.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <string>
 #include <utility>
 
+#include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"
-#include "duet/errors.hpp"
 
 namespace duet {
 
@@ -38,12 +38,6 @@ constexpr std::uint64_t bit(std::size_t i) noexcept { return std::uint64_t{1} <<
 
 std::uint64_t to_tick_floor(Clock::duration t) noexcept {
   return t.count() <= 0 ? 0 : static_cast<std::uint64_t>(t.count()) / k_tick_ns;
-}
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
 }
 
 std::atomic<TimerWheel*> g_current{nullptr};
@@ -139,20 +133,6 @@ TimerWheel::~TimerWheel() {
   pending_.store(0, std::memory_order_relaxed);
   unlock();
   post_list(list);
-}
-
-void TimerWheel::lock_slow() const noexcept {
-  for (;;) {
-    int spins = 0;
-    while (locked_.load(std::memory_order_relaxed)) {
-      if (++spins < 128) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
-    }
-    if (!locked_.exchange(true, std::memory_order_acquire)) return;
-  }
 }
 
 [[gnu::always_inline]] inline void TimerWheel::link(TimerEntry& e) noexcept {

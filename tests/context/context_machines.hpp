@@ -2,12 +2,11 @@
 //
 // AwaitMachine is the shape Roslyn generates for
 //     async R Method() { pre(); var r = await make(); return post(r); }
-// written once as a template so each test states only its three steps. Builder is
-// AsyncTaskMethodBuilder<R> (async Task<R>) or AsyncVoidMethodBuilder (async void).
+// written once as a template so each test states only its three steps (the execution-context
+// mechanism tests use it; method behaviour in every style is tests/semantic).
 #pragma once
 
 #include <optional>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -98,23 +97,8 @@ auto async_await(Pre pre, Make make, Post post) {
   return sm.builder_.task();
 }
 
-// async_void(pre, make, post) — runs the machine as an `async void` method.
-template <class Pre, class Make, class Post>
-void async_void(Pre pre, Make make, Post post) {
-  AwaitMachine<duet::AsyncVoidMethodBuilder, Pre, Make, Post> sm(std::move(pre), std::move(make),
-                                                                std::move(post));
-  sm.builder_.start(sm);
-}
-
 // reset_thread_context() — back to the default ExecutionContext on this thread (test hygiene:
 // a value set on a test thread outside any async method stays there, as in .NET).
 inline void reset_thread_context() { duet::detail::ec_set_current(nullptr); }
-
-// wait_until(pred) — spins (yielding) until pred() holds; for waiting on another thread's state
-// without sleeping.
-template <class Pred>
-void wait_until(Pred pred) {
-  while (!pred()) std::this_thread::yield();
-}
 
 }  // namespace ctx_test

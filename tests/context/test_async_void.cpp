@@ -1,5 +1,6 @@
-// test_async_void.cpp — AsyncVoidMethodBuilder: operation_started/completed on the captured
-// context, exceptions thrown asynchronously to that context's loop or to the unhandled handler.
+// test_async_void.cpp — the AsyncVoidMethodBuilder API itself: create() starts the operation
+// eagerly, and set_exception() called by move_next() throws asynchronously. How async void
+// methods behave is tested in every style in tests/semantic/test_async_void.cpp.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,11 +9,6 @@
 #include <thread>
 
 #include <duet/duet.hpp>
-
-#include "context_machines.hpp"
-
-using ctx_test::async_void;
-using ctx_test::Nothing;
 
 namespace {
 
@@ -57,32 +53,6 @@ struct CountingContext : duet::SynchronizationContext {
   }
 };
 
-TEST_F(AsyncVoidTest, CountsTheOperationOnTheCapturedContextAndResumesOnIt) {
-  duet::SingleThreadContext ui;
-  duet::TaskCompletionSource<> tcs;
-  bool resumed_on_ui = false;
-  {
-    duet::SyncContextScope scope(&ui);
-    async_void(Nothing{}, [&] { return tcs.task(); },
-               [&] { resumed_on_ui = duet::SynchronizationContext::current() == &ui; });
-  }
-  EXPECT_EQ(ui.outstanding_operations(), 1);  // started, suspended, not finished
-  duet::run([&] { tcs.set_result(); }).wait();
-  ui.run_until_operations_complete();
-  EXPECT_EQ(ui.outstanding_operations(), 0);
-  EXPECT_TRUE(resumed_on_ui);
-}
-
-TEST_F(AsyncVoidTest, SynchronousCompletionCountsOnce) {
-  CountingContext ctx;
-  {
-    duet::SyncContextScope scope(&ctx);
-    async_void(Nothing{}, [] { return duet::completed_task(); }, Nothing{});
-  }
-  EXPECT_EQ(ctx.started.load(), 1);
-  EXPECT_EQ(ctx.completed.load(), 1);
-}
-
 TEST_F(AsyncVoidTest, CreateCapturesEagerly) {
   CountingContext ctx;
   {
@@ -91,46 +61,6 @@ TEST_F(AsyncVoidTest, CreateCapturesEagerly) {
     (void)b;
   }
   EXPECT_EQ(ctx.started.load(), 1);  // .NET's Create() calls OperationStarted
-}
-
-TEST_F(AsyncVoidTest, ExceptionAfterSuspensionEscapesFromTheLoopsPump) {
-  duet::SingleThreadContext ui;
-  duet::TaskCompletionSource<> tcs;
-  {
-    duet::SyncContextScope scope(&ui);
-    async_void(Nothing{}, [&] { return tcs.task(); },
-               [] { throw std::runtime_error("handler failed"); });
-  }
-  duet::run([&] { tcs.set_result(); }).wait();
-  try {
-    ui.run_until_operations_complete();
-    ADD_FAILURE() << "the async void exception did not surface from the pump";
-  } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(e.what(), "handler failed");
-  }
-  EXPECT_EQ(ui.outstanding_operations(), 0);  // operation_completed still ran
-  EXPECT_EQ(g_unhandled_count.load(), 0);
-}
-
-TEST_F(AsyncVoidTest, SynchronousExceptionIsPostedNotThrownToTheCaller) {
-  duet::SingleThreadContext ui;
-  {
-    duet::SyncContextScope scope(&ui);
-    EXPECT_NO_THROW(async_void([] { throw std::logic_error("before any await"); },
-                               [] { return duet::completed_task(); }, Nothing{}));
-  }
-  EXPECT_EQ(ui.outstanding_operations(), 0);
-  EXPECT_EQ(ui.pending_count(), 1u);
-  EXPECT_THROW(ui.run_until_empty(), std::logic_error);
-}
-
-TEST_F(AsyncVoidTest, CanceledIsThrownAsynchronouslyToo) {
-  duet::SingleThreadContext ui;
-  {
-    duet::SyncContextScope scope(&ui);
-    async_void(Nothing{}, [] { return duet::from_canceled<>(); }, Nothing{});
-  }
-  EXPECT_THROW(ui.run_until_empty(), duet::OperationCanceledError);
 }
 
 TEST_F(AsyncVoidTest, ExplicitSetExceptionThrowsAsynchronously) {
@@ -156,45 +86,6 @@ TEST_F(AsyncVoidTest, ExplicitSetExceptionThrowsAsynchronously) {
   }
   EXPECT_EQ(ui.outstanding_operations(), 0);
   EXPECT_THROW(ui.run_until_empty(), std::runtime_error);
-}
-
-TEST_F(AsyncVoidTest, WithoutAContextTheExceptionGoesToTheUnhandledHandler) {
-  duet::TaskCompletionSource<> tcs;
-  async_void(Nothing{}, [&] { return tcs.task(); },
-             [] { throw std::runtime_error("nobody catches this"); });
-  EXPECT_EQ(g_unhandled_count.load(), 0);
-  duet::run([&] { tcs.set_result(); }).wait();  // the method resumes and throws on the pool
-  g_unhandled_count.wait(0);
-  EXPECT_EQ(g_unhandled_count.load(), 1);
-  EXPECT_EQ(g_unhandled_what, "nobody catches this");
-}
-
-TEST_F(AsyncVoidTest, OnTheBaseContextTheExceptionIsPostedToThePoolAndReported) {
-  CountingContext ctx;
-  duet::TaskCompletionSource<> tcs;
-  {
-    duet::SyncContextScope scope(&ctx);
-    async_void(Nothing{}, [&] { return tcs.task().configure_await(false); },
-               [] { throw std::runtime_error("posted to the pool"); });
-  }
-  tcs.set_result();
-  g_unhandled_count.wait(0);
-  ctx.completed.wait(0);
-  EXPECT_EQ(g_unhandled_what, "posted to the pool");
-  EXPECT_EQ(ctx.started.load(), 1);
-  EXPECT_EQ(ctx.completed.load(), 1);
-}
-
-TEST_F(AsyncVoidTest, NormalCompletionReportsNothing) {
-  duet::TaskCompletionSource<> tcs;
-  std::atomic<bool> done{false};
-  async_void(Nothing{}, [&] { return tcs.task(); }, [&] {
-    done = true;
-    done.notify_all();
-  });
-  tcs.set_result();
-  done.wait(false);
-  EXPECT_EQ(g_unhandled_count.load(), 0);
 }
 
 }  // namespace

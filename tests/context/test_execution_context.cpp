@@ -138,66 +138,6 @@ TEST_F(ExecutionContextTest, RunFlowsThePostersContextButNotUnderSuppression) {
 
 // ---- flow across awaits ----------------------------------------------------------------------
 
-TEST_F(ExecutionContextTest, ValueSetBeforeAwaitIsSeenAfterItOnAnotherThread) {
-  duet::TaskCompletionSource<> tcs;
-  int seen = -1;
-  std::thread::id resumed_on;
-  auto t = async_await([] { g_local.set_value(7); }, [&] { return tcs.task(); },
-                       [&] {
-                         seen = g_local.value();
-                         resumed_on = std::this_thread::get_id();
-                       });
-  EXPECT_EQ(g_local.value(), 0);  // the method's value did not leak to its caller
-  g_local.set_value(8);           // nor does the caller's later change reach the method
-  std::thread completer([&] { tcs.set_result(); });
-  const std::thread::id completer_id = completer.get_id();
-  completer.join();
-  t.wait();
-  EXPECT_EQ(seen, 7);
-  EXPECT_EQ(resumed_on, completer_id);
-}
-
-TEST_F(ExecutionContextTest, ValueFlowsThroughAPoolHop) {
-  g_local.set_value(11);
-  std::atomic<bool> on_pool{false};
-  auto t = async_await(Nothing{}, [] { return duet::yield(); },
-                       [&] {
-                         on_pool = duet::is_thread_pool_thread();
-                         return g_local.value();
-                       });
-  EXPECT_EQ(t.result(), 11);
-  EXPECT_TRUE(on_pool);
-}
-
-TEST_F(ExecutionContextTest, CalleesSetValueIsNotSeenByCallerAfterSynchronousReturn) {
-  g_local.set_value(1);
-  auto callee = async_await([] { g_local.set_value(2); }, [] { return duet::completed_task(); },
-                            [] { return g_local.value(); });
-  EXPECT_EQ(callee.result(), 2);
-  EXPECT_EQ(g_local.value(), 1);  // start() restored the caller's context
-}
-
-TEST_F(ExecutionContextTest, CalleesSetValueIsNotSeenByCallerAfterAwait) {
-  duet::TaskCompletionSource<> tcs;
-  int callee_after = -1;
-  auto callee = [&] {
-    return async_await([] { g_local.set_value(2); }, [&] { return tcs.task(); },
-                       [&] {
-                         callee_after = g_local.value();
-                         g_local.set_value(3);  // after its own await too
-                       });
-  };
-  int caller_after = -1;
-  auto caller = async_await([] { g_local.set_value(1); }, callee,
-                            [&] { caller_after = g_local.value(); });
-  EXPECT_EQ(g_local.value(), 0);
-  tcs.set_result();  // resumes the callee inline, which completes and resumes the caller inline
-  caller.wait();
-  EXPECT_EQ(callee_after, 2);
-  EXPECT_EQ(caller_after, 1);
-  EXPECT_EQ(g_local.value(), 0);  // and this thread's own context is untouched
-}
-
 // Probe — a hand-made continuation that records what it sees.
 struct Probe : duet::Continuation {
   int seen = -1;
@@ -354,24 +294,6 @@ TEST_F(ExecutionContextTest, CallbackFiresOnContextSwitchesBothWays) {
   g_changes.clear();
   duet::ExecutionContext::run(five, [] { g_local.set_value(1); });  // unrelated local: no call
   EXPECT_EQ(g_changes, (std::vector<Change>{{0, 5, true}, {5, 0, true}}));
-}
-
-TEST_F(ExecutionContextTest, CallbackFiresWhenAnAwaitResumesOnAnotherThread) {
-  duet::TaskCompletionSource<> tcs;
-  std::vector<Change> on_resume;
-  auto t = async_await([] { g_watched.set_value(6); }, [&] { return tcs.task(); },
-                       [&] { on_resume = g_changes; });
-  // start() restored the caller's (default) context: the restore is a context switch.
-  ASSERT_GE(g_changes.size(), 2u);
-  EXPECT_EQ(g_changes[g_changes.size() - 2], Change(0, 6, false));
-  EXPECT_EQ(g_changes.back(), Change(6, 0, true));
-  g_changes.clear();
-  std::thread([&] {
-    tcs.set_result();  // the continuation installs the captured context on this thread
-  }).join();
-  t.wait();
-  ASSERT_FALSE(on_resume.empty());
-  EXPECT_EQ(on_resume.front(), Change(0, 6, true));
 }
 
 TEST_F(ExecutionContextTest, CallbackMaySetValuesItself) {

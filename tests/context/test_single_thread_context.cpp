@@ -10,11 +10,6 @@
 
 #include <duet/duet.hpp>
 
-#include "context_machines.hpp"
-
-using ctx_test::async_await;
-using ctx_test::Nothing;
-
 namespace {
 
 TEST(SingleThreadContext, RunsPostedItemsInOrderOnThePumpingThread) {
@@ -62,24 +57,6 @@ TEST(SingleThreadContext, PumpingFromASecondThreadThrows) {
     }
   }).join();
   EXPECT_NE(message.find("another thread"), std::string::npos) << message;
-}
-
-TEST(SingleThreadContext, RunUntilPumpsUntilTheTaskCompletes) {
-  duet::SingleThreadContext ui;
-  duet::SyncContextScope scope(&ui);
-  const auto ui_id = std::this_thread::get_id();
-  duet::TaskCompletionSource<int> tcs;
-  std::thread::id resumed_on;
-  auto t = async_await(Nothing{}, [&] { return tcs.task(); },
-                       [&](int v) {
-                         resumed_on = std::this_thread::get_id();
-                         return v + 1;
-                       });
-  auto completer = duet::run([&] { tcs.set_result(41); });
-  ui.run_until(t);
-  EXPECT_EQ(t.result(), 42);
-  EXPECT_EQ(resumed_on, ui_id);  // the continuation was posted back to the loop
-  completer.wait();
 }
 
 TEST(SingleThreadContext, RunUntilOnACompletedTaskReturnsAtOnce) {
@@ -166,18 +143,6 @@ TEST(SingleThreadContext, DestructorRunsWhatIsStillQueued) {
     ui.post([&] { ++ran; });
   }
   EXPECT_EQ(ran, 1);
-}
-
-TEST(SingleThreadContext, YieldOnTheLoopRequeuesToTheLoop) {
-  duet::SingleThreadContext ui;
-  duet::SyncContextScope scope(&ui);
-  bool on_ui = false;
-  auto t = async_await(Nothing{}, [] { return duet::yield(); },
-                       [&] { on_ui = duet::SynchronizationContext::current() == &ui; });
-  EXPECT_FALSE(t.is_completed());  // yield always suspends
-  EXPECT_EQ(ui.pending_count(), 1u);
-  ui.run_until(t);
-  EXPECT_TRUE(on_ui);
 }
 
 }  // namespace

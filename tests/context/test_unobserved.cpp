@@ -9,11 +9,6 @@
 
 #include <duet/duet.hpp>
 
-#include "context_machines.hpp"
-
-using ctx_test::async_await;
-using ctx_test::Nothing;
-
 namespace {
 
 std::vector<std::string> g_reported;
@@ -67,28 +62,6 @@ TEST_F(UnobservedTest, ExceptionAccessorObserves) {
     EXPECT_NE(t.exception(), nullptr);
   }
   EXPECT_TRUE(g_reported.empty());
-}
-
-TEST_F(UnobservedTest, AwaitObserves) {
-  {
-    duet::TaskCompletionSource<int> tcs;
-    auto outer = async_await(Nothing{}, [&] { return tcs.task(); }, [](int v) { return v; });
-    tcs.set_exception(std::runtime_error("inner"));
-    // The await observed the inner fault; the outer method's task now holds it, and we observe it.
-    EXPECT_THROW((void)outer.result(), std::runtime_error);
-  }
-  EXPECT_TRUE(g_reported.empty());
-}
-
-TEST_F(UnobservedTest, FaultedAsyncMethodNobodyAwaitsIsReported) {
-  duet::TaskCompletionSource<int> tcs;
-  {
-    auto t = async_await(Nothing{}, [&] { return tcs.task(); },
-                         [](int) -> int { throw std::runtime_error("method failed"); });
-    tcs.set_result(1);  // resumes inline; the method faults its own task
-    EXPECT_TRUE(t.is_faulted());
-  }
-  EXPECT_EQ(g_reported, std::vector<std::string>{"method failed"});
 }
 
 TEST_F(UnobservedTest, CanceledIsNotReported) {

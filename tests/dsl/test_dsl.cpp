@@ -1,6 +1,6 @@
 // tests/dsl/test_dsl.cpp — what is particular to the DSL: labels, awaiter storage, allocation
-// counts, hand-written machine fields, run-time misuse reports, and try-statement shapes beyond
-// the shared semantic suite (tests/styles).
+// counts, hand-written machine fields, awaited expressions, and run-time misuse reports. What DSL
+// methods do (the same as every style, try statements included) is tested in tests/semantic.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -420,98 +420,6 @@ struct CompletesByHand : duet::AsyncMethod<CompletesByHand, int> {
 
 TEST(DslMisuse, GuardAcceptsAMethodThatCompletedItsTaskByHand) {
   EXPECT_EQ(duet::start<CompletesByHand>().result(), 3);
-}
-
-// ---- try-statement shapes beyond the shared suite -------------------------------------------------------
-
-struct Shapes : duet::AsyncMethod<Shapes, std::string> {
-  std::string log_;
-  Task<> gate_;
-  int mode_ = 0;
-  Shapes(Task<> gate, int mode) : gate_(std::move(gate)), mode_(mode) {}
-  void move_next() {
-    DUET_BEGIN
-      DUET_TRY                                 // depth 1
-        DUET_TRY                               // depth 2
-          DUET_TRY                             // depth 3
-            log_ += "t3 ";
-            DUET_AWAIT(gate_);
-            if (mode_ == 1) throw TestError("deep");
-            if (mode_ == 2) DUET_RETURN(log_ + "returned");
-          DUET_FINALLY
-            log_ += "f3 ";
-            DUET_AWAIT(gate_);
-          DUET_END_TRY
-        DUET_CATCH_ALL
-          log_ += "catch-all ";
-          DUET_TRY                             // a try inside a catch block
-            DUET_AWAIT(gate_);
-            throw;                             // rethrows the exception the catch-all holds
-          DUET_CATCH(const TestError&, e)
-            log_ += std::string("inner:") + e.what() + " ";
-          DUET_END_TRY
-        DUET_END_TRY
-      DUET_FINALLY
-        DUET_TRY                               // a try inside a finally block
-          log_ += "f1 ";
-          DUET_AWAIT(gate_);
-        DUET_FINALLY
-          log_ += "f1f ";
-        DUET_END_TRY
-      DUET_END_TRY
-      DUET_RETURN(log_ + "end");
-    DUET_END
-  }
-};
-
-TEST(DslTryShapes, ThreeLevelsNormal) {
-  TaskCompletionSource<> gate;
-  Task<std::string> t = duet::start<Shapes>(gate.task(), 0);
-  EXPECT_EQ(t.status(), duet::TaskStatus::pending);
-  gate.set_result();
-  EXPECT_EQ(t.result(), "t3 f3 f1 f1f end");
-}
-
-TEST(DslTryShapes, RethrowInsideTryInsideCatchAll) {
-  TaskCompletionSource<> gate;
-  Task<std::string> t = duet::start<Shapes>(gate.task(), 1);
-  gate.set_result();
-  EXPECT_EQ(t.result(), "t3 f3 catch-all inner:deep f1 f1f end");
-}
-
-TEST(DslTryShapes, ReturnFromThreeLevelsRunsEveryFinallyWithAwaits) {
-  TaskCompletionSource<> gate;
-  Task<std::string> t = duet::start<Shapes>(gate.task(), 2);
-  gate.set_result();
-  // The value is computed at DUET_RETURN, before the finally blocks run (as in C#).
-  EXPECT_EQ(t.result(), "t3 returned");
-}
-
-struct VoidReturnInTry : duet::AsyncMethod<VoidReturnInTry> {
-  std::string* log_;
-  Task<> gate_;
-  VoidReturnInTry(std::string* log, Task<> gate) : log_(log), gate_(std::move(gate)) {}
-  void move_next() {
-    DUET_BEGIN
-      DUET_TRY
-        DUET_AWAIT(gate_);
-        DUET_RETURN();
-      DUET_FINALLY
-        *log_ += "finally";
-      DUET_END_TRY
-      *log_ += " unreachable";
-    DUET_END
-  }
-};
-
-TEST(DslTryShapes, VoidReturnInsideTry) {
-  std::string log;
-  TaskCompletionSource<> gate;
-  Task<> t = duet::start<VoidReturnInTry>(&log, gate.task());
-  EXPECT_EQ(log, "");
-  gate.set_result();
-  EXPECT_TRUE(t.is_completed_successfully());
-  EXPECT_EQ(log, "finally");
 }
 
 }  // namespace

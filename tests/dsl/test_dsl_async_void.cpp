@@ -44,41 +44,6 @@ struct Handler : duet::AsyncVoidMethod<Handler> {
 static_assert(std::is_void_v<decltype(duet::start<Handler>(Task<>(), nullptr, false))>,
               "duet::start of an async void method returns nothing");
 
-TEST(DslAsyncVoid, RunsToItsEndOnTheCapturedContextAndCountsAsAnOperation) {
-  duet::SingleThreadContext ui;
-  duet::SyncContextScope on_ui(&ui);
-  std::string log;
-  TaskCompletionSource<> input;
-  duet::start<Handler>(input.task(), &log, false);
-  EXPECT_EQ(log, "start ");
-  EXPECT_EQ(ui.outstanding_operations(), 1);
-  input.set_result();  // from the owner thread: the continuation is inlined or posted to `ui`
-  ui.run_until_operations_complete();
-  EXPECT_EQ(log, "start done finally");
-  EXPECT_EQ(ui.outstanding_operations(), 0);
-}
-
-TEST(DslAsyncVoid, SynchronousCompletionEndsTheOperationAtOnce) {
-  duet::SingleThreadContext ui;
-  duet::SyncContextScope on_ui(&ui);
-  std::string log;
-  duet::start<Handler>(duet::completed_task(), &log, false);
-  EXPECT_EQ(log, "start done finally");
-  EXPECT_EQ(ui.outstanding_operations(), 0);
-}
-
-TEST(DslAsyncVoid, AnEscapingExceptionIsThrownOnTheCapturedContext) {
-  duet::SingleThreadContext ui;
-  duet::SyncContextScope on_ui(&ui);
-  std::string log;
-  TaskCompletionSource<> input;
-  duet::start<Handler>(input.task(), &log, true);
-  input.set_result();
-  // The finally block ran before the exception left the method; the loop then rethrows it.
-  EXPECT_THROW(ui.run_until_operations_complete(), TestError);
-  EXPECT_EQ(log, "start finally");
-}
-
 // PlainReturnVoid — a plain `return` in an async void method: the exit guard completes it with an
 // InvalidOperationError, which (as any escaping exception of async void) surfaces on the context.
 struct PlainReturnVoid : duet::AsyncVoidMethod<PlainReturnVoid> {

@@ -1,8 +1,8 @@
 // tests/dsl/test_dsl_value_task.cpp — DSL methods that return ValueTask<T> (through
 // AsyncValueTaskMethodBuilder and PoolingAsyncValueTaskMethodBuilder, selected with
 // duet::AsyncValueTaskMethod / duet::PoolingAsyncValueTaskMethod) and DSL methods that await
-// ValueTasks: results, exceptions, cancellation, try/finally, the await-once rule, the exit
-// guard, and the allocation counts the builders promise.
+// ValueTasks: the exit guard and the allocation counts the builders promise. The behaviour shared with every style is in
+// tests/semantic/test_value_task_methods.cpp.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -149,20 +149,6 @@ TEST(DslValueTask, PoolingBuilderReusesItsBoxInSteadyState) {
   }
 }
 
-TEST(DslValueTask, ExceptionsFaultBeforeAndAfterTheAwait) {
-  EXPECT_EQ(what_of(duet::start<PlainAdd>(1, nullptr, true)), "synchronous failure");
-  EXPECT_EQ(what_of(duet::start<PooledAdd>(1, nullptr, true)), "synchronous failure");
-  Gate gate;
-  ValueTask<int> plain = duet::start<PlainAdd>(1, &gate, true);
-  gate.open();
-  EXPECT_TRUE(plain.is_faulted());
-  EXPECT_EQ(what_of(std::move(plain)), "asynchronous failure");
-  ValueTask<int> pooled = duet::start<PooledAdd>(1, &gate, true);
-  gate.open();
-  EXPECT_TRUE(pooled.is_faulted());
-  EXPECT_EQ(what_of(std::move(pooled)), "asynchronous failure");
-}
-
 // Cancelable — throws OperationCanceledError after an await: the ValueTask ends canceled.
 struct Cancelable : duet::PoolingAsyncValueTaskMethod<Cancelable, int> {
   duet::CancellationToken token_;
@@ -176,52 +162,6 @@ struct Cancelable : duet::PoolingAsyncValueTaskMethod<Cancelable, int> {
     DUET_END
   }
 };
-
-TEST(DslValueTask, OperationCanceledCancelsTheValueTask) {
-  duet::CancellationTokenSource cts;
-  Gate gate;
-  ValueTask<int> vt = duet::start<Cancelable>(cts.token(), &gate);
-  cts.cancel();
-  gate.open();
-  EXPECT_TRUE(vt.is_canceled());
-  EXPECT_THROW(vt.result(), duet::OperationCanceledError);
-}
-
-// VoidWithFinally — `async ValueTask M()` with an early return inside try/finally, and an await
-// inside the finally block.
-struct VoidWithFinally : duet::PoolingAsyncValueTaskMethod<VoidWithFinally> {
-  Gate* gate_;
-  std::string* log_;
-  VoidWithFinally(Gate* gate, std::string* log) : gate_(gate), log_(log) {}
-  void move_next() {
-    DUET_BEGIN
-      DUET_TRY
-        *log_ += "try ";
-        DUET_AWAIT(*gate_);
-        DUET_RETURN();
-      DUET_FINALLY
-        *log_ += "finally ";
-        DUET_AWAIT(*gate_);
-        *log_ += "after-await-in-finally";
-      DUET_END_TRY
-      *log_ += " unreachable";
-    DUET_END
-  }
-};
-
-TEST(DslValueTask, VoidMethodReturnsThroughAFinallyThatAwaits) {
-  Gate gate;
-  std::string log;
-  ValueTask<> vt = duet::start<VoidWithFinally>(&gate, &log);
-  EXPECT_FALSE(vt.is_completed());
-  gate.open();  // resumes in the try body; DUET_RETURN runs the finally, which suspends again
-  EXPECT_EQ(log, "try finally ");
-  EXPECT_FALSE(vt.is_completed());
-  gate.open();
-  EXPECT_TRUE(vt.is_completed_successfully());
-  vt.result();
-  EXPECT_EQ(log, "try finally after-await-in-finally");
-}
 
 // PlainReturnVt — a plain `return;` in a ValueTask method: the exit guard faults it (no hang).
 template <template <class, class, class> class Method>
@@ -273,16 +213,6 @@ struct SumOfValueTasks : duet::AsyncMethod<SumOfValueTasks, int> {
   }
 };
 
-TEST(DslValueTask, TaskMethodAwaitsValueTasks) {
-  Gate gate;
-  Task<int> t = duet::start<SumOfValueTasks>(&gate);
-  EXPECT_FALSE(t.is_completed());
-  gate.open();  // completes the pooled call, which resumes the awaiting method inline
-  EXPECT_FALSE(t.is_completed());
-  gate.open();
-  EXPECT_EQ(t.result(), 11 + 21 + 31);
-}
-
 // Chain — a pooled ValueTask method awaiting a pooled ValueTask method (ValueTask all the way).
 struct Chain : duet::PoolingAsyncValueTaskMethod<Chain, int> {
   Gate* gate_;
@@ -328,21 +258,5 @@ struct AwaitTwice : duet::AsyncMethod<AwaitTwice, int> {
     DUET_END
   }
 };
-
-TEST(DslValueTask, SecondAwaitOfOneValueTaskFaultsTheAwaitingMethod) {
-  Task<int> t = duet::start<AwaitTwice>(duet::start<PlainAdd>(1, nullptr));
-  ASSERT_TRUE(t.is_faulted());
-  try {
-    t.wait();
-    FAIL() << "no exception";
-  } catch (const duet::InvalidOperationError& e) {
-    EXPECT_NE(std::string(e.what()).find("awaited twice"), std::string::npos) << e.what();
-  }
-}
-
-TEST(DslValueTask, PreservedValueTaskMayBeAwaitedTwice) {
-  Task<int> t = duet::start<AwaitTwice>(duet::start<PlainAdd>(1, nullptr).preserve());
-  EXPECT_EQ(t.result(), 4);
-}
 
 }  // namespace

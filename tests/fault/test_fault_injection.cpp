@@ -6,7 +6,7 @@
 // unhandled-exception handler, live_task_states() back to its baseline, no timer left in the
 // wheel; under ASan, LeakSanitizer finds nothing at exit.
 //
-// The scenario (per style, from the semantic suite's methods in tests/styles): boxing on the
+// The scenario (per style, from the semantic suite's methods in tests/semantic): boxing on the
 // first suspension (add), exceptions and finally (try_catch_finally, await_in_finally), when_all
 // over the results, a delay on a ManualClock wheel canceled through cancel_after, an AsyncLocal
 // flowing across an await (context styles), and Task.Yield hops through the thread pool. The
@@ -25,8 +25,8 @@
 
 #include <duet/duet.hpp>
 
-#include "../styles/context_styles.hpp"
-#include "../styles/styles.hpp"
+#include "../semantic/context_styles.hpp"
+#include "../semantic/styles.hpp"
 #include "../time/time_test_support.hpp"
 #include "duet_fixture.hpp"
 #include "fault_injection.hpp"

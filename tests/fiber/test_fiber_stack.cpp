@@ -1,8 +1,16 @@
 // test_fiber_stack.cpp — stack overflow into the guard page is reported clearly (death test), and
 // the default stack size has measured headroom over what fibers here actually use.
+//
+// meson runs this binary twice: as `fiber_stack` with the guard mechanism the kernel offers
+// (madvise(MADV_GUARD_INSTALL) on Linux >= 6.13), and as `fiber_stack_mprotect` with
+// DUET_FIBER_GUARD=mprotect forcing the fallback, so every test here covers both mechanisms.
 #include <gtest/gtest.h>
+#include <sys/utsname.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -41,6 +49,77 @@ TEST(FiberStackDeathTest, OverflowOnAPoolThreadIsReportedToo) {
         }).wait();
       },
       "fiber stack overflow: a fiber ran past the end of its 16384-byte stack");
+}
+
+// expected_mechanism() — what guard_page_mechanism() must say in this run: the fallback when
+// forced; madvise on a kernel that has MADV_GUARD_INSTALL (6.13 and later); "" when unknown.
+std::string expected_mechanism() {
+  if (const char* forced = std::getenv("DUET_FIBER_GUARD"); forced && std::strcmp(forced, "mprotect") == 0) {
+    return "mprotect";
+  }
+  utsname u{};
+  int major = 0, minor = 0;
+  if (::uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &major, &minor) == 2) {
+    return major > 6 || (major == 6 && minor >= 13) ? "madvise" : "mprotect";
+  }
+  return "";
+}
+
+TEST(FiberStack, GuardMechanismIsTheKernelsOrTheForcedFallback) {
+  const std::string expected = expected_mechanism();
+  std::cout << "guard page mechanism: " << duet::fiber::guard_page_mechanism() << "\n";
+  if (!expected.empty()) {
+    EXPECT_EQ(duet::fiber::guard_page_mechanism(), expected);
+  }
+}
+
+TEST(FiberStackDeathTest, TheGuardSurvivesTheStackPagesGoingBackToTheOs) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        // Every cached stack gets MADV_DONTNEED, then the same stack (LIFO) overflows again.
+        async([] { return recurse(10); }, FiberOptions{}.with_stack_size(16 * 1024)).wait();
+        duet::fiber::trim_stack_pool();
+        async([] { return recurse(1 << 20); }, FiberOptions{}.with_stack_size(16 * 1024)).wait();
+      },
+      "fiber stack overflow: a fiber ran past the end of its 16384-byte stack");
+}
+
+TEST(FiberStack, ShortLivedFibersReuseStacksWithoutMappingMore) {
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(async([i] { return i; }).result(), i);  // warm up
+  const auto before = duet::fiber::stack_stats();
+  long sum = 0;
+  for (int i = 0; i < 100000; ++i) sum += async([i] { return i % 7; }).result();
+  EXPECT_EQ(sum, 299995);  // 14285 full cycles of 0..6 (21 each), then 0+1+2+3+4
+  const auto after = duet::fiber::stack_stats();
+  EXPECT_EQ(after.mapped, before.mapped);
+  EXPECT_EQ(after.slabs, before.slabs);
+}
+
+TEST(FiberStack, ABurstsStacksGoBackToTheOsBeyondTheHighWaterMark) {
+  constexpr std::size_t n = 5000;
+  const std::size_t size = 32 * 1024;  // a size of its own: this test's pool starts empty
+  const auto options = FiberOptions{}.with_stack_size(size);
+  duet::TaskCompletionSource<> gate;
+  std::vector<duet::Task<int>> burst;
+  for (std::size_t i = 0; i < n; ++i) {
+    burst.push_back(async([&gate] { duet::await(gate.task()); return recurse(20); }, options));
+  }
+  const auto during = duet::fiber::stack_stats();
+  EXPECT_GE(during.mapped, n);
+  EXPECT_LT(during.slabs, n / 100);  // many stacks per mapping
+  gate.set_result();
+  for (auto& t : burst) EXPECT_EQ(t.result(), recurse(20));
+  const auto after = duet::fiber::stack_stats();
+  // Released stacks went to this thread's cache (32) and overflowed to the shared list, which
+  // keeps at most 1024 hot stacks of this size; the rest had their pages returned.
+  EXPECT_GE(after.returned, n - 1024 - 32 - 512);
+  EXPECT_LE(after.shared_cached - after.returned, 1024u + 1024u);  // hot: this pool's and others'
+  // The stacks are reused, not mapped again.
+  std::vector<duet::Task<int>> again;
+  for (std::size_t i = 0; i < n; ++i) again.push_back(async([] { return 1; }, options));
+  for (auto& t : again) EXPECT_EQ(t.result(), 1);
+  EXPECT_EQ(duet::fiber::stack_stats().mapped, after.mapped);
 }
 
 TEST(FiberStack, DeepRecursionWithinTheStackIsFine) {

@@ -1,8 +1,9 @@
-// test_fiber_value_task.cpp — duet::fiber::async_value: the ValueTask-returning fiber form whose
-// pooled fiber object is itself the IValueTaskSource (issue 7, item 3). Synchronous and
-// suspending calls, reuse of the object and its version token, allocation counts in steady state,
-// the await-once rule (double, stale and concurrent awaits), faults and cancellation, abandoned
-// ValueTasks, and the race between a fiber finishing elsewhere and async_value() returning.
+// test_fiber_value_task.cpp — the mechanism of duet::fiber::async_value, whose pooled fiber
+// object is itself the IValueTaskSource: reuse of the object and its version token, allocation
+// counts in steady state, stale and concurrent awaits of the source, abandoned ValueTasks, a bad
+// stack size, and the race between a fiber finishing elsewhere and async_value() returning. How
+// ValueTask-returning methods behave is tested in every style in
+// tests/semantic/test_value_task_methods.cpp.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,7 +17,7 @@
 
 #include <duet/duet.hpp>
 #include <duet/fiber/fiber.hpp>
-#include <duet/fiber/value_task.hpp>
+#include <duet/fiber/async_value.hpp>
 
 #include "alloc_counter.hpp"
 
@@ -75,9 +76,6 @@ ValueTask<int> maybe_throw_async(Gate* gate, bool cancel) {
     throw TestError("boom");
   });
 }
-ValueTask<int> await_task_async(Task<int> t) {
-  return async_value([t = std::move(t)] { return duet::await(t); });
-}
 
 // consume(vt) — the completed ValueTask's result through its awaiter (no allocation).
 template <class T>
@@ -88,13 +86,6 @@ T consume(ValueTask<T>& vt) {
 }
 
 // ---- synchronous completion ------------------------------------------------------------------
-
-TEST(FiberValueTask, SynchronousCompletionHoldsTheValueItself) {
-  ValueTask<int> vt = square_async(7);
-  EXPECT_EQ(vt.kind(), Kind::value) << "no source needed: the fiber finished inside the call";
-  EXPECT_TRUE(vt.is_completed_successfully());
-  EXPECT_EQ(consume(vt), 49);
-}
 
 TEST(FiberValueTask, SynchronousCompletionAllocatesNothingInSteadyState) {
   (void)square_async(1).result();  // warm: this call site's object, a stack in this thread's pool
@@ -108,44 +99,7 @@ TEST(FiberValueTask, SynchronousCompletionAllocatesNothingInSteadyState) {
   EXPECT_EQ(sum, 332833500L);
 }
 
-TEST(FiberValueTask, VoidForm) {
-  int ran = 0;
-  ValueTask<> vt = async_value([&] { ++ran; });
-  EXPECT_TRUE(vt.is_completed_successfully());
-  vt.result();
-  EXPECT_EQ(ran, 1);
-
-  Gate gate;
-  ValueTask<> pending = async_value([&] { ran += duet::await(gate); });
-  EXPECT_FALSE(pending.is_completed());
-  gate.open(10);
-  EXPECT_TRUE(pending.is_completed_successfully());
-  pending.result();
-  EXPECT_EQ(ran, 11);
-}
-
-TEST(FiberValueTask, MoveOnlyResult) {
-  Gate gate;
-  ValueTask<std::unique_ptr<int>> vt = async_value([&] { return std::make_unique<int>(duet::await(gate)); });
-  gate.open(5);
-  std::unique_ptr<int> p = vt.result();
-  ASSERT_NE(p, nullptr);
-  EXPECT_EQ(*p, 5);
-}
-
 // ---- suspension: the fiber object is the source ------------------------------------------------
-
-TEST(FiberValueTask, SuspendedCallIsBackedByThePooledFiberObject) {
-  Gate gate;
-  ValueTask<int> vt = gated_async(gate, 1);
-  ASSERT_EQ(vt.kind(), Kind::source);
-  EXPECT_NE(vt.source(), nullptr);
-  EXPECT_FALSE(vt.is_completed());
-  EXPECT_TRUE(gate.has_waiter());
-  gate.open(41);
-  EXPECT_TRUE(vt.is_completed_successfully());
-  EXPECT_EQ(consume(vt), 42);
-}
 
 TEST(FiberValueTask, TheObjectIsReusedWithANewVersionAfterConsumption) {
   Gate gate;
@@ -181,40 +135,6 @@ TEST(FiberValueTask, SuspendingCallAllocatesNothingInSteadyState) {
   EXPECT_EQ(sum, 500500L);
 }
 
-TEST(FiberValueTask, AwaitedFromAFiberAndFromAnotherAsyncValueFiber) {
-  Gate a, b;
-  Task<int> outer = duet::fiber::async([&] { return duet::await(gated_async(a, 1)) * 2; });
-  ValueTask<int> outer_vt = async_value([&] { return duet::await(gated_async(b, 2)) * 3; });
-  EXPECT_FALSE(outer.is_completed());
-  EXPECT_FALSE(outer_vt.is_completed());
-  a.open(10);  // resumes the inner call's fiber, whose completion resumes `outer` inline
-  ASSERT_TRUE(outer.is_completed_successfully());
-  EXPECT_EQ(outer.result(), 22);
-  b.open(10);
-  ASSERT_TRUE(outer_vt.is_completed_successfully());
-  EXPECT_EQ(consume(outer_vt), 36);
-}
-
-TEST(FiberValueTask, CompletedOnAnotherThreadAwaitedFromAFiber) {
-  TaskCompletionSource<int> tcs;
-  Task<int> outer = duet::fiber::async([&] { return duet::await(await_task_async(tcs.task())) + 1; });
-  EXPECT_FALSE(outer.is_completed());
-  std::thread([&] { tcs.set_result(41); }).join();  // both fibers resume on that thread
-  EXPECT_EQ(outer.result(), 42);
-}
-
-TEST(FiberValueTask, AsTaskAndPreserveOfASuspendedCall) {
-  Gate g1, g2;
-  Task<int> t = gated_async(g1, 1).as_task();
-  ValueTask<int> kept = gated_async(g2, 2).preserve();
-  EXPECT_FALSE(t.is_completed());
-  g1.open(1);
-  EXPECT_EQ(t.result(), 2);
-  g2.open(2);
-  EXPECT_EQ(kept.get_awaiter().get_result(), 4);
-  EXPECT_EQ(kept.get_awaiter().get_result(), 4) << "a preserved ValueTask may be awaited again";
-}
-
 TEST(FiberValueTask, ARecycledObjectIsFoundByTheNextCallOnAnyThread) {
   // Completed and consumed on another thread, the object goes to the shared list, where the next
   // call on this thread finds it (see "Pool" in duet/fiber/value_task.hpp).
@@ -235,39 +155,6 @@ TEST(FiberValueTask, ARecycledObjectIsFoundByTheNextCallOnAnyThread) {
 }
 
 // ---- the await-once rule ---------------------------------------------------------------------
-
-TEST(FiberValueTask, DoubleAwaitThrowsInvalidOperation) {
-  Gate gate;
-  ValueTask<int> vt = gated_async(gate, 0);
-  auto first = vt.get_awaiter();
-  try {
-    (void)vt.get_awaiter();
-    FAIL() << "a second await did not throw";
-  } catch (const duet::InvalidOperationError& e) {
-    EXPECT_NE(std::string(e.what()).find("awaited twice"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("preserve()"), std::string::npos) << e.what();
-  }
-  gate.open(3);
-  EXPECT_EQ(first.get_result(), 3);
-  EXPECT_THROW((void)first.get_result(), duet::InvalidOperationError);
-}
-
-TEST(FiberValueTask, DoubleAwaitInsideAFiberFaultsThatFiber) {
-  Gate gate;
-  Task<int> t = duet::fiber::async([&] {
-    ValueTask<int> vt = gated_async(gate, 0);
-    const int a = duet::await(vt);
-    const int b = duet::await(vt);  // throws: the fiber's task faults, nothing terminates
-    return a + b;
-  });
-  gate.open(1);
-  ASSERT_TRUE(t.is_faulted());
-  try {
-    t.wait();
-  } catch (const duet::InvalidOperationError& e) {
-    EXPECT_NE(std::string(e.what()).find("awaited twice"), std::string::npos) << e.what();
-  }
-}
 
 TEST(FiberValueTask, StaleTokenThrowsAfterConsumption) {
   Gate gate;
@@ -310,33 +197,6 @@ TEST(FiberValueTask, ConcurrentAwaitThrowsInvalidOperation) {
 }
 
 // ---- faults and cancellation -----------------------------------------------------------------
-
-TEST(FiberValueTask, SynchronousFaultIsSourceBackedAndRethrows) {
-  ValueTask<int> vt = maybe_throw_async(nullptr, false);
-  EXPECT_EQ(vt.kind(), Kind::source) << "the fault is kept in the fiber object, not in a new task";
-  EXPECT_TRUE(vt.is_faulted());
-  EXPECT_THROW((void)vt.result(), TestError);
-}
-
-TEST(FiberValueTask, FaultAfterSuspension) {
-  Gate gate;
-  ValueTask<int> vt = maybe_throw_async(&gate, false);
-  EXPECT_FALSE(vt.is_completed());
-  gate.open(0);
-  EXPECT_TRUE(vt.is_faulted());
-  EXPECT_THROW((void)consume(vt), TestError);
-}
-
-TEST(FiberValueTask, OperationCanceledErrorCancels) {
-  ValueTask<int> now = maybe_throw_async(nullptr, true);
-  EXPECT_TRUE(now.is_canceled());
-  EXPECT_THROW((void)now.result(), duet::OperationCanceledError);
-  Gate gate;
-  ValueTask<int> later = maybe_throw_async(&gate, true);
-  gate.open(0);
-  EXPECT_TRUE(later.is_canceled());
-  EXPECT_THROW((void)consume(later), duet::OperationCanceledError);
-}
 
 TEST(FiberValueTask, AbandonedValueTaskReturnsTheObjectWhenTheFiberEnds) {
   Gate gate;

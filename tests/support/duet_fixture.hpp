@@ -192,6 +192,9 @@ class ManualAwaitable {
 
   class Awaiter {
    public:
+    // The default awaiter belongs to no awaitable; it exists so an Awaiter can sit in a
+    // ConfiguredAwaitable, whose awaiter value-initialises its inner one.
+    Awaiter() noexcept : owner_(nullptr) {}
     explicit Awaiter(ManualAwaitable* owner) noexcept : owner_(owner) {}
     bool is_completed() const noexcept { return owner_->done_; }
     void on_completed(Continuation& c) noexcept {

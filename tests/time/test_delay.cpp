@@ -1,5 +1,6 @@
-// test_delay.cpp — delay(): fast paths, expiry, cancellation, allocation count, and an explicit
-// state machine awaiting it — all on a ManualClock wheel (TimerWheelScope).
+// test_delay.cpp — delay() itself: fast paths, expiry, cancellation, allocation count, all on a
+// ManualClock wheel (TimerWheelScope). Methods awaiting delays, in every style, are tested in
+// tests/semantic/test_time_methods.cpp.
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -155,80 +156,6 @@ TEST(DelayWheelLifetime, DestroyedWheelCancelsPendingDelays) {
   }
   EXPECT_THROW(t.wait(), duet::OperationCanceledError);
   EXPECT_TRUE(t.is_canceled());
-}
-
-// An explicit state machine (Roslyn's shape) awaiting two delays: seed 002's PrintAndWait.
-struct PrintAndWait {
-  int state_ = -1;
-  duet::AsyncTaskMethodBuilder<> builder_;
-  std::chrono::milliseconds delay_{};
-  std::vector<std::string>* log_ = nullptr;
-  duet::TaskAwaiter<void> awaiter_;
-
-  void move_next() {
-    try {
-      switch (state_) {
-        case 0: goto resume0;
-        case 1: goto resume1;
-        default: break;
-      }
-      log_->push_back("Before first delay");
-      awaiter_ = duet::delay(delay_).get_awaiter();
-      if (!awaiter_.is_completed()) {
-        state_ = 0;
-        builder_.await_unsafe_on_completed(awaiter_, *this);
-        return;
-      }
-    resume0:
-      state_ = -1;
-      awaiter_.get_result();
-      log_->push_back("Between delays");
-      awaiter_ = duet::delay(delay_).get_awaiter();
-      if (!awaiter_.is_completed()) {
-        state_ = 1;
-        builder_.await_unsafe_on_completed(awaiter_, *this);
-        return;
-      }
-    resume1:
-      state_ = -1;
-      awaiter_.get_result();
-      log_->push_back("After second delay");
-    } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
-      return;
-    }
-    state_ = -2;
-    builder_.set_result();
-  }
-};
-
-duet::Task<> print_and_wait(std::chrono::milliseconds d, std::vector<std::string>& log) {
-  PrintAndWait sm;
-  sm.delay_ = d;
-  sm.log_ = &log;
-  sm.builder_.start(sm);
-  return sm.builder_.task();
-}
-
-TEST_F(DelayTest, ExplicitStateMachineAwaitsDelays) {
-  std::vector<std::string> log;
-  auto t = print_and_wait(100ms, log);
-  ASSERT_EQ(log.size(), 1u);
-  clock_.advance(100ms);
-  // The first continuation runs on the pool and arms the second delay; wait until it is armed.
-  while (wheel_->pending() == 0 && !t.is_completed()) std::this_thread::yield();
-  EXPECT_FALSE(t.is_completed());
-  clock_.advance(100ms);
-  t.wait();
-  EXPECT_EQ(log, (std::vector<std::string>{"Before first delay", "Between delays", "After second delay"}));
-}
-
-TEST_F(DelayTest, ExplicitStateMachineWithZeroDelayNeverSuspends) {
-  std::vector<std::string> log;
-  auto t = print_and_wait(0ms, log);
-  EXPECT_TRUE(t.is_completed_successfully()) << "completed inside start(): no suspension";
-  EXPECT_EQ(log.size(), 3u);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// time_test_support.hpp — helpers shared by the time tests: a Scheduler the test drains by hand,
-// and a fixture that installs a ManualClock wheel as TimerWheel::current().
+// time_test_support.hpp — helpers shared by the time tests: QueueScheduler (tests/support), and a
+// fixture that installs a ManualClock wheel as TimerWheel::current().
 #pragma once
 
 #include <deque>
@@ -10,40 +10,9 @@
 
 #include <duet/duet.hpp>
 
+#include "queue_scheduler.hpp"
+
 namespace duet::testing {
-
-// QueueScheduler — collects posted continuations; drain() runs them on the calling thread.
-// Thread-safe post(); drain() from one thread.
-class QueueScheduler final : public Scheduler {
- public:
-  void post(Continuation& c) noexcept override {
-    std::lock_guard<std::mutex> lk(mutex_);
-    queue_.push_back(&c);
-  }
-  // drain() — runs everything queued (including what running items queue); returns the count.
-  std::size_t drain() {
-    std::size_t n = 0;
-    for (;;) {
-      Continuation* c;
-      {
-        std::lock_guard<std::mutex> lk(mutex_);
-        if (queue_.empty()) return n;
-        c = queue_.front();
-        queue_.pop_front();
-      }
-      run_continuation(c);
-      ++n;
-    }
-  }
-  std::size_t size() {
-    std::lock_guard<std::mutex> lk(mutex_);
-    return queue_.size();
-  }
-
- private:
-  std::mutex mutex_;
-  std::deque<Continuation*> queue_;
-};
 
 // ManualTimeTest — every delay()/cancel_after() in the test runs on a ManualClock wheel whose
 // expiries go to the default thread pool. The wheel must be empty at TearDown (nothing leaks).

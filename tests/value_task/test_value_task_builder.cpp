@@ -183,14 +183,6 @@ TEST(AsyncValueTaskMethodBuilder, SuspendingCallAllocatesOneBoxAndWrapsItsTask) 
   EXPECT_EQ(vt.result(), 15);
 }
 
-TEST(AsyncValueTaskMethodBuilder, ExceptionsFault) {
-  Gate gate;
-  ValueTask<int> vt = add_async<Plain>(5, true, &gate);
-  gate.open(-1);
-  EXPECT_TRUE(vt.is_faulted());
-  EXPECT_THROW(vt.get_awaiter().get_result(), std::runtime_error);
-}
-
 TEST(AsyncValueTaskMethodBuilder, VoidSynchronous) {
   struct M {
     int state_ = -1;
@@ -395,25 +387,4 @@ TEST(PoolingAsyncValueTaskMethodBuilder, ManyThreadsChainingThroughThePool) {
     for (int i = 0; i < k_calls; ++i) expected += 2L * (t + i) + 2L * (t + i + 1);
   }
   EXPECT_EQ(total.load(), expected);
-}
-
-TEST(PoolingAsyncValueTaskMethodBuilder, ExecutionContextOfTheCallerIsRestored) {
-  // The pooled builder's start() restores the caller's SynchronizationContext even if the
-  // method changes it.
-  vt_test::RecordingContext ctx;
-  struct M {
-    int state_ = -1;
-    Pooling builder_;
-    duet::SynchronizationContext* install_ = nullptr;
-    void move_next() {
-      duet::SynchronizationContext::set_current(install_);
-      state_ = -2;
-      builder_.set_result(1);
-    }
-  };
-  M sm;
-  sm.install_ = &ctx;
-  sm.builder_.start(sm);
-  EXPECT_EQ(duet::SynchronizationContext::current(), nullptr);
-  EXPECT_EQ(sm.builder_.task().result(), 1);
 }

@@ -3,7 +3,7 @@
 // DUET_ASSERT(cond, "message") aborts with the file, line, condition and message when `cond` is
 // false and NDEBUG is not defined (Meson's b_ndebug=if-release keeps it on in debug and
 // debugoptimized builds). It checks the runtime's own invariants; misuse by a caller is reported
-// with an exception instead (errors.hpp), in every build type.
+// with an exception instead (core/errors.hpp), in every build type.
 #pragma once
 
 #include <cstdio>

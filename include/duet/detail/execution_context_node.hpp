@@ -23,7 +23,7 @@
 //
 // Reference count. `refs` counts ExecutionContext handles, captured continuations and the threads
 // that have the node installed; the release that drops it to zero destroys the node and releases
-// its boxes (ec_release in execution_context.cpp).
+// its boxes (ec_release below).
 #pragma once
 
 #include <atomic>
@@ -129,12 +129,21 @@ ExecutionContextNode* ec_with(const ExecutionContextNode* base, const EcEntry& e
 // ec_box_release(b) — drops one reference to a box.
 void ec_box_release(EcBox* b) noexcept;
 
-// ec_adopt_current(n) — installs `n` as the calling thread's context, taking over the caller's
-// reference, and drops the previous one. Runs no change callbacks (set_value runs its own).
-void ec_adopt_current(ExecutionContextNode* n) noexcept;
+// ec_destroy(n) — frees a node whose count reached zero and releases its boxes.
+void ec_destroy(ExecutionContextNode* n) noexcept;
+
+// ec_add_ref / ec_release — intrusive reference counting; null (the default context) is allowed
+// and costs no atomic operation.
+inline void ec_add_ref(ExecutionContextNode* n) noexcept {
+  if (n) n->refs.fetch_add(1, std::memory_order_relaxed);
+}
+inline void ec_release(ExecutionContextNode* n) noexcept {
+  if (n && n->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) ec_destroy(n);
+}
 
 // ec_notify_changes(from, to) — runs the AsyncLocal change callbacks for values that differ
-// between `from` and `to` (thread_context_changed = true). Called by ec_set_current.
+// between `from` and `to` (thread_context_changed = true). Called when a thread switches
+// contexts (ec_set_current in core/continuation.hpp).
 void ec_notify_changes(ExecutionContextNode* from, ExecutionContextNode* to) noexcept;
 
 }  // namespace duet::detail

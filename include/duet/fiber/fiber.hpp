@@ -40,8 +40,8 @@
 // An await inside a catch handler is supported: the handler's exception state travels with the
 // fiber.
 //
-// Stacks (see "Stack sizing" below): fixed size, pooled, with a PROT_NONE guard page below each
-// stack by default. Overflowing into the guard page stops the process with a message that names
+// Stacks (see "Stack sizing" below): fixed size, pooled, with a guard page below each stack by
+// default. Overflowing into the guard page stops the process with a message that names
 // the stack size and the option to raise it (a SIGSEGV handler on an alternate signal stack,
 // installed lazily on each thread that runs fibers).
 //
@@ -52,17 +52,20 @@
 //    under AddressSanitizer (tests/fiber/test_fiber_stack.cpp prints it): 64 KiB leaves 8x
 //    (5x under ASan) headroom;
 //  * cost — only touched pages are resident, so the size does not change what a fiber costs: a
-//    suspended fiber holds about 4.2 KiB (one stack page plus the control block; bench_fiber's
-//    PendingRss at 10k and 100k pending). A smaller default would save address space only.
+//    suspended fiber holds about 4.3 KiB (one stack page plus the control block; bench_fiber's
+//    PendingRss at 10k, 100k and 1M pending, guarded). A smaller default would save address
+//    space only.
 // marl defaults to 1 MiB and Boost.Context to 128 KiB. Raise it per fiber with
 // FiberOptions::stack_size or for every later fiber with set_default_stack_size().
 //
-// Limits. Each guarded stack is two kernel memory mappings (the guard page and the stack), and
-// Linux caps a process at vm.max_map_count mappings (65530 by default): about 30 000 guarded
-// fibers can exist at once. Beyond that async() throws FiberStackError naming the two fixes
-// (raise vm.max_map_count, or turn the guard off with FiberOptions::guard_page = false /
-// set_default_guard_page(false); unguarded stacks are plain mappings that the kernel merges with
-// their neighbours, so they do not count against the limit one by one).
+// Limits. Stacks are carved from slabs, many per kernel mapping (src/fiber/stack_pool.hpp). The
+// guard page is installed with madvise(MADV_GUARD_INSTALL) where the kernel has it (Linux >=
+// 6.13), which does not split the mapping: a million guarded fibers fit under the default
+// vm.max_map_count (65530). On older kernels the guard falls back to mprotect, which makes each
+// guarded stack two mappings: about 30 000 guarded fibers can exist at once, and beyond that
+// async() throws FiberStackError naming the limit and the fixes (raise vm.max_map_count, or turn
+// the guard off with FiberOptions::guard_page = false / set_default_guard_page(false)).
+// guard_page_mechanism() says which one a process uses.
 //
 // Thread-safety: async() and await() may be called from any thread; the option setters are
 // thread-safe and affect fibers created afterwards.
@@ -74,9 +77,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "duet/awaiter.hpp"
+#include "duet/core/continuation.hpp"
+#include "duet/core/task.hpp"
 #include "duet/fiber/detail/fiber_state.hpp"
-#include "duet/task.hpp"
 
 namespace duet {
 namespace fiber {
@@ -137,8 +140,10 @@ std::size_t current_stack_size() noexcept;
 
 // StackStats — figures about the stack pool, for measurement and tests.
 struct StackStats {
-  std::size_t mapped = 0;           // stacks currently mapped (in use or cached)
-  std::size_t shared_cached = 0;    // unused stacks in the shared list (threads cache more)
+  std::size_t mapped = 0;           // stacks carved from slabs (in use or cached)
+  std::size_t slabs = 0;            // slab mappings made (each holds many stacks)
+  std::size_t shared_cached = 0;    // unused stacks in the shared lists (threads cache more)
+  std::size_t returned = 0;         // of those, stacks whose pages went back to the OS
   std::size_t high_water_bytes = 0; // deepest stack use seen while tracking was on (whole pages)
 };
 // stack_stats() — the current figures. Thread-safe.
@@ -149,9 +154,14 @@ StackStats stack_stats();
 void set_stack_usage_tracking(bool on) noexcept;
 // reset_stack_high_water() — clears StackStats::high_water_bytes.
 void reset_stack_high_water() noexcept;
-// trim_stack_pool() — unmaps every cached (unused) stack of the calling thread and of the shared
-// pool, giving their memory back. Thread-safe.
+// trim_stack_pool() — returns to the OS (MADV_DONTNEED) the pages of every cached (unused) stack
+// of the calling thread and of the shared lists; the stacks stay pooled, their pages fresh.
 void trim_stack_pool() noexcept;
+// guard_page_mechanism() — how this process installs guard pages: "madvise"
+// (MADV_GUARD_INSTALL, Linux >= 6.13: no kernel mapping per stack) or "mprotect" (the fallback:
+// two mappings per guarded stack, bounded by vm.max_map_count). Detected once, on first use;
+// the environment variable DUET_FIBER_GUARD=mprotect forces the fallback (for tests).
+const char* guard_page_mechanism() noexcept;
 
 // async(fn, options) — runs fn() on a new fiber and returns the Task of its result (R = fn's
 // result type; a void fn gives Task<>). Runs synchronously until fn's first incomplete await.

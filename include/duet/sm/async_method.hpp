@@ -1,10 +1,10 @@
 // duet/sm/async_method.hpp — the fields a DSL state machine needs, in one convenience base, and
 // the starter that turns a machine type into a running Task<T>.
 //
-// A DSL state machine is the same struct as an explicit one (see sm/builder.hpp):
+// A DSL state machine is the same struct as an explicit one (see sm/method_builder_core.hpp):
 //
 //   int state_;                         -1 running / not started, >= 0 suspended, -2 done
-//   duet::AsyncTaskMethodBuilder<T> builder_;   (or a ValueTask builder, sm/value_task_builder.hpp)
+//   duet::AsyncTaskMethodBuilder<T> builder_;   (or a ValueTask builder, sm/async_value_task_method_builder.hpp)
 //   <awaiter storage> awaiter_;         where the awaiter of the pending await lives
 //   <DSL bookkeeping> dsl_;             only for methods that use DUET_TRY (see sm/dsl.hpp)
 //
@@ -30,11 +30,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "duet/core/task.hpp"
 #include "duet/detail/assert.hpp"
-#include "duet/sm/async_void_builder.hpp"
-#include "duet/sm/builder.hpp"
-#include "duet/sm/value_task_builder.hpp"
-#include "duet/task.hpp"
+#include "duet/sm/async_value_task_method_builder.hpp"
+#include "duet/sm/async_void_method_builder.hpp"
+#include "duet/sm/method_builder_core.hpp"
 
 namespace duet {
 
@@ -254,7 +254,7 @@ using machine_result_t = typename builder_result<std::remove_cvref_t<decltype(st
 // [AsyncMethodBuilder(...)]: AsyncTaskMethodBuilder<T> (the default) gives Task<T>;
 // AsyncValueTaskMethodBuilder<T> and PoolingAsyncValueTaskMethodBuilder<T> give ValueTask<T>
 // (the aliases AsyncValueTaskMethod / PoolingAsyncValueTaskMethod below spell those two). Any
-// builder with the protocol of sm/builder.hpp whose task() has result_type T will do.
+// builder with the protocol of sm/method_builder_core.hpp whose task() has result_type T will do.
 //
 // The fields are public, as Roslyn's are: the builder, the box and the DSL helpers use them.
 // Thread-safety: as any state machine, used by one thread at a time.
@@ -311,7 +311,7 @@ struct start_result<M> {
 // duet::start returns nothing. The builder captures SynchronizationContext::current() and reports
 // the method's start and end to it (SingleThreadContext::run_until_operations_complete() waits
 // for it); an exception escaping the method is thrown asynchronously, on that context or to the
-// unhandled-exception handler (sm/async_void_builder.hpp).
+// unhandled-exception handler (sm/async_void_method_builder.hpp).
 template <class Derived, class Limits = DslLimits<>>
 using AsyncVoidMethod = AsyncMethod<Derived, void, Limits, AsyncVoidMethodBuilder>;
 

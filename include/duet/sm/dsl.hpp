@@ -4,7 +4,7 @@
 //  THE DUET MACRO LANGUAGE — a manual
 // ============================================================================================
 //
-// The explicit style (sm/builder.hpp) shows what a C# compiler generates for an `async` method:
+// The explicit style (sm/method_builder_core.hpp) shows what a C# compiler generates for an `async` method:
 // a struct with a state number, a builder, the method's parameters and locals as fields, the
 // pending awaiter, and a move_next() that is the method body cut at every await and stitched
 // back together by a `switch`. The macros below write that move_next() for you. Nothing else
@@ -261,10 +261,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "duet/awaiter.hpp"
-#include "duet/errors.hpp"
+#include "duet/core/continuation.hpp"
+#include "duet/core/errors.hpp"
 #include "duet/sm/async_method.hpp"
-#include "duet/sm/builder.hpp"
+#include "duet/sm/method_builder_core.hpp"
 
 // ---- internal helpers the macros expand to ------------------------------------------------------
 

@@ -1,0 +1,113 @@
+// duet/compose/when_any.hpp — when_any(tasks...): Task.WhenAny, a task that completes with the
+// first task to complete (how it waits: compose/when_all.hpp).
+//
+// Outcome: always ran_to_completion with {index, task} of the first child to complete, whatever
+// that child's status; await the returned task to observe it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "duet/compose/when_all.hpp"
+#include "duet/core/errors.hpp"
+#include "duet/core/task.hpp"
+
+namespace duet {
+
+// WhenAnyResult<T> — which task completed first: its position among the arguments and the task.
+template <class T>
+struct WhenAnyResult {
+  std::size_t index = 0;
+  Task<T> task;
+};
+
+namespace detail {
+
+// WhenAnyState<T> — refs: 1 handle + 1 per child node (each node releases its own when its
+// child completes, so late children never touch a freed state).
+template <class T>
+class WhenAnyState final : public TaskState<WhenAnyResult<T>> {
+ public:
+  explicit WhenAnyState(std::vector<Task<T>> children)
+      : TaskState<WhenAnyResult<T>>(static_cast<std::uint32_t>(1 + children.size())),
+        children_(std::move(children)),
+        nodes_(new Node[children_.size()]) {}
+
+  void start() noexcept {
+    for (std::size_t i = 0; i < children_.size(); ++i) {
+      nodes_[i].invoke = &WhenAnyState::on_child;
+      // No owner: when_any completes through any one child, so it does not need this node to
+      // run (Continuation::owner's contract; deadlock detection would report a false cycle).
+      nodes_[i].owner = nullptr;
+      nodes_[i].parent = this;
+      nodes_[i].index = i;
+      children_[i].state()->add_continuation(nodes_[i]);
+    }
+  }
+
+ private:
+  struct Node : Continuation {
+    WhenAnyState* parent = nullptr;
+    std::size_t index = 0;
+  };
+
+  static void on_child(Continuation* c) noexcept {
+    Node* node = &static_cast<Node&>(*c);
+    WhenAnyState* self = node->parent;
+    if (!self->decided_.exchange(true, std::memory_order_acq_rel)) {
+      try {
+        self->try_complete_value(WhenAnyResult<T>{node->index, self->children_[node->index]});
+      } catch (...) {
+        self->try_complete_exception(std::current_exception());
+      }
+    }
+    self->release();
+  }
+
+  std::vector<Task<T>> children_;
+  std::unique_ptr<Node[]> nodes_;
+  std::atomic<bool> decided_{false};
+};
+
+template <class T>
+Task<WhenAnyResult<T>> start_when_any(std::vector<Task<T>> children) {
+  if (children.empty()) {
+    throw ArgumentError("when_any needs at least one task: with none, nothing could ever complete "
+                        "first (.NET throws ArgumentException too)");
+  }
+  for (const auto& t : children) {
+    if (!t.valid()) throw_invalid_task();
+  }
+  auto* s = new WhenAnyState<T>(std::move(children));
+  Task<WhenAnyResult<T>> task = adopt_task(static_cast<TaskState<WhenAnyResult<T>>*>(s));
+  s->start();
+  return task;
+}
+
+}  // namespace detail
+
+// when_any(tasks...) — Task<WhenAnyResult<T>> naming the first of `tasks` to complete. All
+// arguments must be Task<T> of one T. Two allocations.
+template <class T, class... Rest>
+  requires(std::is_same_v<Rest, T> && ...)
+Task<WhenAnyResult<T>> when_any(const Task<T>& first, const Task<Rest>&... rest) {
+  return detail::start_when_any<T>(std::vector<Task<T>>{first, rest...});
+}
+
+// when_any(range) — over a range of Task<T>. An empty range throws ArgumentError.
+template <std::ranges::input_range Range>
+  requires detail::is_task<std::remove_cvref_t<std::ranges::range_value_t<Range>>>::value
+auto when_any(Range&& tasks) {
+  using TaskT = std::remove_cvref_t<std::ranges::range_value_t<Range>>;
+  using T = typename TaskT::result_type;
+  std::vector<Task<T>> children;
+  for (const auto& t : tasks) children.push_back(t);
+  return detail::start_when_any<T>(std::move(children));
+}
+
+}  // namespace duet

@@ -1,0 +1,316 @@
+// duet/core/continuation.hpp — the await protocol: the Continuation every queue carries, and the
+// steps of one await that all three styles share. docs/design.md ("One await, end to end") walks
+// one await through this file.
+//
+// A Continuation is "the code to run when something finishes". It is embedded in the object that
+// owns it (the state-machine box, the fiber control block, a Task.Run work item), so registering
+// it on a task, posting it to the thread pool, to a SynchronizationContext or to the timer wheel
+// allocates nothing.
+//
+// The protocol, in the order an await goes through it:
+//  0. awaiter   — get_awaiter(x) and the Awaiter interface below: is_completed() is the fast path
+//                 (no suspension, no allocation); otherwise the method suspends and registers;
+//  1. capture   — capture(c, continue_on_captured_context, flow): the thread's current
+//                 SynchronizationContext (unless configure_await(false)) and ExecutionContext
+//                 (unless the awaiter is "unsafe" or flow is suppressed) go into the node;
+//  2. register  — ContinuationStack::try_push(c) (a task) or a source's own single slot; a
+//                 registration that finds the operation completed runs the node itself;
+//  3. dispatch  — dispatch_continuation(c, force_async), once the operation completed: posted to
+//                 the captured context when it is not the completing thread's, else run inline
+//                 (nesting at most k_max_inline_depth deep), else posted to the pool;
+//  4. run with restore — run_continuation(c): the captured ExecutionContext installed, the node's
+//                 invoke run (it resumes the machine or the fiber), the thread's own restored.
+// The thread's ambient state that steps 1 and 4 read and write (the current
+// SynchronizationContext, the current ExecutionContext, flow suppression) lives here too, behind
+// non-inlined accessors: fibers migrate between threads, so no caller may keep a thread_local's
+// address across an await.
+//
+// Ground rules:
+//  * A node is in at most one list at a time (a task's continuation stack, a pool queue, a context
+//    queue). Whoever takes it out of a list owns it until it calls `invoke` or hands it on.
+//  * `invoke` runs exactly once per registration and must not throw.
+//  * Run a dequeued node through run_continuation(c), never `c->invoke(c)` directly.
+#pragma once
+
+#include <atomic>
+#include <concepts>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "duet/detail/execution_context_node.hpp"
+
+namespace duet {
+
+class SynchronizationContext;
+
+namespace detail {
+class TaskStateBase;
+}  // namespace detail
+
+// Continuation — an intrusive, allocation-free callback node. Not thread-safe by itself: the
+// ownership rules above decide which thread may touch it.
+struct Continuation {
+  // invoke — the function that resumes the owner. Never null once registered.
+  void (*invoke)(Continuation*) noexcept = nullptr;
+  // next — link used by whichever list holds the node. Owned by that list.
+  Continuation* next = nullptr;
+  // context — the SynchronizationContext captured at await time; the continuation is posted there
+  // (null: run on the thread pool, or inline where that is allowed — see dispatch_continuation).
+  SynchronizationContext* context = nullptr;
+  // execution_context — the ExecutionContext captured at await time (null is the default, empty
+  // context). Meaningful only when flow_execution_context is true; one reference is owned.
+  detail::ExecutionContextNode* execution_context = nullptr;
+  // flow_execution_context — true: run with `execution_context` installed; false: run in whatever
+  // context the running thread has (UnsafeOnCompleted, or flow suppressed).
+  bool flow_execution_context = false;
+  // owner — the task this continuation works towards completing, or null when unknown. Contract:
+  // that task cannot complete until this continuation has run (a box: itself; when_any-like
+  // owners that may complete otherwise must leave it null). Read only by deadlock detection
+  // (context/single_thread_context.hpp), which follows owner → continuations → owner ... .
+  detail::TaskStateBase* owner = nullptr;
+};
+
+// run_continuation(c) — step 4: runs `c` with its captured ExecutionContext installed (when it
+// flows one) and restores the calling thread's ExecutionContext afterwards. Thread-safe; call it
+// once per registration of `c`.
+void run_continuation(Continuation* c) noexcept;
+
+// ---- 0. the awaiter ---------------------------------------------------------------------------
+//
+// An *awaitable* is anything duet::get_awaiter(x) accepts, found in this order:
+//   1. a member      x.get_awaiter()                 (Task<T>, ValueTask<T>, ...);
+//   2. a free        get_awaiter(x) found by ADL      (make your own type awaitable);
+//   3. a trait       duet::awaitable_traits<T>::get_awaiter(x)
+//                    (for types with no namespace to put an ADL overload in, e.g. the seeds'
+//                    `await 5` on an int).
+// An *awaiter* has
+//   bool is_completed()                    fast path: true means "no suspension at all";
+//   void on_completed(Continuation&)       resume the continuation when done, flowing the
+//                                          ExecutionContext;
+//   void unsafe_on_completed(Continuation&) the same without flowing it (the caller flows it);
+//   R    get_result()                      the value, or rethrow the stored exception.
+// Both on_completed forms capture SynchronizationContext::current() into the continuation
+// unless the awaitable was configured with configure_await(false) (core/configure_await.hpp).
+
+// awaitable_traits<T> — customisation point for types that cannot carry a member or ADL
+// get_awaiter. Specialise it with `static auto get_awaiter(T)` returning an awaiter.
+template <class T>
+struct awaitable_traits;
+
+// Awaiter — the awaiter concept (see the table above).
+template <class A>
+concept Awaiter = requires(A& a, Continuation& c) {
+  { a.is_completed() } -> std::convertible_to<bool>;
+  a.on_completed(c);
+  a.unsafe_on_completed(c);
+  a.get_result();
+};
+
+namespace detail_adl {
+void get_awaiter() = delete;  // poison pill: only ADL finds a free get_awaiter
+
+template <class T>
+concept has_member_get_awaiter = requires(T&& t) { std::forward<T>(t).get_awaiter(); };
+template <class T>
+concept has_adl_get_awaiter = requires(T&& t) { get_awaiter(std::forward<T>(t)); };
+template <class T>
+concept has_trait_get_awaiter =
+    requires(T&& t) { awaitable_traits<std::remove_cvref_t<T>>::get_awaiter(std::forward<T>(t)); };
+
+struct GetAwaiterFn {
+  template <class T>
+  decltype(auto) operator()(T&& t) const {
+    if constexpr (has_member_get_awaiter<T>) {
+      return std::forward<T>(t).get_awaiter();
+    } else if constexpr (has_adl_get_awaiter<T>) {
+      return get_awaiter(std::forward<T>(t));
+    } else if constexpr (has_trait_get_awaiter<T>) {
+      return awaitable_traits<std::remove_cvref_t<T>>::get_awaiter(std::forward<T>(t));
+    } else {
+      static_assert(has_member_get_awaiter<T>,
+                    "duet: this expression is not awaitable. Give its type a member "
+                    "get_awaiter(), a free get_awaiter(x) in its namespace (found by ADL), or "
+                    "specialise duet::awaitable_traits<T>; the result must satisfy "
+                    "duet::Awaiter (is_completed, on_completed, unsafe_on_completed, "
+                    "get_result).");
+    }
+  }
+};
+}  // namespace detail_adl
+
+inline namespace cpo {
+// get_awaiter(x) — the awaiter of any awaitable (see the lookup order above).
+inline constexpr detail_adl::GetAwaiterFn get_awaiter{};
+}  // namespace cpo
+
+// Awaitable — something get_awaiter accepts and whose awaiter satisfies Awaiter.
+template <class T>
+concept Awaitable = (detail_adl::has_member_get_awaiter<T> || detail_adl::has_adl_get_awaiter<T> ||
+                     detail_adl::has_trait_get_awaiter<T>) &&
+                    requires(T&& t) {
+                      { duet::get_awaiter(std::forward<T>(t)) } -> Awaiter;
+                    };
+
+// awaiter_t<T> / await_result_t<T> — the awaiter type and the result type of awaiting a T.
+template <class T>
+using awaiter_t = std::remove_cvref_t<decltype(duet::get_awaiter(std::declval<T>()))>;
+template <class T>
+using await_result_t = decltype(std::declval<awaiter_t<T>&>().get_result());
+
+// require_awaitable<T>() — a readable compile error when T is not awaitable (used by builders,
+// the DSL and duet::await).
+template <class T>
+constexpr void require_awaitable() {
+  static_assert(detail_adl::has_member_get_awaiter<T> || detail_adl::has_adl_get_awaiter<T> ||
+                    detail_adl::has_trait_get_awaiter<T>,
+                "duet: this expression is not awaitable. Give its type a member get_awaiter(), "
+                "a free get_awaiter(x) in its namespace (found by ADL), or specialise "
+                "duet::awaitable_traits<T>.");
+  if constexpr (detail_adl::has_member_get_awaiter<T> || detail_adl::has_adl_get_awaiter<T> ||
+                detail_adl::has_trait_get_awaiter<T>) {
+    static_assert(Awaiter<awaiter_t<T>>,
+                  "duet: get_awaiter(x) returned a type that is not an awaiter: it needs bool "
+                  "is_completed(), on_completed(Continuation&), unsafe_on_completed(Continuation&) "
+                  "and get_result().");
+  }
+}
+
+namespace detail {
+
+// ---- the thread's ambient state ---------------------------------------------------------------
+
+// current_sync_context() / set_current_sync_context(ctx) — the calling thread's
+// SynchronizationContext (SynchronizationContext::current() / set_current()).
+SynchronizationContext* current_sync_context() noexcept;
+void set_current_sync_context(SynchronizationContext* ctx) noexcept;
+
+// ec_current() — the calling thread's current ExecutionContext, borrowed (no reference taken).
+ExecutionContextNode* ec_current() noexcept;
+// ec_set_current(n) — installs `n` (taking a reference) and drops the reference to the previous
+// one. Notifies AsyncLocal change callbacks whose value differs between the two contexts.
+void ec_set_current(ExecutionContextNode* n) noexcept;
+// ec_adopt_current(n) — installs `n` as the calling thread's context, taking over the caller's
+// reference, and drops the previous one. Runs no change callbacks (set_value runs its own).
+void ec_adopt_current(ExecutionContextNode* n) noexcept;
+// ec_flow_suppressed() / ec_set_flow_suppressed(on) — ExecutionContext::suppress_flow() on the
+// calling thread.
+bool ec_flow_suppressed() noexcept;
+void ec_set_flow_suppressed(bool on) noexcept;
+
+// ---- 1. capture -------------------------------------------------------------------------------
+
+// capture_execution_context(c) — records the current ExecutionContext in `c` (holding one
+// reference) and sets c.flow_execution_context, unless flow is suppressed. A second capture of
+// the context `c` already holds (the builder captures, then the awaiter's on_completed does; a
+// fiber resumed in the same context) touches no reference count.
+inline void capture_execution_context(Continuation& c) noexcept {
+  if (ec_flow_suppressed()) {
+    c.flow_execution_context = false;
+    return;
+  }
+  ExecutionContextNode* const n = ec_current();
+  c.flow_execution_context = true;
+  if (c.execution_context == n) return;
+  ec_add_ref(n);
+  ec_release(std::exchange(c.execution_context, n));
+}
+
+// capture(c, continue_on_captured_context, flow) — the whole capture step of an awaiter's
+// on_completed (flow = true) or unsafe_on_completed (flow = false).
+inline void capture(Continuation& c, bool continue_on_captured_context, bool flow) noexcept {
+  if (flow) capture_execution_context(c);
+  c.context = continue_on_captured_context ? current_sync_context() : nullptr;
+}
+
+// ---- 2. register ------------------------------------------------------------------------------
+
+// completed_sentinel() — the value a continuation slot holds once its operation completed and its
+// continuations were taken. Never dispatched.
+Continuation* completed_sentinel() noexcept;
+
+// ContinuationStack — a task's continuations: a lock-free (Treiber) stack of nodes, then
+// completed_sentinel() once complete() took them. One node is stored without allocation; any
+// number are (they are intrusive). Thread-safe.
+class ContinuationStack {
+ public:
+  // try_push(c) — registers `c`; false when complete() already ran (the caller runs `c` itself).
+  bool try_push(Continuation& c) noexcept {
+    Continuation* head = head_.load(std::memory_order_acquire);
+    do {
+      if (head == completed_sentinel()) return false;
+      c.next = head;
+    } while (!head_.compare_exchange_weak(head, &c, std::memory_order_release,
+                                          std::memory_order_acquire));
+    return true;
+  }
+  // complete(force_async) — takes every node once, and dispatches them in registration order (as
+  // .NET runs them). The owner of the stack may be destroyed by any of them.
+  void complete(bool force_async) noexcept { dispatch(take(), force_async); }
+  // take() — marks the stack complete and returns its nodes in registration order (linked by
+  // `next`); dispatch(list, force_async) runs them. Split for an owner that must publish its own
+  // completion between the two (TaskStateBase::end_complete).
+  Continuation* take() noexcept;
+  static void dispatch(Continuation* ordered, bool force_async) noexcept;
+  // complete_unshared() — marks the stack complete with a plain store. Precondition: no node was
+  // ever pushed and no other thread can reach the stack.
+  void complete_unshared() noexcept { head_.store(completed_sentinel(), std::memory_order_relaxed); }
+  // head() — the newest node (or null, or the sentinel), for deadlock detection.
+  Continuation* head() const noexcept { return head_.load(std::memory_order_acquire); }
+  bool empty_unshared() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
+
+ private:
+  std::atomic<Continuation*> head_{nullptr};
+};
+
+// ---- 3. dispatch ------------------------------------------------------------------------------
+
+// k_max_inline_depth — how deeply continuations may nest inline on one thread before dispatch
+// posts to the pool instead (.NET's stack guard for inlined continuations).
+inline constexpr int k_max_inline_depth = 32;
+
+// dispatch_continuation(c, force_async) — runs or posts a continuation whose operation completed:
+//  1. posted to c.context when there is one and it is not the calling thread's current context;
+//  2. otherwise run inline (run_continuation) — unless force_async (the operation was created
+//     with run_continuations_asynchronously) or the inline nesting on this thread is already
+//     k_max_inline_depth deep; then posted to c.context, or with none to the default pool.
+void dispatch_continuation(Continuation& c, bool force_async) noexcept;
+
+// ---- 4. run with restore ----------------------------------------------------------------------
+
+// EcScope — saves the thread's current ExecutionContext and restores it on destruction (the
+// "always restore" half of ExecutionContext.RunInternal). No reference-count traffic when the
+// saved context is the default one.
+class EcScope {
+ public:
+  EcScope() noexcept : saved_(ec_current()) { ec_add_ref(saved_); }
+  EcScope(const EcScope&) = delete;
+  EcScope& operator=(const EcScope&) = delete;
+  ~EcScope() {
+    if (ec_current() != saved_) ec_set_current(saved_);
+    ec_release(saved_);
+  }
+
+ private:
+  ExecutionContextNode* saved_;
+};
+
+// AmbientScope — saves the thread's SynchronizationContext and ExecutionContext and restores both
+// on destruction: what a builder's start(), a fiber's first run and ExecutionContext::run wrap
+// around the code they run, so nothing it sets leaks to the caller.
+class AmbientScope {
+ public:
+  AmbientScope() noexcept : sync_(current_sync_context()) {}
+  AmbientScope(const AmbientScope&) = delete;
+  AmbientScope& operator=(const AmbientScope&) = delete;
+  ~AmbientScope() {
+    if (current_sync_context() != sync_) set_current_sync_context(sync_);
+  }
+
+ private:
+  EcScope ec_;  // destroyed after the body above: the SynchronizationContext is restored first
+  SynchronizationContext* sync_;
+};
+
+}  // namespace detail
+}  // namespace duet

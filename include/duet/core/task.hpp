@@ -1,0 +1,591 @@
+// duet/core/task.hpp — Task<T>, its awaiter, and the shared state behind it (status, result,
+// continuations).
+//
+// Task<T> is a copyable handle (intrusive reference count) to a detail::TaskState<T>. Task<> is
+// Task<void>. A task can be awaited, waited on and queried any number of times, from any thread.
+// Copying a handle is one atomic increment; moving it is free. Where an await resumes:
+// dispatch_continuation in core/continuation.hpp.
+//
+// Ground rules (read before changing anything here)
+// -------------------------------------------------
+// Reference count. `refs_` counts Task handles, awaiters, builders and the running state machine.
+// The object is destroyed by the release that drops it to zero. A state with k_immortal refs
+// (the shared completed Task<>) is never destroyed.
+//
+// State word. `word_` packs:
+//   bits 0-1  the TaskStatus (0 pending, 1 ran_to_completion, 2 faulted, 3 canceled);
+//   bit 2     k_completing — one completer won try_begin_complete() and is writing the result;
+//   bit 3     k_waiters    — some thread blocks in wait_blocking() and needs a futex wake;
+//   bits 4-31 a poke counter bumped by poke_waiters() so blocked waiters re-examine their
+//             situation (deadlock detection) without the task completing.
+// Completion is two-phase: try_begin_complete() (CAS pending → completing, single winner), write
+// the result or exception, then end_complete(status), which publishes the status with release
+// order. Readers that observe a non-zero status (acquire) see the result.
+//
+// Continuations. `continuations_` is a ContinuationStack (core/continuation.hpp): registration is
+// a lock-free push; the completer takes every node once and dispatches each exactly once, in
+// registration order. A registration that finds the task completed fails, and the caller runs
+// its continuation itself. The completer takes the continuations first and publishes the status
+// last, because an observer that sees the status may free the state at once; a registration
+// that finds the continuations taken before the status is published waits for the status.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "duet/core/continuation.hpp"
+#include "duet/core/errors.hpp"
+#include "duet/detail/assert.hpp"
+
+namespace duet {
+
+// TaskStatus — the observable lifecycle of a task (a subset of .NET's TaskStatus).
+enum class TaskStatus : std::uint8_t {
+  pending = 0,            // not completed yet (WaitingForActivation / Running in .NET)
+  ran_to_completion = 1,  // completed with a result
+  faulted = 2,            // completed with an exception
+  canceled = 3,           // completed by cancellation (an OperationCanceledError)
+};
+
+// to_string(s) — "pending", "ran_to_completion", "faulted" or "canceled".
+const char* to_string(TaskStatus s) noexcept;
+
+// live_task_states() — how many task states (TaskStateBase objects: TCS tasks, boxes, Task.Run
+// items, the immortal completed Task<>) exist right now. Counted only in builds without NDEBUG,
+// so tests can assert that nothing leaked; returns -1 when NDEBUG compiled the counter out.
+// Thread-safe (a relaxed counter: quiesce before comparing).
+std::int64_t live_task_states() noexcept;
+
+namespace detail {
+
+// count_task_state(delta) — adjusts the live_task_states() counter (debug builds only).
+void count_task_state(int delta) noexcept;
+
+// TaskStateBase — status, exception and continuation slot shared by every TaskState<T>.
+// Thread-safe: every member may be called from any thread unless noted.
+class TaskStateBase {
+ public:
+  static constexpr std::uint32_t k_status_mask = 3u;
+  static constexpr std::uint32_t k_completing = 4u;
+  static constexpr std::uint32_t k_waiters = 8u;
+  static constexpr std::uint32_t k_poke = 16u;
+  static constexpr std::uint32_t k_immortal = 1u << 30;
+
+  TaskStateBase(const TaskStateBase&) = delete;
+  TaskStateBase& operator=(const TaskStateBase&) = delete;
+
+  // add_ref / release — intrusive reference counting (see "Reference count").
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) last_release();
+  }
+
+  // status() — the published status; pending while a completer is still writing.
+  TaskStatus status() const noexcept {
+    return static_cast<TaskStatus>(word_.load(std::memory_order_acquire) & k_status_mask);
+  }
+  bool is_completed() const noexcept {
+    return (word_.load(std::memory_order_acquire) & k_status_mask) != 0;
+  }
+
+  // is_claimed() — a completer won try_begin_complete() (it may still be writing the result).
+  bool is_claimed() const noexcept {
+    return (word_.load(std::memory_order_acquire) & (k_status_mask | k_completing)) != 0;
+  }
+
+  // try_add_continuation(c) — registers `c`; false when the task has already completed (the
+  // caller then runs `c` itself). Lock-free.
+  bool try_add_continuation(Continuation& c) noexcept {
+    if (continuations_.try_push(c)) return true;
+    wait_for_published_status();
+    return false;
+  }
+
+  // add_continuation(c) — registers `c`, or dispatches it at once when the task already completed.
+  void add_continuation(Continuation& c) noexcept {
+    if (!try_add_continuation(c)) dispatch_continuation(c, false);
+  }
+
+  // try_begin_complete() — claims the right to complete this task; true for exactly one caller.
+  bool try_begin_complete() noexcept {
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    do {
+      if (w & (k_status_mask | k_completing)) return false;
+    } while (!word_.compare_exchange_weak(w, w | k_completing, std::memory_order_acquire,
+                                          std::memory_order_relaxed));
+    return true;
+  }
+
+  // end_complete(s) — publishes `s`, wakes blocked waiters, dispatches every continuation.
+  // Precondition: this thread won try_begin_complete() and wrote the result/exception.
+  void end_complete(TaskStatus s) noexcept {
+    DUET_ASSERT(s != TaskStatus::pending, "end_complete with pending status");
+    DUET_ASSERT((word_.load(std::memory_order_relaxed) & k_completing) != 0,
+                "end_complete without try_begin_complete");
+    const bool force_async = run_async_;
+    // Take the continuations first: publishing the status is the last touch of `this`, because an
+    // observer that sees it may drop the last reference at once (a TaskCompletionSource destroyed
+    // right after its task is seen completed). A registration that finds the continuations taken
+    // before the status is published waits for it (try_add_continuation).
+    Continuation* ordered = continuations_.take();
+    publish_status(s);
+    ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only
+  }
+
+  // set_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as faulted,
+  // or as canceled when `e` is an OperationCanceledError.
+  void complete_exception_claimed(std::exception_ptr e) noexcept;
+  // complete_canceled_claimed(e) — after try_begin_complete(): completes as canceled, storing `e`
+  // (or a TaskCanceledError when null) for awaiters to rethrow.
+  void complete_canceled_claimed(std::exception_ptr e) noexcept;
+
+  // try_complete_exception(e) / try_complete_canceled(e) — claim + complete; false if already done.
+  bool try_complete_exception(std::exception_ptr e) noexcept {
+    if (!try_begin_complete()) return false;
+    complete_exception_claimed(std::move(e));
+    return true;
+  }
+  bool try_complete_canceled(std::exception_ptr e = nullptr) noexcept {
+    if (!try_begin_complete()) return false;
+    complete_canceled_claimed(std::move(e));
+    return true;
+  }
+
+  // wait() — blocks until completed; routes through the current SynchronizationContext's
+  // blocking_wait so a context can detect the sync-over-async deadlock. Marks the state observed.
+  void wait();
+  // wait_blocking() — blocks until completed, or until `stop()` returns true after a poke.
+  template <class Stop>
+  void wait_blocking(Stop&& stop) {
+    for (int spin = 0; spin < 64; ++spin) {
+      if (is_completed()) return;
+    }
+    for (;;) {
+      std::uint32_t w = word_.load(std::memory_order_acquire);
+      if (w & k_status_mask) return;
+      if (stop()) return;
+      if (!(w & k_waiters)) {
+        if (!word_.compare_exchange_weak(w, w | k_waiters, std::memory_order_acq_rel)) continue;
+        w |= k_waiters;
+      }
+      word_.wait(w, std::memory_order_acquire);
+    }
+  }
+  void wait_blocking() {
+    wait_blocking([] { return false; });
+  }
+  // poke_waiters() — wakes every blocked waiter so it re-checks its stop condition.
+  void poke_waiters() noexcept {
+    word_.fetch_add(k_poke, std::memory_order_acq_rel);
+    word_.notify_all();
+  }
+
+  // exception() — the stored exception (faulted or canceled), or null. Marks it observed.
+  std::exception_ptr exception() const noexcept {
+    observed_.store(true, std::memory_order_relaxed);
+    return exception_;
+  }
+  // rethrow_if_failed() — rethrows the stored exception when faulted/canceled. Marks observed.
+  // Precondition: completed.
+  void rethrow_if_failed() const {
+    if (status() != TaskStatus::ran_to_completion) {
+      observed_.store(true, std::memory_order_relaxed);
+      if (rethrow_first_inner_) rethrow_first_inner(exception_);
+      std::rethrow_exception(exception_);
+    }
+  }
+
+  // set_rethrow_first_inner() — for tasks whose stored exception is an AggregateError of
+  // several faults (when_all): exception() keeps the AggregateError, while await / wait() /
+  // result() rethrow its first inner exception, as .NET's await on Task.WhenAll does.
+  // Precondition: called by the completer between try_begin_complete() and end_complete().
+  void set_rethrow_first_inner() noexcept { rethrow_first_inner_ = true; }
+  // rethrows_first_inner() — whether set_rethrow_first_inner() was called. Meaningful once
+  // completed (when_all flattens such a child's inner exceptions into its own list).
+  bool rethrows_first_inner() const noexcept { return rethrow_first_inner_; }
+
+  // run_continuations_asynchronously — set before the task is shared (TaskCompletionSource option).
+  void set_run_continuations_asynchronously(bool v) noexcept { run_async_ = v; }
+  bool run_continuations_asynchronously() const noexcept { return run_async_; }
+
+  // continuation_head() — the current head of the continuation stack, for deadlock detection,
+  // which walks it only while the task cannot complete. Never dereference the sentinel.
+  Continuation* continuation_head() const noexcept { return continuations_.head(); }
+  static Continuation* completed_sentinel() noexcept { return detail::completed_sentinel(); }
+
+  // dispatch_continuation(c, force_async) — detail::dispatch_continuation (core/continuation.hpp).
+  static void dispatch_continuation(Continuation& c, bool force_async) noexcept {
+    detail::dispatch_continuation(c, force_async);
+  }
+
+ protected:
+  explicit TaskStateBase(std::uint32_t refs = 1) noexcept : refs_(refs) {
+#ifndef NDEBUG
+    count_task_state(1);
+#endif
+  }
+  virtual ~TaskStateBase() {
+#ifndef NDEBUG
+    count_task_state(-1);
+#endif
+  }
+
+  // Unshared fast paths — for a state that no other thread can reach yet: its creator has not
+  // handed out any handle (the fiber style uses them while async() runs the fiber's first
+  // slice), so no continuation can be registered, nobody waits, and plain stores do what the
+  // read-modify-writes above do. Calling them on a shared state is a data race.
+  // add_ref_unshared() — add_ref() without the atomic read-modify-write.
+  void add_ref_unshared() noexcept {
+    refs_.store(refs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // complete_unshared(s) — end_complete(s) without the claim: publishes `s` (not pending).
+  // Precondition: pending, no continuation registered; the result or exception is written.
+  void complete_unshared(TaskStatus s) noexcept {
+    DUET_ASSERT(word_.load(std::memory_order_relaxed) == 0 && continuations_.empty_unshared(),
+                "complete_unshared on a state that is shared or completed");
+    continuations_.complete_unshared();
+    word_.store(static_cast<std::uint32_t>(s), std::memory_order_relaxed);
+  }
+  // destroy() — frees the object; boxes override it when they are not allocated with `new`.
+  virtual void destroy() noexcept { delete this; }
+
+  std::exception_ptr exception_;
+
+ private:
+  void last_release() noexcept;
+  void wake_waiters() noexcept;  // the cold half of end_complete: futex wake
+
+  // publish_status(s) — the last touch of `this` in end_complete. A blocked waiter needs a futex
+  // wake after the status is visible; the wake touches the word, so the completer holds a
+  // reference across it (only when a waiter exists: the bit cannot appear once the status is
+  // published, wait_blocking sets it with a CAS).
+  void publish_status(TaskStatus s) noexcept {
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    bool guarded = false;
+    for (;;) {
+      DUET_ASSERT((w & k_status_mask) == 0, "a task completed twice");
+      if ((w & k_waiters) && !guarded) [[unlikely]] {
+        add_ref();
+        guarded = true;
+      }
+      if (word_.compare_exchange_weak(w, w | static_cast<std::uint32_t>(s),
+                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        break;
+      }
+    }
+    if (guarded) [[unlikely]] {
+      wake_waiters();
+      release();
+    }
+  }
+
+  // wait_for_published_status() — the completer takes the continuations (sentinel) just before
+  // it publishes the status (end_complete); a registration that saw the sentinel waits out that
+  // window, so the caller that runs its continuation itself always finds the task completed.
+  void wait_for_published_status() const noexcept;
+
+  [[noreturn]] static void rethrow_first_inner(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const AggregateError& a) {
+      if (!a.inner_exceptions().empty()) std::rethrow_exception(a.inner_exceptions().front());
+      throw;
+    }
+  }
+
+  std::atomic<std::uint32_t> refs_;
+  std::atomic<std::uint32_t> word_{0};
+  ContinuationStack continuations_;
+  bool run_async_ = false;
+  bool rethrow_first_inner_ = false;  // see set_rethrow_first_inner()
+  mutable std::atomic<bool> observed_{false};
+};
+
+// TaskState<T> — TaskStateBase plus storage for the result.
+template <class T>
+class TaskState : public TaskStateBase {
+ public:
+  explicit TaskState(std::uint32_t refs = 1) noexcept : TaskStateBase(refs) {}
+
+  // try_complete_value(v) — claim + store + publish; false if already completed.
+  template <class... Args>
+  bool try_complete_value(Args&&... args) {
+    if (!try_begin_complete()) return false;
+    try {
+      ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
+    } catch (...) {
+      complete_exception_claimed(std::current_exception());
+      return true;
+    }
+    has_value_ = true;
+    end_complete(TaskStatus::ran_to_completion);
+    return true;
+  }
+
+  // value() — the result. Precondition: ran_to_completion.
+  T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&storage_)); }
+
+  // take_result() — returns the result: a copy for copyable T; for move-only T it moves the value
+  // out once and throws InvalidOperationError on a second take. Rethrows a stored exception.
+  T take_result() {
+    rethrow_if_failed();
+    if constexpr (std::is_copy_constructible_v<T>) {
+      return value();
+    } else {
+      if (taken_.exchange(true, std::memory_order_acq_rel)) {
+        throw InvalidOperationError(
+            "Task<T>::result of a move-only T was already taken: a Task<T> whose T cannot be "
+            "copied hands its value to exactly one await/result(); copy the value out once and "
+            "share that, or make T copyable");
+      }
+      return std::move(value());
+    }
+  }
+
+ protected:
+  // complete_value_unshared(args...) — try_complete_value for an unshared state (see
+  // TaskStateBase::complete_unshared). When T's constructor throws, nothing is completed and
+  // the exception propagates (the state stays pending).
+  template <class... Args>
+  void complete_value_unshared(Args&&... args) {
+    ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
+    has_value_ = true;
+    complete_unshared(TaskStatus::ran_to_completion);
+  }
+
+  ~TaskState() override {
+    if (has_value_) value().~T();
+  }
+
+ private:
+  alignas(T) unsigned char storage_[sizeof(T)];
+  bool has_value_ = false;
+  std::atomic<bool> taken_{false};
+};
+
+// TaskState<void> — no result.
+template <>
+class TaskState<void> : public TaskStateBase {
+ public:
+  explicit TaskState(std::uint32_t refs = 1) noexcept : TaskStateBase(refs) {}
+  bool try_complete_value() {
+    if (!try_begin_complete()) return false;
+    end_complete(TaskStatus::ran_to_completion);
+    return true;
+  }
+  void take_result() { rethrow_if_failed(); }
+
+  // completed() — the shared, immortal, completed Task<> state (.NET's Task.CompletedTask).
+  static TaskState<void>* completed() noexcept;
+
+ protected:
+  // complete_value_unshared() — try_complete_value for an unshared state (see complete_unshared).
+  void complete_value_unshared() noexcept { complete_unshared(TaskStatus::ran_to_completion); }
+};
+
+}  // namespace detail
+
+template <class T = void>
+class Task;
+
+namespace detail {
+// adopt_task(state) — wraps `state` without taking a reference (the caller hands its own over).
+template <class T>
+Task<T> adopt_task(TaskState<T>* state) noexcept;
+
+[[noreturn]] void throw_invalid_task();
+}  // namespace detail
+
+// TaskAwaiter<T> — the awaiter of Task<T> (.NET's TaskAwaiter<T> / ConfiguredTaskAwaiter<T>).
+//
+// Ownership. An awaiter taken from a Task rvalue (the usual `call().get_awaiter()`) owns the
+// task's reference. One taken from an lvalue Task *borrows* it — no reference-count traffic on
+// the fast path, where is_completed()/get_result() run while the task is certainly alive — and
+// takes a reference of its own as soon as it is copied or registers a continuation, i.e. before
+// it can outlive the statement that awaited. Moving keeps the mode. Rule for hand-written code:
+// do not keep a *moved* borrowed awaiter beyond the life of the Task it came from without having
+// called on_completed/unsafe_on_completed on it.
+// Use from one thread at a time.
+template <class T>
+class TaskAwaiter {
+ public:
+  TaskAwaiter() noexcept = default;
+  TaskAwaiter(Task<T>&& task, bool continue_on_captured_context) noexcept
+      : state_(std::exchange(task.state_, nullptr)), owns_(true), capture_(continue_on_captured_context) {}
+  TaskAwaiter(const Task<T>& task, bool continue_on_captured_context) noexcept
+      : state_(task.state_), owns_(false), capture_(continue_on_captured_context) {}
+  TaskAwaiter(const TaskAwaiter& o) noexcept : state_(o.state_), owns_(o.state_ != nullptr), capture_(o.capture_) {
+    if (state_) state_->add_ref();
+  }
+  TaskAwaiter(TaskAwaiter&& o) noexcept
+      : state_(std::exchange(o.state_, nullptr)), owns_(std::exchange(o.owns_, false)), capture_(o.capture_) {}
+  TaskAwaiter& operator=(const TaskAwaiter& o) noexcept {
+    if (this != &o) TaskAwaiter(o).swap(*this);
+    return *this;
+  }
+  TaskAwaiter& operator=(TaskAwaiter&& o) noexcept {
+    TaskAwaiter(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~TaskAwaiter() {
+    if (owns_) state_->release();
+  }
+  void swap(TaskAwaiter& o) noexcept {
+    std::swap(state_, o.state_);
+    std::swap(owns_, o.owns_);
+    std::swap(capture_, o.capture_);
+  }
+
+  // is_completed() — true when the task has completed (no suspension needed).
+  bool is_completed() const noexcept { return state_->is_completed(); }
+
+  // on_completed(c) — capture the context(s) into `c` and register it on the task.
+  void on_completed(Continuation& c) noexcept { register_continuation(c, true); }
+  // unsafe_on_completed(c) — as on_completed, without capturing the ExecutionContext.
+  void unsafe_on_completed(Continuation& c) noexcept { register_continuation(c, false); }
+
+  // get_result() — the result, or rethrows the task's exception. Precondition: completed.
+  T get_result() { return state_->take_result(); }
+
+ private:
+  void register_continuation(Continuation& c, bool flow) noexcept {
+    if (!owns_) {  // about to outlive the awaiting statement: take our own reference
+      state_->add_ref();
+      owns_ = true;
+    }
+    detail::capture(c, capture_, flow);
+    state_->add_continuation(c);
+  }
+
+  detail::TaskState<T>* state_ = nullptr;
+  bool owns_ = false;
+  bool capture_ = true;
+};
+
+// ConfiguredTaskAwaitable<T> — the result of task.configure_await(b).
+template <class T>
+class ConfiguredTaskAwaitable {
+ public:
+  ConfiguredTaskAwaitable(Task<T> task, bool capture) noexcept
+      : task_(std::move(task)), capture_(capture) {}
+  // The awaitable owns a task handle; its awaiter takes that handle over (rvalue) or takes its own
+  // reference (lvalue), since a configured awaitable is usually a temporary.
+  TaskAwaiter<T> get_awaiter() const& noexcept { return TaskAwaiter<T>(Task<T>(task_), capture_); }
+  TaskAwaiter<T> get_awaiter() && noexcept { return TaskAwaiter<T>(std::move(task_), capture_); }
+
+ private:
+  Task<T> task_;
+  bool capture_;
+};
+
+// Task<T> — a handle to an asynchronous operation's eventual result.
+// Thread-safety: const members are safe from any thread; a single handle object must not be
+// assigned concurrently with other use (share copies instead).
+template <class T>
+class Task {
+ public:
+  using result_type = T;
+
+  // Task() — an empty handle (valid() is false); every other member throws InvalidOperationError.
+  Task() noexcept = default;
+  Task(const Task& o) noexcept : state_(o.state_) {
+    if (state_) state_->add_ref();
+  }
+  Task(Task&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  Task& operator=(const Task& o) noexcept {
+    Task(o).swap(*this);
+    return *this;
+  }
+  Task& operator=(Task&& o) noexcept {
+    Task(std::move(o)).swap(*this);
+    return *this;
+  }
+  ~Task() {
+    if (state_) state_->release();
+  }
+  void swap(Task& o) noexcept { std::swap(state_, o.state_); }
+
+  // valid() — whether this handle refers to a task.
+  bool valid() const noexcept { return state_ != nullptr; }
+  explicit operator bool() const noexcept { return valid(); }
+
+  TaskStatus status() const { return checked()->status(); }
+  bool is_completed() const { return checked()->is_completed(); }
+  bool is_completed_successfully() const { return status() == TaskStatus::ran_to_completion; }
+  bool is_faulted() const { return status() == TaskStatus::faulted; }
+  bool is_canceled() const { return status() == TaskStatus::canceled; }
+
+  // exception() — the stored exception (faulted: the fault; canceled: the
+  // OperationCanceledError), or null while pending / after success. Marks it observed.
+  std::exception_ptr exception() const { return checked()->exception(); }
+
+  // wait() — blocks until completed; rethrows when faulted or canceled. Throws DeadlockError
+  // when blocking here can never end (see context/single_thread_context.hpp).
+  void wait() const {
+    checked()->wait();
+    state_->rethrow_if_failed();
+  }
+
+  // result() — wait(), then the value (a copy; move-only T: moved out once).
+  T result() const {
+    checked()->wait();
+    return state_->take_result();
+  }
+
+  // get_awaiter() — the awaiter; resumes on the captured SynchronizationContext. Throws
+  // InvalidOperationError on an empty handle (its awaiter would have no task to ask). An lvalue's
+  // awaiter borrows this task until it suspends or is copied: see TaskAwaiter.
+  TaskAwaiter<T> get_awaiter() const& {
+    checked();
+    return TaskAwaiter<T>(*this, true);
+  }
+  TaskAwaiter<T> get_awaiter() && {
+    checked();
+    return TaskAwaiter<T>(std::move(*this), true);
+  }
+
+  // configure_await(continue_on_captured_context) — .NET's ConfigureAwait. Throws
+  // InvalidOperationError on an empty handle.
+  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) const& {
+    checked();
+    return ConfiguredTaskAwaitable<T>(*this, continue_on_captured_context);
+  }
+  ConfiguredTaskAwaitable<T> configure_await(bool continue_on_captured_context) && {
+    checked();
+    return ConfiguredTaskAwaitable<T>(std::move(*this), continue_on_captured_context);
+  }
+
+  // state() — the shared state (internal use: builders, combinators, deadlock detection).
+  detail::TaskState<T>* state() const noexcept { return state_; }
+
+  friend bool operator==(const Task& a, const Task& b) noexcept { return a.state_ == b.state_; }
+
+ private:
+  template <class U>
+  friend class TaskAwaiter;
+  template <class U>
+  friend Task<U> detail::adopt_task(detail::TaskState<U>* state) noexcept;
+
+  detail::TaskState<T>* checked() const {
+    if (!state_) detail::throw_invalid_task();
+    return state_;
+  }
+
+  detail::TaskState<T>* state_ = nullptr;
+};
+
+template <class T>
+Task<T> detail::adopt_task(TaskState<T>* state) noexcept {
+  Task<T> t;
+  t.state_ = state;
+  return t;
+}
+
+// completed_task() — the shared completed Task<> (.NET's Task.CompletedTask). No allocation.
+Task<> completed_task() noexcept;
+
+}  // namespace duet

@@ -1,0 +1,382 @@
+// duet/sm/method_builder_core.hpp — the runtime half of the explicit and dsl styles, written once:
+// MethodBuilderCore (start, the first-suspension prepare, the box step), the reference rules of a
+// builder's box (BoxRef), IAsyncStateMachine, and AsyncTaskMethodBuilder<T> with its box — the
+// core's Task-returning face (.NET's AsyncMethodBuilderCore, AsyncTaskMethodBuilder<T> and
+// AsyncStateMachineBox<T>). The other builders are thin adapters on the same core:
+// sm/async_void_method_builder.hpp, sm/async_value_task_method_builder.hpp.
+//
+// The shape a state machine takes (seed 002, tidied):
+//
+//   struct GetStatusMachine {
+//     int state_ = -1;                           // -1 running/not started, 0..n suspended, -2 done
+//     duet::AsyncTaskMethodBuilder<int> builder_; // the builder
+//     HttpClient* http_;                         // parameters and hoisted locals
+//     duet::TaskAwaiter<Response> awaiter_;      // one field per awaiter type
+//     void move_next() { ... }                   // the method body, split at each await
+//   };
+//   duet::Task<int> get_status_async(HttpClient& http) {
+//     GetStatusMachine sm{.http_ = &http};
+//     sm.builder_.start(sm);                     // runs synchronously to the first suspension
+//     return sm.builder_.task();
+//   }
+//
+// The box. A call that never suspends runs entirely in the caller's stack frame and allocates no
+// box. On the first suspension, await_[unsafe_]on_completed moves the whole state machine into an
+// AsyncStateMachineBox<SM, T>, which *is* the task's shared state and embeds the Continuation
+// that resumes it: one allocation for all three, as .NET's AsyncStateMachineBox<TStateMachine>.
+//
+// Mind the move. The awaiter handed to await_*_on_completed is often a field of the very struct
+// being moved into the box. The builder therefore registers the continuation on the *boxed* copy
+// of that field (same offset inside the boxed machine), never on the moved-from original.
+//
+// References. A new box starts with two references: one held by the builder left in the caller's
+// (moved-from) state machine, released when that struct is destroyed — it is what task() hands
+// out after start() returns — and one "running" reference released when the method completes.
+// Each resumption holds a third for its duration, so completing the task inside move_next() can
+// never free the machine that is still executing.
+//
+// Context flow. start() saves the caller's ExecutionContext and SynchronizationContext and
+// restores both when move_next() returns, so nothing the method sets leaks to its caller. Each
+// await captures the ExecutionContext into the box's continuation; resumption reinstalls it and
+// restores the resuming thread's own afterwards (run_continuation, core/continuation.hpp).
+//
+// Thread-safety: a builder belongs to its state machine; one move_next() runs at a time.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "duet/core/continuation.hpp"
+#include "duet/core/errors.hpp"
+#include "duet/core/task.hpp"
+#include "duet/detail/assert.hpp"
+
+namespace duet {
+
+// IAsyncStateMachine — .NET's interface, implemented by every box. User state machines need not
+// derive from it: the builders are templates and call move_next() directly (see
+// AsyncStateMachine).
+class IAsyncStateMachine {
+ public:
+  // move_next() — runs the method from its current state to the next suspension or the end.
+  virtual void move_next() = 0;
+  // set_state_machine(sm) — kept for parity with .NET; boxes ignore it.
+  virtual void set_state_machine(IAsyncStateMachine& sm) = 0;
+
+ protected:
+  ~IAsyncStateMachine() = default;
+};
+
+// AsyncStateMachine — what a builder needs of a user's state machine.
+template <class SM>
+concept AsyncStateMachine = std::is_move_constructible_v<SM> && requires(SM& sm) { sm.move_next(); };
+
+namespace detail {
+
+[[noreturn]] void throw_task_before_start();
+
+// relocate(field, from, to) — the address in `to` of the member of `from` at `field`; `field`
+// itself when it is not inside `from` (a local awaiter, as Roslyn passes).
+template <class A, class SM>
+A& relocate(A& field, SM& from, SM& to) noexcept {
+  auto* f = reinterpret_cast<std::byte*>(std::addressof(field));
+  auto* base = reinterpret_cast<std::byte*>(std::addressof(from));
+  if (f >= base && f + sizeof(A) <= base + sizeof(SM)) {
+    return *std::launder(reinterpret_cast<A*>(reinterpret_cast<std::byte*>(std::addressof(to)) + (f - base)));
+  }
+  return field;
+}
+
+// BoxRef<State> — a builder's pointer to its box (or its completed task state), with the
+// reference rules of "References" above. The builder in the caller's frame owns one reference;
+// the copy moved into the box owns none and knows it runs in the box.
+template <class State>
+class BoxRef {
+ public:
+  BoxRef() noexcept = default;
+  BoxRef(BoxRef&& o) noexcept : state_(o.state_), in_box_(o.state_ != nullptr) {}
+  BoxRef& operator=(BoxRef&&) = delete;
+  ~BoxRef() {
+    if (owns_) state_->release();
+  }
+
+  State* get() const noexcept { return state_; }
+  // in_box() — this builder is the copy inside the box (the method is running there).
+  bool in_box() const noexcept { return in_box_; }
+  // owns() — this builder holds the starter's reference.
+  bool owns() const noexcept { return owns_; }
+  // adopt(s) — points at `s` and owns one of its references. A box is adopted *before* the
+  // machine is moved into it, so the boxed copy of the builder inherits the address.
+  void adopt(State* s) noexcept {
+    state_ = s;
+    owns_ = true;
+  }
+  // borrow(s) — points at `s` without a reference (the immortal completed Task<>).
+  void borrow(State* s) noexcept { state_ = s; }
+  // disown() — the reference was handed on (to the ValueTask task() returned).
+  void disown() noexcept { owns_ = false; }
+
+ private:
+  State* state_ = nullptr;
+  bool owns_ = false;
+  bool in_box_ = false;
+};
+
+// MethodBuilderCore — the three steps every builder takes the same way.
+struct MethodBuilderCore {
+  // start(sm, fault) — runs sm.move_next() synchronously on the calling thread until the first
+  // suspension or the end, then restores the caller's ExecutionContext and
+  // SynchronizationContext. An exception leaving move_next() goes to fault(e).
+  template <class SM, class Fault>
+  static void start(SM& sm, Fault&& fault) noexcept {
+    AmbientScope restore;
+    try {
+      sm.move_next();
+    } catch (...) {
+      fault(std::current_exception());
+    }
+  }
+
+  // suspend<Flow, Box>(awaiter, sm, ref) — the suspension step. On the first suspension
+  // Box::create(ref, sm) boxes the machine (it adopts the box into `ref`, then moves `sm` into
+  // it: "Mind the move"), and the continuation is registered on the *boxed* copy of `awaiter`
+  // when it is a field of `sm`. The box's ExecutionContext is captured, then the awaiter's
+  // on_completed (Flow) or unsafe_on_completed registers the box. After this call the caller
+  // must return from move_next() without touching `sm`. False: out of memory for the box
+  // (Box::create returned null) — nothing was registered with the awaiter, `ref` is unchanged,
+  // and the machine stays in the caller's frame, destroyed with it; the builder then faults the
+  // method with std::bad_alloc.
+  template <bool Flow, class Box, class A, class SM, class Ref>
+  [[nodiscard]] static bool suspend(A& awaiter, SM& sm, Ref& ref) noexcept {
+    if constexpr (Flow) {
+      static_assert(Awaiter<A>, "duet: await_on_completed needs a duet::Awaiter");
+    } else {
+      static_assert(Awaiter<A>, "duet: await_unsafe_on_completed needs a duet::Awaiter");
+    }
+    Box* box;
+    A* target = std::addressof(awaiter);
+    if (ref.get() == nullptr) {
+      box = Box::create(ref, sm);
+      if (!box) [[unlikely]] return false;
+      target = std::addressof(relocate(awaiter, sm, box->machine()));
+    } else {
+      DUET_ASSERT(ref.in_box(), "a state machine suspended after it completed");
+      box = static_cast<Box*>(ref.get());
+    }
+    capture_execution_context(*box);
+    if constexpr (Flow) {
+      target->on_completed(*box);
+    } else {
+      target->unsafe_on_completed(*box);
+    }
+    return true;
+  }
+
+  // step(box) — one resumption of a boxed machine (the box's Continuation::invoke). Holds a
+  // reference for its duration, so completing the task inside move_next() can never free the
+  // machine that is still executing. An escaping exception faults the method (releasing the
+  // running reference), or, when it already completed, goes to the unhandled-exception handler.
+  template <class Box>
+  static void step(Box& box) noexcept {
+    box.add_ref();
+    try {
+      box.machine().move_next();
+    } catch (...) {
+      if (box.fault(std::current_exception())) {
+        box.release();  // the running reference
+      } else {
+        report_unhandled_exception(std::current_exception());
+      }
+    }
+    box.release();
+  }
+
+  // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:
+  // suspend() returns false and the builder faults it with std::bad_alloc).
+  template <class Box>
+  static void* allocate_box() noexcept {
+    void* mem;
+    if constexpr (alignof(Box) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
+      mem = ::operator new(sizeof(Box), std::align_val_t(alignof(Box)), std::nothrow);
+    } else {
+      mem = ::operator new(sizeof(Box), std::nothrow);
+    }
+    return mem;
+  }
+};
+
+// MethodBuilderBase<Builder> — the protocol members a builder that boxes its machine itself
+// spells the same way: start() through MethodBuilderCore::start (an escaping exception goes to
+// Builder::set_exception), await_[unsafe_]on_completed through Builder::suspend<Flow> (which
+// calls MethodBuilderCore::suspend with the builder's own box), set_state_machine (unused).
+template <class Builder>
+class MethodBuilderBase {
+ public:
+  // start(sm) — MethodBuilderCore::start.
+  template <AsyncStateMachine SM>
+  void start(SM& sm) noexcept {
+    MethodBuilderCore::start(sm, [this](std::exception_ptr e) { self().set_exception(std::move(e)); });
+  }
+  // await_on_completed(awaiter, sm) / await_unsafe_on_completed(awaiter, sm) — the suspension
+  // step: boxes `sm` on its first suspension. After the call the caller returns from move_next()
+  // without touching `sm`.
+  template <class A, AsyncStateMachine SM>
+  void await_on_completed(A& awaiter, SM& sm) noexcept {
+    self().template suspend<true>(awaiter, sm);
+  }
+  template <class A, AsyncStateMachine SM>
+  void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
+    self().template suspend<false>(awaiter, sm);
+  }
+  // set_state_machine — parity with .NET; unused.
+  void set_state_machine(IAsyncStateMachine&) noexcept {}
+
+ private:
+  Builder& self() noexcept { return static_cast<Builder&>(*this); }
+};
+
+// OutOfMemoryState<T> — the immortal Task<T> state faulted with std::bad_alloc that a builder
+// hands out when it cannot allocate its box or state: the method that could not go on faults
+// instead of terminating the process. Not counted by live_task_states() (it is never freed, like
+// the completed Task<>).
+template <class T>
+class OutOfMemoryState final : public TaskState<T> {
+ public:
+  OutOfMemoryState() noexcept : TaskState<T>(TaskStateBase::k_immortal) {
+#ifndef NDEBUG
+    count_task_state(-1);
+#endif
+    this->try_complete_exception(std::make_exception_ptr(std::bad_alloc()));
+  }
+  // get() — the one state for T, built in static storage on first use.
+  static TaskState<T>* get() noexcept {
+    alignas(OutOfMemoryState) static unsigned char storage[sizeof(OutOfMemoryState)];
+    static TaskState<T>* const s = ::new (static_cast<void*>(storage)) OutOfMemoryState();
+    return s;
+  }
+};
+
+// AsyncStateMachineBox<SM, T> — the heap home of a suspended state machine: task state,
+// resumption node and the machine itself in one allocation.
+template <class SM, class T>
+class AsyncStateMachineBox final : public TaskState<T>, public Continuation, public IAsyncStateMachine {
+ public:
+  explicit AsyncStateMachineBox(SM&& sm) : TaskState<T>(2), machine_(std::move(sm)) {
+    this->invoke = &AsyncStateMachineBox::resume;
+    this->owner = this;
+  }
+
+  // create(ref, sm) — a new box holding `sm` (moved), adopted into `ref` before the move. Refs:
+  // running + the starter's builder.
+  template <class Ref>
+  static AsyncStateMachineBox* create(Ref& ref, SM& sm) noexcept {
+    void* const mem = MethodBuilderCore::allocate_box<AsyncStateMachineBox>();
+    if (!mem) [[unlikely]] return nullptr;  // out of memory: `ref` and `sm` untouched
+    auto* const box = static_cast<AsyncStateMachineBox*>(mem);
+    ref.adopt(box);
+    ::new (mem) AsyncStateMachineBox(std::move(sm));
+    return box;
+  }
+
+  void move_next() override { MethodBuilderCore::step(*this); }
+  void set_state_machine(IAsyncStateMachine&) override {}
+
+  SM& machine() noexcept { return machine_; }
+  // fault(e) — MethodBuilderCore::step's fault: completes the task with `e`.
+  bool fault(std::exception_ptr e) noexcept { return this->try_complete_exception(std::move(e)); }
+
+ private:
+  // Cast through a reference: a pointer static_cast to a base at a non-zero offset carries a null
+  // check that g++ 12 -O2 reports as -Wnull-dereference / -Wstringop-overflow in user code.
+  static void resume(Continuation* c) noexcept {
+    MethodBuilderCore::step(static_cast<AsyncStateMachineBox&>(*c));
+  }
+
+  SM machine_;
+};
+
+}  // namespace detail
+
+// AsyncTaskMethodBuilder<T> — builds the Task<T> of an explicit/dsl state machine.
+template <class T = void>
+class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodBuilder<T>> {
+  friend class detail::MethodBuilderBase<AsyncTaskMethodBuilder>;
+
+ public:
+  AsyncTaskMethodBuilder() noexcept = default;
+  // Moving a builder happens when its state machine is boxed (see "References").
+  AsyncTaskMethodBuilder(AsyncTaskMethodBuilder&&) noexcept = default;
+  AsyncTaskMethodBuilder& operator=(AsyncTaskMethodBuilder&&) = delete;
+
+  // create() — a fresh builder (.NET's AsyncTaskMethodBuilder.Create()).
+  static AsyncTaskMethodBuilder create() noexcept { return AsyncTaskMethodBuilder(); }
+
+  // set_result(v) — completes the task (the last statement of move_next()).
+  template <class... Args>
+  void set_result(Args&&... args) {
+    if constexpr (std::is_void_v<T>) {
+      static_assert(sizeof...(Args) == 0, "duet: a Task<> method returns no value: call set_result()");
+      if (!ref_.get()) {
+        ref_.borrow(detail::TaskState<void>::completed());  // immortal; no reference to own
+        return;
+      }
+      const bool done = ref_.get()->try_complete_value();
+      DUET_ASSERT(done, "AsyncTaskMethodBuilder completed twice");
+      (void)done;
+    } else {
+      static_assert(sizeof...(Args) == 1, "duet: a Task<T> method returns one value: set_result(v)");
+      if (!ref_.get()) ref_.adopt(new detail::TaskState<T>(1));
+      const bool done = ref_.get()->try_complete_value(std::forward<Args>(args)...);
+      DUET_ASSERT(done, "AsyncTaskMethodBuilder completed twice");
+      (void)done;
+    }
+    release_running();
+  }
+
+  // set_exception(e) — faults the task (cancels it for an OperationCanceledError).
+  void set_exception(std::exception_ptr e) noexcept {
+    if (!ref_.get()) {
+      auto* const s = new (std::nothrow) detail::TaskState<T>(1);
+      if (!s) [[unlikely]] {  // out of memory: the task faults with std::bad_alloc instead
+        ref_.borrow(detail::OutOfMemoryState<T>::get());
+        return;
+      }
+      ref_.adopt(s);
+    }
+    if (ref_.get()->try_complete_exception(e)) {
+      release_running();
+    } else {
+      detail::report_unhandled_exception(e);
+    }
+  }
+
+  // task() — the method's task. Call it after start() (it throws InvalidOperationError before).
+  Task<T> task() const {
+    detail::TaskState<T>* const s = ref_.get();
+    if (!s) detail::throw_task_before_start();
+    s->add_ref();
+    return detail::adopt_task(s);
+  }
+
+ private:
+  template <bool Flow, class A, class SM>
+  void suspend(A& awaiter, SM& sm) noexcept {
+    if (!detail::MethodBuilderCore::suspend<Flow, detail::AsyncStateMachineBox<SM, T>>(awaiter, sm,
+                                                                                    ref_))
+        [[unlikely]] {
+      ref_.borrow(detail::OutOfMemoryState<T>::get());  // out of memory: the task faults
+    }
+  }
+
+  void release_running() noexcept {
+    if (ref_.in_box()) ref_.get()->release();
+  }
+
+  detail::BoxRef<detail::TaskState<T>> ref_;
+};
+
+}  // namespace duet

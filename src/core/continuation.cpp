@@ -1,0 +1,134 @@
+// continuation.cpp — the await protocol's out-of-line half (core/continuation.hpp): the thread's
+// ambient state, completing a continuation stack, dispatch and run-with-restore.
+#include "duet/core/continuation.hpp"
+
+#include "duet/core/scheduler.hpp"
+#include "duet/core/synchronization_context.hpp"
+#include "duet/detail/assert.hpp"
+
+namespace duet {
+
+namespace detail {
+
+namespace {
+
+// Ambient — the calling thread's ambient state (see the header).
+struct Ambient {
+  SynchronizationContext* sync = nullptr;
+  ExecutionContextNode* ec = nullptr;  // one reference owned
+  bool flow_suppressed = false;
+  int inline_depth = 0;  // dispatch_continuation's nesting counter
+};
+
+// ambient() — the calling thread's record. Not inlined: a fiber that migrates between threads
+// must never keep another thread's address.
+[[gnu::noinline]] Ambient& ambient() noexcept {
+  thread_local Ambient a;
+  return a;
+}
+
+void sentinel_invoke(Continuation*) noexcept {
+  DUET_ASSERT(false, "the completed-operation sentinel continuation was invoked");
+}
+
+}  // namespace
+
+SynchronizationContext* current_sync_context() noexcept { return ambient().sync; }
+void set_current_sync_context(SynchronizationContext* ctx) noexcept { ambient().sync = ctx; }
+
+ExecutionContextNode* ec_current() noexcept { return ambient().ec; }
+
+void ec_set_current(ExecutionContextNode* n) noexcept {
+  Ambient& a = ambient();
+  ExecutionContextNode* old = a.ec;
+  if (old == n) return;
+  ec_add_ref(n);
+  a.ec = n;
+  ec_notify_changes(old, n);
+  ec_release(old);
+}
+
+void ec_adopt_current(ExecutionContextNode* n) noexcept {
+  ec_release(std::exchange(ambient().ec, n));
+}
+
+bool ec_flow_suppressed() noexcept { return ambient().flow_suppressed; }
+void ec_set_flow_suppressed(bool on) noexcept { ambient().flow_suppressed = on; }
+
+Continuation* completed_sentinel() noexcept {
+  static Continuation sentinel{&sentinel_invoke};
+  return &sentinel;
+}
+
+Continuation* ContinuationStack::take() noexcept {
+  Continuation* head = head_.exchange(completed_sentinel(), std::memory_order_acq_rel);
+  Continuation* ordered = nullptr;  // reversed: registration order
+  while (head) {
+    Continuation* next = head->next;
+    head->next = ordered;
+    ordered = head;
+    head = next;
+  }
+  return ordered;
+}
+
+void ContinuationStack::dispatch(Continuation* ordered, bool force_async) noexcept {
+  // The stack's owner may be destroyed by any continuation: touch only the nodes.
+  while (ordered) {
+    Continuation* c = ordered;
+    ordered = c->next;
+    c->next = nullptr;
+    dispatch_continuation(*c, force_async);
+  }
+}
+
+void dispatch_continuation(Continuation& c, bool force_async) noexcept {
+  SynchronizationContext* ctx = c.context;
+  if (ctx && ctx != current_sync_context()) {
+    ctx->post(c);
+    return;
+  }
+  int& depth = ambient().inline_depth;
+  if (force_async || depth >= k_max_inline_depth) {
+    if (ctx) {
+      ctx->post(c);
+    } else {
+      default_scheduler().post(c);
+    }
+    return;
+  }
+  ++depth;
+  run_continuation(&c);
+  --ambient().inline_depth;  // re-read: the continuation may have switched fibers
+}
+
+}  // namespace detail
+
+void run_continuation(Continuation* c) noexcept {
+  detail::ExecutionContextNode* const saved = detail::ec_current();
+  if (!c->flow_execution_context) {
+    if (!saved) {  // fast path: default context, nothing to flow
+      c->invoke(c);
+      if (detail::ec_current()) detail::ec_set_current(nullptr);
+      return;
+    }
+    detail::EcScope restore;
+    c->invoke(c);
+    return;
+  }
+  detail::ExecutionContextNode* ec = std::exchange(c->execution_context, nullptr);
+  c->flow_execution_context = false;
+  if (!saved && !ec) {  // fast path: default flowing into default
+    c->invoke(c);
+    if (detail::ec_current()) detail::ec_set_current(nullptr);
+    return;
+  }
+  {
+    detail::EcScope restore;
+    if (saved != ec) detail::ec_set_current(ec);
+    c->invoke(c);
+  }
+  detail::ec_release(ec);
+}
+
+}  // namespace duet

@@ -1,0 +1,116 @@
+// task.cpp — the cold paths of TaskStateBase: faulting, blocking waits, the last release, the
+// immortal completed task, and the live-state counter.
+#include "duet/core/task.hpp"
+
+#include <thread>
+
+#include "duet/core/scheduler.hpp"
+#include "duet/core/synchronization_context.hpp"
+
+namespace duet {
+
+namespace detail {
+
+namespace {
+// g_live_task_states — see live_task_states(); touched only in builds without NDEBUG.
+std::atomic<std::int64_t> g_live_task_states{0};
+
+}  // namespace
+
+void count_task_state(int delta) noexcept {
+  g_live_task_states.fetch_add(delta, std::memory_order_relaxed);
+}
+
+void TaskStateBase::wake_waiters() noexcept { word_.notify_all(); }
+
+void TaskStateBase::complete_exception_claimed(std::exception_ptr e) noexcept {
+  DUET_ASSERT(e != nullptr, "completing with a null exception");
+  TaskStatus s = TaskStatus::faulted;
+  try {
+    std::rethrow_exception(e);
+  } catch (const OperationCanceledError&) {
+    s = TaskStatus::canceled;
+  } catch (...) {
+  }
+  exception_ = std::move(e);
+  end_complete(s);
+}
+
+void TaskStateBase::complete_canceled_claimed(std::exception_ptr e) noexcept {
+  if (!e) {
+    // Out of memory for the TaskCanceledError: faulted with the std::bad_alloc instead.
+    complete_exception_claimed(canceled_error());
+    return;
+  }
+  exception_ = std::move(e);
+  end_complete(TaskStatus::canceled);
+}
+
+void TaskStateBase::wait_for_published_status() const noexcept {
+  // The completer is between two adjacent atomic operations; yield only if it was preempted.
+  for (int spin = 0; !is_completed(); ++spin) {
+    if (spin > 64) std::this_thread::yield();
+  }
+}
+
+void TaskStateBase::wait() {
+  observed_.store(true, std::memory_order_relaxed);
+  if (is_completed()) return;
+  // On a pool worker: hand its queued items over and start a replacement (scheduler.hpp).
+  BlockingRegion blocking;
+  if (auto* ctx = SynchronizationContext::current()) {
+    ctx->blocking_wait(*this);
+  } else {
+    wait_blocking();
+  }
+}
+
+void TaskStateBase::last_release() noexcept {
+  if (status() == TaskStatus::faulted && !observed_.load(std::memory_order_relaxed)) {
+    report_unobserved_exception(exception_);
+  }
+  destroy();
+}
+
+TaskState<void>* TaskState<void>::completed() noexcept {
+  static TaskState<void>* const s = [] {
+    auto* p = new TaskState<void>(k_immortal);
+    p->try_complete_value();
+    return p;
+  }();
+  return s;
+}
+
+[[noreturn]] void throw_invalid_task() {
+  throw InvalidOperationError(
+      "this Task handle is empty (default-constructed or moved from): obtain a task from an "
+      "async method, a TaskCompletionSource or a combinator before using it");
+}
+
+}  // namespace detail
+
+const char* to_string(TaskStatus s) noexcept {
+  switch (s) {
+    case TaskStatus::pending: return "pending";
+    case TaskStatus::ran_to_completion: return "ran_to_completion";
+    case TaskStatus::faulted: return "faulted";
+    case TaskStatus::canceled: return "canceled";
+  }
+  return "?";
+}
+
+std::int64_t live_task_states() noexcept {
+#ifdef NDEBUG
+  return -1;
+#else
+  return detail::g_live_task_states.load(std::memory_order_relaxed);
+#endif
+}
+
+Task<> completed_task() noexcept {
+  auto* s = detail::TaskState<void>::completed();
+  s->add_ref();
+  return detail::adopt_task(s);
+}
+
+}  // namespace duet
