@@ -120,7 +120,8 @@ class TaskStateBase {
     return true;
   }
 
-  // end_complete(s) — publishes `s`, wakes blocked waiters, dispatches every continuation.
+  // end_complete(s) — takes the continuations, publishes `s` (waking blocked waiters), then
+  // dispatches every continuation; `this` is not touched after the publication.
   // Precondition: this thread won try_begin_complete() and wrote the result/exception.
   void end_complete(TaskStatus s) noexcept {
     DUET_ASSERT(s != TaskStatus::pending, "end_complete with pending status");
