@@ -1,11 +1,30 @@
-// execution_context.cpp — flow suppression (ExecutionContext::suppress_flow and its guard). The
+// execution_context.cpp — flow suppression (ExecutionContext::suppress_flow and its guard) and the
+// report of an AsyncLocal change handler that threw on a context switch. The
 // thread's current context lives with the await protocol (core/continuation.hpp), the map in
 // detail/execution_context_node.hpp.
 #include "duet/context/execution_context.hpp"
 
+#include "duet/context/async_local.hpp"
 #include "duet/core/errors.hpp"
 
 namespace duet {
+namespace detail {
+
+void report_change_handler_threw(std::exception_ptr e) noexcept {
+  std::exception_ptr named;
+  try {
+    named = std::make_exception_ptr(InvalidOperationError(
+        "an AsyncLocal change handler threw during an ExecutionContext switch: no caller can "
+        "receive it there, so a change handler must not throw when the thread's context changes "
+        "(catch inside the handler). This local's switch notifications are now off. The "
+        "handler threw: " + describe(e)));
+  } catch (...) {
+    named = std::current_exception();  // out of memory: report the std::bad_alloc
+  }
+  report_unhandled_exception(std::move(named));
+}
+
+}  // namespace detail
 
 void ExecutionContext::throw_run_null() {
   throw InvalidOperationError(

@@ -60,7 +60,7 @@ Continuation* completed_sentinel() noexcept {
   return &sentinel;
 }
 
-void ContinuationStack::complete(bool force_async) noexcept {
+Continuation* ContinuationStack::take() noexcept {
   Continuation* head = head_.exchange(completed_sentinel(), std::memory_order_acq_rel);
   Continuation* ordered = nullptr;  // reversed: registration order
   while (head) {
@@ -69,7 +69,11 @@ void ContinuationStack::complete(bool force_async) noexcept {
     ordered = head;
     head = next;
   }
-  // From here on the stack's owner may be destroyed by any continuation: touch only the nodes.
+  return ordered;
+}
+
+void ContinuationStack::dispatch(Continuation* ordered, bool force_async) noexcept {
+  // The stack's owner may be destroyed by any continuation: touch only the nodes.
   while (ordered) {
     Continuation* c = ordered;
     ordered = c->next;

@@ -25,6 +25,8 @@ std::atomic<UnobservedTaskExceptionHandler> g_unobserved{nullptr};
 
 AggregateError::AggregateError(std::vector<std::exception_ptr> inner)
     : std::runtime_error(first_message(inner)), inner_(std::move(inner)) {}
+AggregateError::AggregateError(const std::string& message, std::vector<std::exception_ptr> inner)
+    : std::runtime_error(message), inner_(std::move(inner)) {}
 
 std::string describe(const std::exception_ptr& e) {
   if (!e) return "(no exception)";
@@ -50,6 +52,13 @@ namespace detail {
 void report_unhandled_exception(std::exception_ptr e) noexcept {
   auto h = g_unhandled.load();
   (h ? h : &default_unhandled)(std::move(e));
+}
+
+void report_pool_destroyed_from_worker() noexcept {
+  report_unhandled_exception(error_ptr<InvalidOperationError>(
+      "ThreadPool destroyed from one of its own worker threads: a worker cannot join itself. "
+      "Destroy a pool from a thread outside it (after its work is done); this pool is "
+      "abandoned, its workers keep running and are never joined"));
 }
 
 void report_unobserved_exception(std::exception_ptr e) noexcept {

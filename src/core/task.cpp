@@ -2,6 +2,8 @@
 // immortal completed task, and the live-state counter.
 #include "duet/core/task.hpp"
 
+#include <thread>
+
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 
@@ -35,8 +37,20 @@ void TaskStateBase::complete_exception_claimed(std::exception_ptr e) noexcept {
 }
 
 void TaskStateBase::complete_canceled_claimed(std::exception_ptr e) noexcept {
-  exception_ = e ? std::move(e) : std::make_exception_ptr(TaskCanceledError());
+  if (!e) {
+    // Out of memory for the TaskCanceledError: faulted with the std::bad_alloc instead.
+    complete_exception_claimed(canceled_error());
+    return;
+  }
+  exception_ = std::move(e);
   end_complete(TaskStatus::canceled);
+}
+
+void TaskStateBase::wait_for_published_status() const noexcept {
+  // The completer is between two adjacent atomic operations; yield only if it was preempted.
+  for (int spin = 0; !is_completed(); ++spin) {
+    if (spin > 64) std::this_thread::yield();
+  }
 }
 
 void TaskStateBase::wait() {

@@ -23,6 +23,7 @@
 #include <boost/lockfree/queue.hpp>
 
 #include "duet/core/continuation.hpp"
+#include "duet/core/errors.hpp"
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 #include "duet/detail/assert.hpp"
@@ -709,7 +710,11 @@ ThreadPool::ThreadPool(unsigned workers) {
 }
 
 ThreadPool::~ThreadPool() {
-  DUET_ASSERT(!is_worker_thread(), "a ThreadPool destroyed from one of its own workers");
+  if (is_worker_thread()) [[unlikely]] {  // misuse: a worker cannot join itself (see errors.cpp)
+    detail::report_pool_destroyed_from_worker();
+    (void)impl_.release();  // abandoned: the workers keep running, nothing is freed under them
+    return;
+  }
   impl_->shut_down();
 }
 

@@ -40,6 +40,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+
 namespace duet::fiber {
 
 namespace detail {
@@ -305,7 +306,12 @@ void throw_await_outside_fiber() {
       "SynchronizationContext the task needs to finish).");
 }
 
-FiberBase::~FiberBase() { duet::detail::ec_release(execution_context); }
+FiberBase::~FiberBase() {
+#if defined(DUET_FIBER_TSAN)
+  if (tsan_fiber_ != nullptr) __tsan_destroy_fiber(tsan_fiber_);  // started, never finished
+#endif
+  duet::detail::ec_release(execution_context);
+}
 
 void FiberBase::resume_thunk(Continuation* c) noexcept { static_cast<FiberBase*>(c)->switch_in(); }
 
@@ -327,6 +333,9 @@ void FiberBase::start(std::size_t stack_size, int guard) {
     stack_low_ = static_cast<char*>(sctx.sp) - sctx.size;
     guard_low_ = guarded ? static_cast<char*>(stack_low_) - page_size() : nullptr;
     fiber_ = boost::context::detail::make_fcontext(sctx.sp, sctx.size, &FiberBase::entry);
+#if defined(DUET_FIBER_TSAN)
+    tsan_fiber_ = __tsan_create_fiber(0);
+#endif
   }
   static const bool handler_installed = install_fault_handler();
   (void)handler_installed;
@@ -349,6 +358,9 @@ void FiberBase::entry(transfer_t t) noexcept {
   self->run_body();
 #if defined(DUET_FIBER_ASAN)
   __sanitizer_start_switch_fiber(nullptr, self->asan_resumer_bottom_, self->asan_resumer_size_);
+#endif
+#if defined(DUET_FIBER_TSAN)
+  __tsan_switch_to_fiber(self->tsan_resumer_, 0);  // the resumer destroys this TSan fiber
 #endif
   jump(self->caller_, &k_finished);
   __builtin_unreachable();  // nobody resumes a finished fiber
@@ -386,6 +398,10 @@ void FiberBase::switch_in() noexcept {
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&fake_stack, stack_low_, stack_size_);
 #endif
+#if defined(DUET_FIBER_TSAN)
+    tsan_resumer_ = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(tsan_fiber_, 0);
+#endif
     const transfer_t back = jump(fiber_, this);
 #if defined(DUET_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
@@ -395,6 +411,9 @@ void FiberBase::switch_in() noexcept {
     *eh = thread_eh;
     if (back.data == &k_finished) {  // the fiber ended: its stack goes back to the pool
       fiber_ = nullptr;
+#if defined(DUET_FIBER_TSAN)
+      __tsan_destroy_fiber(std::exchange(tsan_fiber_, nullptr));
+#endif
       boost::context::stack_context sctx;
       sctx.sp = static_cast<char*>(stack_low_) + stack_size_;
       sctx.size = stack_size_;

@@ -74,6 +74,7 @@ void CancellationState::cancel() {
   if (wheel && wheel->cancel(timer_)) release();  // the timer's reference
 
   std::vector<std::exception_ptr> errors;
+  std::exception_ptr lost;  // a callback's exception that could not be recorded (no memory)
   for (;;) {
     lock();
     CancellationCallbackNode* n = head_;
@@ -90,7 +91,11 @@ void CancellationState::cancel() {
     try {
       n->invoke(n);  // may free n: never touch it again (unless it asked us to free it)
     } catch (...) {
-      errors.push_back(std::current_exception());
+      try {
+        errors.push_back(std::current_exception());
+      } catch (...) {  // out of memory: keep notifying, report the std::bad_alloc at the end
+        if (!lost) lost = std::current_exception();
+      }
     }
     if (CancellationCallbackNode* d = std::exchange(deferred_destroy_, nullptr)) d->destroy(d);
     executing_.store(nullptr, std::memory_order_release);
@@ -100,6 +105,7 @@ void CancellationState::cancel() {
   state_.store(k_notified, std::memory_order_release);
   release();
   if (!errors.empty()) throw AggregateError(std::move(errors));
+  if (lost) std::rethrow_exception(lost);
 }
 
 void CancellationState::cancel_after(TimerWheel& wheel, std::chrono::nanoseconds due) {
@@ -143,8 +149,21 @@ void CancellationState::on_timer(Continuation* c) noexcept {
   if (!disposed && !timer.abandoned()) {
     try {
       self->cancel();
+    } catch (const AggregateError& e) {
+      // .NET: an exception from a callback run by CancelAfter's timer is unhandled. Reported
+      // once, naming the rule (no caller exists to receive it).
+      std::exception_ptr named;
+      try {
+        named = std::make_exception_ptr(AggregateError(
+            "a cancellation callback threw while cancel_after's timer canceled its source: no "
+            "caller can receive it there, so callbacks run by cancel_after must not throw (catch "
+            "inside the callback). First: " + std::string(e.what()),
+            e.inner_exceptions()));
+      } catch (...) {
+        named = std::current_exception();  // out of memory: report the std::bad_alloc
+      }
+      report_unhandled_exception(std::move(named));
     } catch (...) {
-      // .NET: an exception from a callback run by CancelAfter's timer is unhandled.
       report_unhandled_exception(std::current_exception());
     }
   }

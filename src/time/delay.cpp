@@ -37,7 +37,7 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     if (token_.can_be_canceled()) {
       if (!token_.state()->register_node(*this)) {
         // Canceled between delay()'s check and now.
-        try_complete_canceled(std::make_exception_ptr(TaskCanceledError(token_)));
+        try_complete_exception(canceled_error(token_));
         release();  // the timer reference: no timer will be armed
         return;
       }
@@ -45,8 +45,9 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     }
     if (infinite_) return;
     wheel_.schedule(*this, d);
-    // The callback may have run before the entry was linked (its cancel missed): stop it now.
-    if (is_completed() && wheel_.cancel(*this)) release();
+    // The callback may have claimed the task before the entry was linked (its cancel missed):
+    // stop it now. The wheel's lock orders the two cancels: exactly one unlinks.
+    if (is_claimed() && wheel_.cancel(*this)) release();
   }
 
  private:
@@ -54,8 +55,8 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     DelayState* self = &static_cast<DelayState&>(static_cast<TimerEntry&>(*c));
     if (self->registered_) self->token_.state()->unregister_node(*self);
     if (self->abandoned()) {
-      self->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(
-          "delay: the TimerWheel running this delay was destroyed before it elapsed")));
+      self->try_complete_exception(canceled_error(
+          "delay: the TimerWheel running this delay was destroyed before it elapsed"));
     } else {
       self->try_complete_value();
     }
@@ -64,13 +65,14 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
 
   static void on_canceled(CancellationCallbackNode* n) {
     DelayState* self = &static_cast<DelayState&>(*n);
-    if (!self->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(self->token_)))) {
-      return;
-    }
-    // Still holding the timer reference (linked in the wheel, or the expiry waits for us in
-    // unregister_node). Remove the entry in O(1); if the wheel already took it, the expiry
-    // releases instead.
-    if (self->infinite_ || self->wheel_.cancel(*self)) self->release();
+    if (!self->try_begin_complete()) return;  // the expiry (or an abandoned wheel) won
+    // Claimed: still holding the timer reference (linked in the wheel, or the expiry waits for
+    // us in unregister_node). Remove the entry in O(1) BEFORE publishing the cancellation, so no
+    // observer sees a canceled delay whose timer is still registered. If the wheel already took
+    // the entry, the expiry releases instead.
+    const bool unlinked = self->infinite_ || self->wheel_.cancel(*self);
+    self->complete_exception_claimed(canceled_error(self->token_));
+    if (unlinked) self->release();
   }
 
   TimerWheel& wheel_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -12,6 +13,7 @@
 
 #include "alloc_counter.hpp"
 #include "context_machines.hpp"
+#include "duet_fixture.hpp"
 
 using ctx_test::async_await;
 using ctx_test::Nothing;
@@ -224,13 +226,17 @@ TEST_F(ExecutionContextTest, PoolThreadIsCleanBetweenItems) {
       }
       g_local.set_value(123);
       duet::SynchronizationContext::set_current(self->ui);
-      self->left->fetch_sub(1);
-      self->left->notify_all();
+      // Read before the decrement: the last one lets the test destroy the items.
+      std::atomic<unsigned>* const left = self->left;
+      left->fetch_sub(1);
+      left->notify_all();
     }
   };
   duet::SingleThreadContext ui;
   std::atomic<int> dirty{0};
-  std::atomic<unsigned> left{n};
+  // Static: a worker's notify_all may come after the test saw 0 and returned.
+  static std::atomic<unsigned> left;
+  left.store(n);
   std::vector<Item> items(n);
   for (auto& item : items) {
     item.invoke = &Item::fire;
@@ -245,6 +251,27 @@ TEST_F(ExecutionContextTest, PoolThreadIsCleanBetweenItems) {
 }
 
 // ---- change callbacks ------------------------------------------------------------------------
+
+// Misuse with no caller: a change handler that throws on a context switch. Reported once, as an
+// InvalidOperationError naming the rule; the local's later switch notifications are off, so the
+// switch back (and any later one) reports nothing more.
+TEST_F(ExecutionContextTest, AChangeHandlerThrowingOnASwitchIsReportedOnceNamingTheRule) {
+  duet::testing::UnhandledRecorder unhandled;
+  static duet::AsyncLocal<int> local([](const duet::AsyncLocalValueChangedArgs<int>& a) {
+    if (a.thread_context_changed) throw std::runtime_error("handler threw");
+  });
+  local.set_value(1);  // not a switch: the handler does not throw
+  duet::ExecutionContext empty;
+  for (int i = 0; i < 3; ++i) {
+    duet::ExecutionContext::run(empty, [] { EXPECT_EQ(local.value(), 0); });  // 2 switches each
+  }
+  EXPECT_EQ(local.value(), 1);
+  ASSERT_EQ(unhandled.count(), 1);
+  const std::string m = unhandled.messages()[0];
+  EXPECT_EQ(m.rfind("an AsyncLocal change handler threw during an ExecutionContext switch", 0), 0u) << m;
+  EXPECT_NE(m.find("handler threw"), std::string::npos) << m;
+  local.set_value(0);
+}
 
 using Change = std::tuple<int, int, bool>;
 std::vector<Change> g_changes;

@@ -167,6 +167,32 @@ struct YieldMachine {
 
 using YieldTest = DuetTest;
 
+// Misuse with no caller: a ThreadPool destroyed from one of its own workers cannot join itself,
+// and a destructor cannot throw. In every build type the unhandled-exception handler gets one
+// InvalidOperationError naming the rule and the process goes on (the pool is abandoned).
+struct PoolDestroyer : duet::Continuation {
+  ThreadPool* pool = nullptr;
+  std::atomic<int> done{0};
+  static void run(duet::Continuation* c) noexcept {
+    auto* self = static_cast<PoolDestroyer*>(c);
+    delete self->pool;
+    self->done.store(1, std::memory_order_release);
+    self->done.notify_all();
+  }
+};
+
+TEST(ThreadPoolMisuse, DestroyedFromItsOwnWorkerIsReportedOnceNamingTheRule) {
+  duet::testing::UnhandledRecorder unhandled;
+  PoolDestroyer d;
+  d.invoke = &PoolDestroyer::run;
+  d.pool = new ThreadPool(2);
+  d.pool->post(d);
+  d.done.wait(0, std::memory_order_acquire);
+  ASSERT_EQ(unhandled.count(), 1);
+  const std::string m = unhandled.messages()[0];
+  EXPECT_EQ(m.rfind("ThreadPool destroyed from one of its own worker threads", 0), 0u) << m;
+}
+
 TEST_F(YieldTest, AlwaysSuspendsAndResumesOnAPoolThread) {
   YieldProbe probe;
   YieldMachine sm{.probe_ = &probe};

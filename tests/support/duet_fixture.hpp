@@ -18,6 +18,8 @@
 //  * CountingContinuation, wait_for_count() — a raw Continuation that records how often and where
 //    it ran, and a sleep-free wait for a counter to reach a value.
 //  * expect_rethrows<E>(fn, message) — fn throws exactly an E with exactly that message.
+//  * UnhandledRecorder — while alive, reports to the unhandled-exception handler are recorded
+//    (their messages, in order; thread-safe) instead of terminating the process.
 //
 // Thread-safety: EventLog and RecordingContext::post are thread-safe; ManualAwaitable is for one
 // thread; the rest runs on the test thread.
@@ -320,5 +322,55 @@ void expect_rethrows(Fn&& fn, const std::string& message) {
     ADD_FAILURE() << "an exception not derived from std::exception";
   }
 }
+
+// UnhandledRecorder — installs a recording unhandled-exception handler for its lifetime and
+// restores the previous one after. One at a time (the handler is a plain function pointer).
+class UnhandledRecorder {
+ public:
+  UnhandledRecorder() {
+    std::lock_guard<std::mutex> lk(mutex());
+    messages_ref().clear();
+    counter().store(0);
+    previous_ = set_unhandled_exception_handler(&record);
+  }
+  ~UnhandledRecorder() { set_unhandled_exception_handler(previous_); }
+  UnhandledRecorder(const UnhandledRecorder&) = delete;
+  UnhandledRecorder& operator=(const UnhandledRecorder&) = delete;
+
+  // count() — how many reports arrived.
+  int count() const { return counter().load(std::memory_order_acquire); }
+  // messages() — describe(e) of each report, in arrival order.
+  std::vector<std::string> messages() const {
+    std::lock_guard<std::mutex> lk(mutex());
+    return messages_ref();
+  }
+  // wait_for(n) — blocks until at least n reports arrived (sleep-free: atomic wait).
+  void wait_for(int n) const {
+    for (int c = count(); c < n; c = count()) counter().wait(c, std::memory_order_acquire);
+  }
+
+ private:
+  static void record(std::exception_ptr e) {
+    {
+      std::lock_guard<std::mutex> lk(mutex());
+      messages_ref().push_back(describe(e));
+    }
+    counter().fetch_add(1, std::memory_order_acq_rel);
+    counter().notify_all();
+  }
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::vector<std::string>& messages_ref() {
+    static std::vector<std::string> v;
+    return v;
+  }
+  static std::atomic<int>& counter() {
+    static std::atomic<int> c{0};
+    return c;
+  }
+  UnhandledExceptionHandler previous_ = nullptr;
+};
 
 }  // namespace duet::testing

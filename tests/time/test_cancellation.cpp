@@ -11,6 +11,7 @@
 
 #include <duet/duet.hpp>
 
+#include "duet_fixture.hpp"
 #include "time_test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -234,6 +235,24 @@ TEST_F(CancelAfterTest, CancelsWhenTheTimerFires) {
   EXPECT_TRUE(cts.is_cancellation_requested());
   EXPECT_EQ(ran, 1);
   EXPECT_EQ(wheel.pending(), 0u);
+}
+
+// Misuse with no caller: a callback that throws when cancel_after's timer cancels the source.
+// The timer thread cannot rethrow it, so the unhandled-exception handler gets it exactly once,
+// as an AggregateError whose message names the rule (the inner exceptions are kept).
+TEST_F(CancelAfterTest, ACallbackThatThrowsIsReportedOnceNamingTheRule) {
+  duet::testing::UnhandledRecorder unhandled;
+  CancellationTokenSource cts;
+  int ran = 0;
+  auto r1 = cts.token().register_callback([&] { ++ran; throw std::runtime_error("callback threw"); });
+  auto r2 = cts.token().register_callback([&] { ++ran; });
+  cts.cancel_after(wheel, 10ms);
+  advance(10ms);
+  EXPECT_EQ(ran, 2) << "the other callbacks still run";
+  ASSERT_EQ(unhandled.count(), 1);
+  const std::string m = unhandled.messages()[0];
+  EXPECT_EQ(m.rfind("a cancellation callback threw while cancel_after's timer canceled its source", 0), 0u) << m;
+  EXPECT_NE(m.find("callback threw"), std::string::npos) << m;
 }
 
 TEST_F(CancelAfterTest, ALaterCallReArmsTheTimer) {

@@ -1,6 +1,7 @@
 // test_delay.cpp — delay() itself: fast paths, expiry, cancellation, allocation count, all on a
 // ManualClock wheel (TimerWheelScope). Methods awaiting delays, in every style, are tested in
 // tests/semantic/test_time_methods.cpp.
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -65,6 +66,49 @@ TEST_F(DelayTest, CancelingRemovesTheTimerAndEndsCanceled) {
   } catch (const duet::TaskCanceledError& e) {
     EXPECT_EQ(e.token(), cts.token());
   }
+}
+
+// PendingProbe — a raw continuation that records how many timers the wheel holds at the instant
+// the delay's completion runs it (inline, on the thread that canceled).
+struct PendingProbe : duet::Continuation {
+  explicit PendingProbe(duet::TimerWheel& w) noexcept : wheel(&w) { invoke = &run; }
+  static void run(duet::Continuation* c) noexcept {
+    auto* self = static_cast<PendingProbe*>(c);
+    self->pending_seen.store(static_cast<long>(self->wheel->pending()), std::memory_order_relaxed);
+    self->runs.fetch_add(1, std::memory_order_release);
+    self->runs.notify_all();
+  }
+  duet::TimerWheel* wheel;
+  std::atomic<long> pending_seen{-1};
+  std::atomic<int> runs{0};
+};
+
+// The timer is removed before the cancellation is published: an observer of the task (here a
+// continuation, run inline by the completion) never finds the timer still registered. Before the
+// fix the probe saw 1 pending timer, and a waiter on another thread could too (the flaky
+// CancelAfterOnTheCurrentWheelCancelsADelay below).
+TEST_F(DelayTest, ACanceledDelaysTimerIsGoneBeforeAnyObserverSeesTheCancellation) {
+  duet::CancellationTokenSource cts;
+  auto t = duet::delay(1h, cts.token());
+  PendingProbe probe(*wheel_);
+  t.get_awaiter().unsafe_on_completed(probe);
+  cts.cancel();
+  EXPECT_EQ(probe.runs.load(), 1);
+  EXPECT_EQ(probe.pending_seen.load(), 0) << "the task completed while its timer was registered";
+  EXPECT_TRUE(t.is_canceled());
+}
+
+// The same through cancel_after: the cancel runs in the wheel's expiry, on a pool thread.
+TEST_F(DelayTest, ThroughCancelAfterTheTimerIsAlsoGoneFirst) {
+  duet::CancellationTokenSource cts;
+  cts.cancel_after(30ms);
+  auto t = duet::delay(1h, cts.token());
+  PendingProbe probe(*wheel_);
+  t.get_awaiter().unsafe_on_completed(probe);
+  clock_.advance(30ms);
+  probe.runs.wait(0, std::memory_order_acquire);
+  EXPECT_EQ(probe.pending_seen.load(), 0) << "the task completed while its timer was registered";
+  EXPECT_TRUE(t.is_canceled());
 }
 
 TEST_F(DelayTest, AlreadyCanceledTokenGivesACanceledTask) {

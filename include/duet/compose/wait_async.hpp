@@ -79,7 +79,7 @@ class WaitAsyncState final : public TaskState<T>, public TimerEntry, public Canc
       if (!token_.state()->register_node(*this)) {
         this->release();
         decided_.store(true, std::memory_order_relaxed);
-        this->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(token_)));
+        this->try_complete_exception(detail::canceled_error(token_));
         return;
       }
       registered_ = true;
@@ -122,10 +122,10 @@ class WaitAsyncState final : public TaskState<T>, public TimerEntry, public Canc
     if (self->claim()) {
       self->cleanup(true);
       if (self->abandoned()) {
-        self->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(
-            "wait_async: the TimerWheel running its timeout was destroyed first")));
+        self->try_complete_exception(detail::canceled_error(
+            "wait_async: the TimerWheel running its timeout was destroyed first"));
       } else {
-        self->try_complete_exception(std::make_exception_ptr(TimeoutError()));
+        self->try_complete_exception(detail::error_ptr<TimeoutError>());
       }
     }
     self->release();
@@ -136,7 +136,7 @@ class WaitAsyncState final : public TaskState<T>, public TimerEntry, public Canc
     // cancel() already unlinked our node; its reference keeps `self` alive until the end.
     if (self->claim()) {
       if (self->wheel_.cancel(*self)) self->release();
-      self->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(self->token_)));
+      self->try_complete_exception(detail::canceled_error(self->token_));
     }
     self->release();  // the registration's reference
   }

@@ -96,12 +96,12 @@ class WhenAllState final : public TaskState<typename Collect::result_type> {
   using R = typename Collect::result_type;
 
  public:
-  // Takes over one reference per child.
-  explicit WhenAllState(std::vector<TaskStateBase*> children)
-      : TaskState<R>(2),
-        children_(std::move(children)),
-        nodes_(new Node[children_.size()]),
-        remaining_(children_.size()) {}
+  // Takes over one reference per child, only once nothing can throw any more: when the node
+  // array cannot be allocated, `children` is left as it was and the caller releases them.
+  explicit WhenAllState(std::vector<TaskStateBase*>&& children)
+      : TaskState<R>(2), nodes_(new Node[children.size()]), remaining_(children.size()) {
+    children_.swap(children);
+  }
 
   // start() — registers one node per child. May complete the task before it returns.
   void start() noexcept {
@@ -131,14 +131,24 @@ class WhenAllState final : public TaskState<typename Collect::result_type> {
     self->release();  // the pending reference
   }
 
+  // finish() — completes the task from the children. Out of memory while gathering the faults
+  // or building the AggregateError faults it with the std::bad_alloc.
   void finish() noexcept {
+    try {
+      finish_or_throw();
+    } catch (...) {
+      this->try_complete_exception(std::current_exception());
+    }
+  }
+  void finish_or_throw() {
     std::vector<std::exception_ptr> faults;
     std::exception_ptr canceled;
     collect_failures(children_, faults, canceled);
     if (!faults.empty()) {
+      std::exception_ptr all = std::make_exception_ptr(AggregateError(std::move(faults)));
       if (this->try_begin_complete()) {
         this->set_rethrow_first_inner();
-        this->complete_exception_claimed(std::make_exception_ptr(AggregateError(std::move(faults))));
+        this->complete_exception_claimed(std::move(all));
       }
     } else if (canceled) {
       this->try_complete_canceled(std::move(canceled));
@@ -161,7 +171,13 @@ class WhenAllState final : public TaskState<typename Collect::result_type> {
 template <class Collect>
 auto start_when_all(std::vector<TaskStateBase*> children) {
   using R = typename Collect::result_type;
-  auto* s = new WhenAllState<Collect>(std::move(children));
+  WhenAllState<Collect>* s = nullptr;
+  try {
+    s = new WhenAllState<Collect>(std::move(children));
+  } catch (...) {  // out of memory: the references taken on the children go back
+    for (auto* c : children) c->release();
+    throw;
+  }
   Task<R> task = adopt_task(static_cast<TaskState<R>*>(s));
   s->start();
   return task;

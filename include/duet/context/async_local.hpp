@@ -2,6 +2,7 @@
 // stored in the ExecutionContext (context/execution_context.hpp) and flowing with it.
 #pragma once
 
+#include <atomic>
 #include <concepts>
 #include <cstring>
 #include <functional>
@@ -16,6 +17,12 @@
 #include "duet/detail/execution_context_node.hpp"
 
 namespace duet {
+
+namespace detail {
+// report_change_handler_threw(e) — reports an InvalidOperationError naming the rule (an AsyncLocal
+// change handler must not throw on a context switch) and `e`'s message, once per local.
+void report_change_handler_threw(std::exception_ptr e) noexcept;
+}  // namespace detail
 
 // AsyncLocalValueChangedArgs<T> — what a change callback receives (.NET's type of that name).
 template <class T>
@@ -48,7 +55,8 @@ class AsyncLocal final : private detail::AsyncLocalBase {
   AsyncLocal() noexcept = default;
   // AsyncLocal(handler) — a local whose changes are reported to `handler` (see the header).
   // Exceptions from the handler propagate out of set_value(); on a context switch they go to the
-  // unhandled-exception handler (.NET fails fast there).
+  // unhandled-exception handler (.NET fails fast there) once, as an InvalidOperationError naming
+  // the rule, and this local's switch notifications stop.
   explicit AsyncLocal(ValueChangedHandler handler) : handler_(std::move(handler)) {}
 
   // value() — the value in the calling thread's current context, or T{} when not set there.
@@ -112,17 +120,25 @@ class AsyncLocal final : private detail::AsyncLocalBase {
     }
   }
 
+  // value_changed — the context-switch notification. A handler that throws here has no caller
+  // to receive the exception: it is reported once (report_change_handler_threw) and this
+  // local's switch notifications stop, so a handler that keeps throwing cannot flood the
+  // unhandled-exception handler (whose default terminates) from every thread at once.
   void value_changed(const detail::EcEntry* previous, const detail::EcEntry* current,
                      bool thread_context_changed) noexcept override {
+    if (switch_failed_.load(std::memory_order_relaxed)) return;
     try {
       if (same(previous, current)) return;
       handler_(AsyncLocalValueChangedArgs<T>{ref(previous), ref(current), thread_context_changed});
     } catch (...) {
-      detail::report_unhandled_exception(std::current_exception());
+      if (!switch_failed_.exchange(true, std::memory_order_relaxed)) {
+        detail::report_change_handler_threw(std::current_exception());
+      }
     }
   }
 
   ValueChangedHandler handler_;
+  std::atomic<bool> switch_failed_{false};  // a switch notification threw (see value_changed)
 };
 
 }  // namespace duet

@@ -246,7 +246,12 @@ class ContinuationStack {
   }
   // complete(force_async) — takes every node once, and dispatches them in registration order (as
   // .NET runs them). The owner of the stack may be destroyed by any of them.
-  void complete(bool force_async) noexcept;
+  void complete(bool force_async) noexcept { dispatch(take(), force_async); }
+  // take() — marks the stack complete and returns its nodes in registration order (linked by
+  // `next`); dispatch(list, force_async) runs them. Split for an owner that must publish its own
+  // completion between the two (TaskStateBase::end_complete).
+  Continuation* take() noexcept;
+  static void dispatch(Continuation* ordered, bool force_async) noexcept;
   // complete_unshared() — marks the stack complete with a plain store. Precondition: no node was
   // ever pushed and no other thread can reach the stack.
   void complete_unshared() noexcept { head_.store(completed_sentinel(), std::memory_order_relaxed); }

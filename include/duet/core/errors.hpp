@@ -126,6 +126,32 @@ class TaskCanceledError : public OperationCanceledError {
       : OperationCanceledError("A task was canceled.", token) {}
 };
 
+namespace detail {
+// report_pool_destroyed_from_worker() — reports, through the unhandled-exception handler, an
+// InvalidOperationError for a ThreadPool destroyed from one of its own workers (no caller can
+// receive it: a destructor). The pool is then abandoned, never joined.
+void report_pool_destroyed_from_worker() noexcept;
+
+// error_ptr<E>(args...) — std::make_exception_ptr(E(args...)); when building it runs out of
+// memory, the std::bad_alloc instead. Completing a task with the result faults it (out of
+// memory) rather than losing the completion: the code that calls this has usually claimed the
+// task already and must complete it. Complete with try_complete_exception /
+// complete_exception_claimed, which tell a cancellation from a fault by the exception's type.
+template <class E, class... Args>
+std::exception_ptr error_ptr(const Args&... args) noexcept {
+  try {
+    return std::make_exception_ptr(E(args...));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+// canceled_error(args...) — error_ptr<TaskCanceledError>(args...).
+template <class... Args>
+std::exception_ptr canceled_error(const Args&... args) noexcept {
+  return error_ptr<TaskCanceledError>(args...);
+}
+}  // namespace detail
+
 // TimeoutError — a wait gave up after its timeout (.NET's TimeoutException).
 class TimeoutError : public std::runtime_error {
  public:
@@ -147,6 +173,9 @@ class DeadlockError : public std::logic_error {
 class AggregateError : public std::runtime_error {
  public:
   explicit AggregateError(std::vector<std::exception_ptr> inner);
+  // AggregateError(message, inner) — with a message of its own instead of "One or more errors
+  // occurred. (<first inner>)".
+  AggregateError(const std::string& message, std::vector<std::exception_ptr> inner);
   const std::vector<std::exception_ptr>& inner_exceptions() const noexcept { return inner_; }
 
  private:

@@ -25,7 +25,9 @@
 // Continuations. `continuations_` is a ContinuationStack (core/continuation.hpp): registration is
 // a lock-free push; the completer takes every node once and dispatches each exactly once, in
 // registration order. A registration that finds the task completed fails, and the caller runs
-// its continuation itself.
+// its continuation itself. The completer takes the continuations first and publishes the status
+// last, because an observer that sees the status may free the state at once; a registration
+// that finds the continuations taken before the status is published waits for the status.
 #pragma once
 
 #include <atomic>
@@ -90,9 +92,18 @@ class TaskStateBase {
     return (word_.load(std::memory_order_acquire) & k_status_mask) != 0;
   }
 
+  // is_claimed() — a completer won try_begin_complete() (it may still be writing the result).
+  bool is_claimed() const noexcept {
+    return (word_.load(std::memory_order_acquire) & (k_status_mask | k_completing)) != 0;
+  }
+
   // try_add_continuation(c) — registers `c`; false when the task has already completed (the
   // caller then runs `c` itself). Lock-free.
-  bool try_add_continuation(Continuation& c) noexcept { return continuations_.try_push(c); }
+  bool try_add_continuation(Continuation& c) noexcept {
+    if (continuations_.try_push(c)) return true;
+    wait_for_published_status();
+    return false;
+  }
 
   // add_continuation(c) — registers `c`, or dispatches it at once when the task already completed.
   void add_continuation(Continuation& c) noexcept {
@@ -109,18 +120,21 @@ class TaskStateBase {
     return true;
   }
 
-  // end_complete(s) — publishes `s`, wakes blocked waiters, dispatches every continuation.
+  // end_complete(s) — takes the continuations, publishes `s` (waking blocked waiters), then
+  // dispatches every continuation; `this` is not touched after the publication.
   // Precondition: this thread won try_begin_complete() and wrote the result/exception.
   void end_complete(TaskStatus s) noexcept {
     DUET_ASSERT(s != TaskStatus::pending, "end_complete with pending status");
     DUET_ASSERT((word_.load(std::memory_order_relaxed) & k_completing) != 0,
                 "end_complete without try_begin_complete");
     const bool force_async = run_async_;
-    const std::uint32_t old =
-        word_.fetch_or(static_cast<std::uint32_t>(s), std::memory_order_acq_rel);
-    DUET_ASSERT((old & k_status_mask) == 0, "a task completed twice");
-    if (old & k_waiters) wake_waiters();
-    continuations_.complete(force_async);  // from here on `this` may be gone
+    // Take the continuations first: publishing the status is the last touch of `this`, because an
+    // observer that sees it may drop the last reference at once (a TaskCompletionSource destroyed
+    // right after its task is seen completed). A registration that finds the continuations taken
+    // before the status is published waits for it (try_add_continuation).
+    Continuation* ordered = continuations_.take();
+    publish_status(s);
+    ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only
   }
 
   // set_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as faulted,
@@ -245,6 +259,35 @@ class TaskStateBase {
  private:
   void last_release() noexcept;
   void wake_waiters() noexcept;  // the cold half of end_complete: futex wake
+
+  // publish_status(s) — the last touch of `this` in end_complete. A blocked waiter needs a futex
+  // wake after the status is visible; the wake touches the word, so the completer holds a
+  // reference across it (only when a waiter exists: the bit cannot appear once the status is
+  // published, wait_blocking sets it with a CAS).
+  void publish_status(TaskStatus s) noexcept {
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    bool guarded = false;
+    for (;;) {
+      DUET_ASSERT((w & k_status_mask) == 0, "a task completed twice");
+      if ((w & k_waiters) && !guarded) [[unlikely]] {
+        add_ref();
+        guarded = true;
+      }
+      if (word_.compare_exchange_weak(w, w | static_cast<std::uint32_t>(s),
+                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        break;
+      }
+    }
+    if (guarded) [[unlikely]] {
+      wake_waiters();
+      release();
+    }
+  }
+
+  // wait_for_published_status() — the completer takes the continuations (sentinel) just before
+  // it publishes the status (end_complete); a registration that saw the sentinel waits out that
+  // window, so the caller that runs its continuation itself always finds the task completed.
+  void wait_for_published_status() const noexcept;
 
   [[noreturn]] static void rethrow_first_inner(const std::exception_ptr& e) {
     try {

@@ -126,13 +126,13 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     DUET_ASSERT(!has_machine_, "a pooled box destroyed while it still holds a state machine");
   }
 
-  // rent() — a box from the pool. Never null (out of memory while suspending terminates, as in
-  // MethodBuilderCore::allocate_box).
+  // rent() — a box from the pool; null when out of memory (the builder then faults the call
+  // with std::bad_alloc, as MethodBuilderCore::suspend describes).
   static PoolingStateMachineBox* rent() noexcept {
     try {
       return BoxPool<PoolingStateMachineBox>::rent();
     } catch (...) {
-      std::terminate();
+      return nullptr;
     }
   }
 
@@ -141,6 +141,7 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
   template <class Ref>
   static PoolingStateMachineBox* create(Ref& ref, SM& sm) noexcept {
     PoolingStateMachineBox* const box = rent();
+    if (!box) [[unlikely]] return nullptr;  // out of memory: `ref` and `sm` untouched
     ref.adopt(box);
     ::new (static_cast<void*>(&box->machine_)) SM(std::move(sm));
     box->has_machine_ = true;
@@ -311,7 +312,11 @@ class PoolingAsyncValueTaskMethodBuilder
  private:
   template <bool Flow, class A, class SM>
   void suspend(A& awaiter, SM& sm) noexcept {
-    detail::MethodBuilderCore::suspend<Flow, detail::PoolingStateMachineBox<SM, T>>(awaiter, sm, box_);
+    if (!detail::MethodBuilderCore::suspend<Flow, detail::PoolingStateMachineBox<SM, T>>(awaiter, sm,
+                                                                                      box_))
+        [[unlikely]] {  // out of memory while suspending: the call faults
+      if (!sync_error_) sync_error_ = std::make_exception_ptr(std::bad_alloc());
+    }
   }
 
   detail::BoxRef<detail::PoolingBoxBase<T>> box_;

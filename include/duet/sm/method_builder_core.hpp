@@ -146,9 +146,12 @@ struct MethodBuilderCore {
   // it: "Mind the move"), and the continuation is registered on the *boxed* copy of `awaiter`
   // when it is a field of `sm`. The box's ExecutionContext is captured, then the awaiter's
   // on_completed (Flow) or unsafe_on_completed registers the box. After this call the caller
-  // must return from move_next() without touching `sm`.
+  // must return from move_next() without touching `sm`. False: out of memory for the box
+  // (Box::create returned null) — nothing was registered with the awaiter, `ref` is unchanged,
+  // and the machine stays in the caller's frame, destroyed with it; the builder then faults the
+  // method with std::bad_alloc.
   template <bool Flow, class Box, class A, class SM, class Ref>
-  static void suspend(A& awaiter, SM& sm, Ref& ref) noexcept {
+  [[nodiscard]] static bool suspend(A& awaiter, SM& sm, Ref& ref) noexcept {
     if constexpr (Flow) {
       static_assert(Awaiter<A>, "duet: await_on_completed needs a duet::Awaiter");
     } else {
@@ -158,6 +161,7 @@ struct MethodBuilderCore {
     A* target = std::addressof(awaiter);
     if (ref.get() == nullptr) {
       box = Box::create(ref, sm);
+      if (!box) [[unlikely]] return false;
       target = std::addressof(relocate(awaiter, sm, box->machine()));
     } else {
       DUET_ASSERT(ref.in_box(), "a state machine suspended after it completed");
@@ -169,6 +173,7 @@ struct MethodBuilderCore {
     } else {
       target->unsafe_on_completed(*box);
     }
+    return true;
   }
 
   // step(box) — one resumption of a boxed machine (the box's Continuation::invoke). Holds a
@@ -190,8 +195,8 @@ struct MethodBuilderCore {
     box.release();
   }
 
-  // allocate_box<Box>() — memory for a box. Out of memory while suspending terminates: the
-  // method cannot go on, and nothing could report it.
+  // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:
+  // suspend() returns false and the builder faults it with std::bad_alloc).
   template <class Box>
   static void* allocate_box() noexcept {
     void* mem;
@@ -200,7 +205,6 @@ struct MethodBuilderCore {
     } else {
       mem = ::operator new(sizeof(Box), std::nothrow);
     }
-    if (!mem) std::terminate();
     return mem;
   }
 };
@@ -235,6 +239,27 @@ class MethodBuilderBase {
   Builder& self() noexcept { return static_cast<Builder&>(*this); }
 };
 
+// OutOfMemoryState<T> — the immortal Task<T> state faulted with std::bad_alloc that a builder
+// hands out when it cannot allocate its box or state: the method that could not go on faults
+// instead of terminating the process. Not counted by live_task_states() (it is never freed, like
+// the completed Task<>).
+template <class T>
+class OutOfMemoryState final : public TaskState<T> {
+ public:
+  OutOfMemoryState() noexcept : TaskState<T>(TaskStateBase::k_immortal) {
+#ifndef NDEBUG
+    count_task_state(-1);
+#endif
+    this->try_complete_exception(std::make_exception_ptr(std::bad_alloc()));
+  }
+  // get() — the one state for T, built in static storage on first use.
+  static TaskState<T>* get() noexcept {
+    alignas(OutOfMemoryState) static unsigned char storage[sizeof(OutOfMemoryState)];
+    static TaskState<T>* const s = ::new (static_cast<void*>(storage)) OutOfMemoryState();
+    return s;
+  }
+};
+
 // AsyncStateMachineBox<SM, T> — the heap home of a suspended state machine: task state,
 // resumption node and the machine itself in one allocation.
 template <class SM, class T>
@@ -250,6 +275,7 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation, pub
   template <class Ref>
   static AsyncStateMachineBox* create(Ref& ref, SM& sm) noexcept {
     void* const mem = MethodBuilderCore::allocate_box<AsyncStateMachineBox>();
+    if (!mem) [[unlikely]] return nullptr;  // out of memory: `ref` and `sm` untouched
     auto* const box = static_cast<AsyncStateMachineBox*>(mem);
     ref.adopt(box);
     ::new (mem) AsyncStateMachineBox(std::move(sm));
@@ -313,7 +339,14 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
 
   // set_exception(e) — faults the task (cancels it for an OperationCanceledError).
   void set_exception(std::exception_ptr e) noexcept {
-    if (!ref_.get()) ref_.adopt(new detail::TaskState<T>(1));
+    if (!ref_.get()) {
+      auto* const s = new (std::nothrow) detail::TaskState<T>(1);
+      if (!s) [[unlikely]] {  // out of memory: the task faults with std::bad_alloc instead
+        ref_.borrow(detail::OutOfMemoryState<T>::get());
+        return;
+      }
+      ref_.adopt(s);
+    }
     if (ref_.get()->try_complete_exception(e)) {
       release_running();
     } else {
@@ -332,7 +365,11 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
  private:
   template <bool Flow, class A, class SM>
   void suspend(A& awaiter, SM& sm) noexcept {
-    detail::MethodBuilderCore::suspend<Flow, detail::AsyncStateMachineBox<SM, T>>(awaiter, sm, ref_);
+    if (!detail::MethodBuilderCore::suspend<Flow, detail::AsyncStateMachineBox<SM, T>>(awaiter, sm,
+                                                                                    ref_))
+        [[unlikely]] {
+      ref_.borrow(detail::OutOfMemoryState<T>::get());  // out of memory: the task faults
+    }
   }
 
   void release_running() noexcept {

@@ -43,7 +43,7 @@ namespace detail {
 template <class T>
 Task<T> canceled_task(const CancellationToken& token) {
   auto* s = new TaskState<T>();
-  s->try_complete_canceled(std::make_exception_ptr(TaskCanceledError(token)));
+  s->try_complete_exception(detail::canceled_error(token));
   return adopt_task(s);
 }
 

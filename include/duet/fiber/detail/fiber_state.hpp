@@ -69,12 +69,28 @@
 #include "duet/core/continuation.hpp"
 #include "duet/core/task.hpp"
 
+// Sanitizer selectors: under AddressSanitizer every switch is announced with
+// __sanitizer_{start,finish}_switch_fiber (stack bounds, fake stacks); under ThreadSanitizer each
+// fiber is a TSan fiber (__tsan_create_fiber / __tsan_switch_to_fiber / __tsan_destroy_fiber), so
+// TSan follows a fiber that migrates between threads instead of crashing on a foreign stack. A
+// switch synchronises (the default flags): the resumer's writes happen-before the fiber's code,
+// and the fiber's before the resumer's code after the switch, as the jump really orders them.
 #if defined(__SANITIZE_ADDRESS__)
 #define DUET_FIBER_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define DUET_FIBER_ASAN 1
 #endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define DUET_FIBER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DUET_FIBER_TSAN 1
+#endif
+#endif
+#if defined(DUET_FIBER_TSAN)
+#include <sanitizer/tsan_interface.h>
 #endif
 
 // Elsewhere (or with DUET_FIBER_NO_JUMP_ASM defined) jump() is a plain call of jump_fcontext.
@@ -194,6 +210,11 @@ class FiberBase : public Continuation {
 #if defined(DUET_FIBER_ASAN)
     asan_start_switch_out();
 #endif
+#if defined(DUET_FIBER_TSAN)
+    // Called here, not through a helper: TSan keeps a shadow call stack per fiber, and a helper
+    // entered on this fiber would return on the resumer's, unbalancing both.
+    __tsan_switch_to_fiber(tsan_resumer_, 0);
+#endif
     caller_ = jump(caller_, nullptr).fctx;
 #if defined(DUET_FIBER_ASAN)
     asan_finish_switch_in();
@@ -243,6 +264,7 @@ class FiberBase : public Continuation {
   void asan_start_switch_out() noexcept;
   void asan_finish_switch_in() noexcept;
 #endif
+
   [[noreturn]] static void entry(transfer_t t) noexcept;
   [[noreturn]] void rethrow_register_error();
 
@@ -260,6 +282,10 @@ class FiberBase : public Continuation {
   void* asan_fake_stack_ = nullptr;
   const void* asan_resumer_bottom_ = nullptr;
   std::size_t asan_resumer_size_ = 0;
+#endif
+#if defined(DUET_FIBER_TSAN)
+  void* tsan_fiber_ = nullptr;    // this fiber's TSan fiber (null before start and after the end)
+  void* tsan_resumer_ = nullptr;  // the TSan fiber of the current resumer
 #endif
 };
 
