@@ -976,7 +976,11 @@ def main(argv=None):
     binaries = []
     if os.path.isdir(bench_dir) and not args.no_bench:
         binaries = sorted(os.path.join(bench_dir, f) for f in os.listdir(bench_dir)
-                          if f.startswith("bench_") and is_executable(os.path.join(bench_dir, f)))
+                          if f.startswith("bench_") and not f.startswith("bench_peer_")
+                          and is_executable(os.path.join(bench_dir, f)))
+        # bench_peer_* are peer programs that a benchmark binary runs itself (e.g.
+        # bench_scheduler runs Boost.Fiber's skynet in its own process); they are not
+        # Google Benchmark binaries.
     errors = check_filters(args, samples, binaries)
     if errors:
         for e in errors:
