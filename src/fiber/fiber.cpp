@@ -375,8 +375,9 @@ void FiberBase::asan_finish_switch_in() noexcept {
 }
 #endif
 
-void FiberBase::rethrow_register_error() {
-  std::rethrow_exception(std::exchange(register_error_, nullptr));
+void FiberBase::unwind_after_register_error() {
+  fault_ = std::exchange(register_error_, nullptr);
+  throw RegistrationUnwind{};
 }
 
 void FiberBase::switch_in() noexcept {
@@ -433,7 +434,7 @@ void FiberBase::switch_in() noexcept {
       register_fn_(register_arg_, *this);
       break;  // from here on `this` belongs to whoever resumes it
     } catch (...) {
-      register_error_ = std::current_exception();  // resume at once; await() rethrows it
+      register_error_ = std::current_exception();  // resume at once; await() unwinds
     }
   }
 

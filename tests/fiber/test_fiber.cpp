@@ -144,6 +144,41 @@ TEST(Fiber, AwaitInsideACatchHandlerMigratesAndRethrows) {
   EXPECT_NE(handler_thread, std::this_thread::get_id());
 }
 
+// A registration that throws faults the call in every style (tests/semantic/test_method_core.cpp).
+// The fiber's own part: its stack unwinds (destructors run), and a catch (...) that swallows the
+// unwind does not turn the call into a success.
+struct ThrowingRegistration {
+  bool is_completed() const noexcept { return false; }
+  void on_completed(duet::Continuation&) { throw std::runtime_error("cannot register"); }
+  void unsafe_on_completed(duet::Continuation&) { throw std::runtime_error("cannot register"); }
+  int get_result() { return 0; }
+};
+struct FailsToRegister {
+  ThrowingRegistration get_awaiter() const { return {}; }
+};
+
+TEST(Fiber, AFailedRegistrationUnwindsTheStackAndFaultsTheCallEvenIfSwallowed) {
+  int destroyed = 0;
+  int after_catch = 0;
+  struct Guard {
+    int* n;
+    ~Guard() { ++*n; }
+  };
+  Task<int> t = async([&] {
+    try {
+      Guard g{&destroyed};
+      return duet::await(FailsToRegister{});
+    } catch (...) {  // swallows the unwind
+    }
+    ++after_catch;
+    return 7;
+  });
+  ASSERT_TRUE(t.is_faulted());
+  EXPECT_THROW((void)t.result(), std::runtime_error);
+  EXPECT_EQ(destroyed, 1);
+  EXPECT_EQ(after_catch, 1);
+}
+
 // ---- stacks --------------------------------------------------------------------------------
 
 TEST(FiberStack, SizeIsConfigurablePerFiberAndGlobally) {

@@ -119,12 +119,6 @@ TYPED_TEST(ValueTaskMethods, ExceptionsFaultBeforeAndAfterTheAwait) {
 }
 
 TYPED_TEST(ValueTaskMethods, ASynchronousFaultIsKeptInTheTaskOrInThePooledSource) {
-  if (TypeParam::pooled && !std::is_same_v<typename TypeParam::Style, Fiber>) {
-    GTEST_SKIP() << "DEFECT (style parity): PoolingAsyncValueTaskMethodBuilder faults a call that "
-                    "throws before its first await into a new Task (kind() == task), while the "
-                    "fiber's async_value keeps the fault in its pooled source (kind() == source), "
-                    "as .NET's pooling builder does (include/duet/sm/value_task_builder.hpp)";
-  }
   ValueTask<int> now = add<TypeParam>(1, duet::completed_task(), Fail::before);
   EXPECT_EQ(now.kind(), TypeParam::pooled ? Kind<int>::source : Kind<int>::task)
       << "the pooled fault is kept in the pooled source, not in a new task";

@@ -195,7 +195,7 @@ class FiberValueTaskSource final
         result_.emplace((*fn_)());
       }
     } catch (...) {
-      fault_ = std::current_exception();
+      keep_fault();
     }
     fn_.reset();  // captured resources go when the function ends, not when the object is reused
   }

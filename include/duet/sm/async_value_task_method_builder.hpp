@@ -176,6 +176,34 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
   bool has_machine_ = false;
 };
 
+// PoolingFaultBox<T> — the pooled source of a call that faulted before its first suspension
+// (.NET's weakly typed box, which its pooling builder hands out for such a call): no machine,
+// one reference (the consumer's), pooled per T, so a synchronous fault allocates nothing in
+// steady state and its ValueTask is source-backed, as a suspended call's is.
+template <class T>
+class PoolingFaultBox final : public PoolingBoxBase<T> {
+ public:
+  // rent(e) — a box faulted with `e`, its one reference owned by the caller; null when out of
+  // memory.
+  static PoolingFaultBox* rent(std::exception_ptr e) noexcept {
+    PoolingFaultBox* box;
+    try {
+      box = BoxPool<PoolingFaultBox>::rent();
+    } catch (...) {
+      return nullptr;
+    }
+    box->fault(std::move(e));
+    box->refs_.store(1, std::memory_order_relaxed);
+    return box;
+  }
+
+ private:
+  void recycle() noexcept override {
+    this->core_.reset();
+    BoxPool<PoolingFaultBox>::give_back(this);
+  }
+};
+
 }  // namespace detail
 
 // AsyncValueTaskMethodBuilder<T> — builds the ValueTask<T> of an explicit/dsl state machine; a
@@ -279,20 +307,21 @@ class PoolingAsyncValueTaskMethodBuilder
     box_.get()->release();  // the running reference
   }
 
-  // set_exception(e) — faults (or cancels) the call.
+  // set_exception(e) — faults (or cancels) the call. Before the first suspension the fault goes
+  // into a PoolingFaultBox, so task() hands out a source-backed ValueTask either way.
   void set_exception(std::exception_ptr e) noexcept {
-    if (!box_.get()) {
-      if (!sync_error_ && !result_.has_value()) {
-        sync_error_ = std::move(e);
-      } else {
-        detail::report_unhandled_exception(std::move(e));
-      }
+    if (box_.in_box()) {
+      detail::MethodBuilderCore::fault_running(*box_.get(), std::move(e));
       return;
     }
-    if (box_.get()->fault(e)) {
-      box_.get()->release();  // the running reference
+    if (box_.get() || result_.has_value() || out_of_memory_) {
+      detail::report_unhandled_exception(std::move(e));  // the call already completed
+      return;
+    }
+    if (auto* const box = detail::PoolingFaultBox<T>::rent(std::move(e))) {
+      box_.adopt(box);
     } else {
-      detail::report_unhandled_exception(std::move(e));
+      out_of_memory_ = true;
     }
   }
 
@@ -305,7 +334,11 @@ class PoolingAsyncValueTaskMethodBuilder
       box_.disown();  // handed to the ValueTask
       return ValueTask<T>(*box, box->version());
     }
-    if (sync_error_) return ValueTask<T>(from_exception<T>(sync_error_));
+    if (out_of_memory_) [[unlikely]] {
+      detail::TaskState<T>* const s = detail::OutOfMemoryState<T>::get();
+      s->add_ref();
+      return ValueTask<T>(detail::adopt_task(s));
+    }
     return detail::sync_value_task(result_);
   }
 
@@ -315,13 +348,13 @@ class PoolingAsyncValueTaskMethodBuilder
     if (!detail::MethodBuilderCore::suspend<Flow, detail::PoolingStateMachineBox<SM, T>>(awaiter, sm,
                                                                                       box_))
         [[unlikely]] {  // out of memory while suspending: the call faults
-      if (!sync_error_) sync_error_ = std::make_exception_ptr(std::bad_alloc());
+      out_of_memory_ = true;
     }
   }
 
   detail::BoxRef<detail::PoolingBoxBase<T>> box_;
   detail::ResultSlot<T> result_;
-  std::exception_ptr sync_error_;
+  bool out_of_memory_ = false;  // the call faulted with std::bad_alloc (OutOfMemoryState)
   bool started_ = false;
 };
 

@@ -145,8 +145,10 @@ struct MethodBuilderCore {
   // Box::create(ref, sm) boxes the machine (it adopts the box into `ref`, then moves `sm` into
   // it: "Mind the move"), and the continuation is registered on the *boxed* copy of `awaiter`
   // when it is a field of `sm`. The box's ExecutionContext is captured, then the awaiter's
-  // on_completed (Flow) or unsafe_on_completed registers the box. After this call the caller
-  // must return from move_next() without touching `sm`. False: out of memory for the box
+  // on_completed (Flow) or unsafe_on_completed registers the box. A registration that throws
+  // faults the method with its exception (the machine is not resumed; see "A registration that
+  // throws" in docs/design.md). After this call the caller must return from move_next() without
+  // touching `sm`. False: out of memory for the box
   // (Box::create returned null) — nothing was registered with the awaiter, `ref` is unchanged,
   // and the machine stays in the caller's frame, destroyed with it; the builder then faults the
   // method with std::bad_alloc.
@@ -168,10 +170,18 @@ struct MethodBuilderCore {
       box = static_cast<Box*>(ref.get());
     }
     capture_execution_context(*box);
-    if constexpr (Flow) {
-      target->on_completed(*box);
-    } else {
-      target->unsafe_on_completed(*box);
+    try {
+      if constexpr (Flow) {
+        target->on_completed(*box);
+      } else {
+        target->unsafe_on_completed(*box);
+      }
+    } catch (...) {
+      // The registration threw: nothing will resume the box, so the method faults with it
+      // ("A registration that throws", docs/design.md).
+      ec_release(std::exchange(box->execution_context, nullptr));
+      box->flow_execution_context = false;
+      fault_running(*box, std::current_exception());
     }
     return true;
   }
@@ -186,13 +196,20 @@ struct MethodBuilderCore {
     try {
       box.machine().move_next();
     } catch (...) {
-      if (box.fault(std::current_exception())) {
-        box.release();  // the running reference
-      } else {
-        report_unhandled_exception(std::current_exception());
-      }
+      fault_running(box, std::current_exception());
     }
     box.release();
+  }
+
+  // fault_running(box, e) — the method running in `box` ends with `e`: faults its task and
+  // releases the running reference, or, when it already completed, reports `e` as unhandled.
+  template <class Box>
+  static void fault_running(Box& box, std::exception_ptr e) noexcept {
+    if (box.fault(e)) {
+      box.release();  // the running reference
+    } else {
+      report_unhandled_exception(std::move(e));
+    }
   }
 
   // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:

@@ -32,8 +32,12 @@
 // Switching uses Boost.Context's raw fcontext layer (make_fcontext + jump_fcontext, through
 // jump() below): two jumps to create and finish a fiber, one per switch, no
 // ontop calls, and no return-stack-buffer pollution.
-// A registration that throws is handed back to the fiber: the resumer switches straight back
-// into it and await() rethrows (the fiber was never registered, so nobody else can resume it).
+// A registration that throws faults the call, as in the state-machine styles (docs/design.md,
+// "A registration that throws"): the resumer switches straight back into the fiber (it was
+// never registered, so nobody else can resume it), whose await() keeps the exception as the
+// call's fault and unwinds the stack with RegistrationUnwind. That type derives from nothing,
+// so the method's typed catch blocks let it pass and its destructors run; a catch (...) that
+// swallows it does not save the call (run_body keeps the first fault).
 //
 // References. A new FiberState has one, the Task's that async() returns. Until the fiber first
 // suspends, nothing but that Task (still inside async()) can reach the state, so a fiber that
@@ -183,9 +187,14 @@ inline constexpr std::size_t k_block_cache = 32;
 [[gnu::noinline]] void* allocate_block(std::size_t size);
 [[gnu::noinline]] void free_block(void* p, std::size_t size) noexcept;
 
+// RegistrationUnwind — what await() throws through a fiber whose registration failed (see "A
+// registration that throws"); derives from nothing, so only catch (...) sees it.
+struct RegistrationUnwind {};
+
 // FiberBase — the non-template part of the control block: the Continuation that resumes the
 // fiber, the two Boost.Context fcontext handles, and the switching code (src/fiber/fiber.cpp).
 // Thread-safety: owned by whichever side currently runs the fiber (see the ground rules).
+
 class FiberBase : public Continuation {
  public:
   FiberBase(const FiberBase&) = delete;
@@ -198,8 +207,8 @@ class FiberBase : public Continuation {
   void start(std::size_t stack_size, int guard);
 
   // suspend(awaiter) — from inside the fiber: switch out, have the resumer register this fiber's
-  // continuation with `awaiter`, and return once resumed (on any thread). Rethrows an exception
-  // the registration threw. Precondition: this is the running fiber; awaiter is not completed.
+  // continuation with `awaiter`, and return once resumed (on any thread). When the registration
+  // threw, throws RegistrationUnwind (see the ground rules). Precondition: this is the running fiber; awaiter is not completed.
   template <class Aw>
   void suspend(Aw& awaiter) {
     register_fn_ = &register_thunk<Aw>;
@@ -219,7 +228,7 @@ class FiberBase : public Continuation {
 #if defined(DUET_FIBER_ASAN)
     asan_finish_switch_in();
 #endif
-    if (register_error_) [[unlikely]] rethrow_register_error();
+    if (register_error_) [[unlikely]] unwind_after_register_error();
   }
 
   // stack_size() — the usable size of this fiber's stack.
@@ -249,8 +258,15 @@ class FiberBase : public Continuation {
   // running reference exists.
   bool shared_ = false;
 
-  // fault_ — the exception that escaped the user's function, if any.
+  // fault_ — the exception that escaped the user's function, or the one its failed registration
+  // threw (which wins: see "A registration that throws").
   std::exception_ptr fault_;
+
+  // keep_fault() — in run_body's catch (...): records the escaping exception, unless a failed
+  // registration already decided the call's fault.
+  void keep_fault() noexcept {
+    if (!fault_) fault_ = std::current_exception();
+  }
 
  private:
   template <class Aw>
@@ -266,7 +282,7 @@ class FiberBase : public Continuation {
 #endif
 
   [[noreturn]] static void entry(transfer_t t) noexcept;
-  [[noreturn]] void rethrow_register_error();
+  [[noreturn]] void unwind_after_register_error();
 
   fcontext_t fiber_ = nullptr;   // the suspended fiber (stale while it runs, null after it ended)
   fcontext_t caller_ = nullptr;  // the resumer, as seen from inside the running fiber
@@ -334,7 +350,7 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
         result_.emplace((*fn_)());
       }
     } catch (...) {
-      fault_ = std::current_exception();
+      keep_fault();
     }
     fn_.reset();  // captured resources go when the function ends, not when the last Task does
   }
