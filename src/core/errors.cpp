@@ -1,3 +1,4 @@
+// errors.cpp — the error types' constructors and the unhandled / unobserved exception handlers.
 #include "duet/core/errors.hpp"
 
 #include <atomic>

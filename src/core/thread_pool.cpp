@@ -27,6 +27,7 @@
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/detail/cpu_relax.hpp"
 #include "duet/detail/work_stealing_ring.hpp"
 
 namespace duet {
@@ -63,14 +64,6 @@ constexpr std::chrono::milliseconds k_default_idle_timeout{20'000};
 constexpr unsigned k_extra_threads = 256;
 
 using Ring = detail::WorkStealingRing<Continuation, k_ring>;
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
 
 // futex_wait(word, expected, timeout) — sleeps while `word` holds `expected`, at most `timeout`
 // (null: forever). Returns false only on a timeout. Spurious returns are the caller's to handle.
@@ -466,7 +459,7 @@ struct ThreadPool::Impl {
       c = steal_any(w);
       if (!c) c = take_global(w);
       if (!c) {
-        for (int i = 0; i < k_relax; ++i) cpu_relax();
+        for (int i = 0; i < k_relax; ++i) detail::cpu_relax();
       }
     }
     end_searching(w, c != nullptr);

@@ -233,7 +233,8 @@ struct ThreadCache {
   ~ThreadCache() { give_to_shared(items, count); }
 };
 
-// thread_cache() — the calling thread's cache. Not inlined (fibers migrate; see DESIGN.md).
+// thread_cache() — the calling thread's cache. Not inlined (fibers migrate; see docs/design.md,
+// "Threads, memory, errors").
 [[gnu::noinline]] ThreadCache& thread_cache() noexcept {
   thread_local ThreadCache cache;
   return cache;
