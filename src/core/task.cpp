@@ -2,10 +2,12 @@
 // immortal completed task, and the live-state counter.
 #include "duet/core/task.hpp"
 
+#include <string>
 #include <thread>
 
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
+#include "duet/core/task_completion_source.hpp"
 
 namespace duet {
 
@@ -79,6 +81,14 @@ TaskState<void>* TaskState<void>::completed() noexcept {
     return p;
   }();
   return s;
+}
+
+void throw_tcs_already_completed(const char* what) {
+  throw InvalidOperationError(
+      std::string("TaskCompletionSource::") + what +
+      ": an attempt was made to transition a task to a final state when it had already "
+      "completed. A task completes exactly once; use the try_set_* forms when several "
+      "producers race to complete it");
 }
 
 [[noreturn]] void throw_invalid_task() {

@@ -1,7 +1,11 @@
-// method_builder_core.cpp — the cold paths of the builders: the messages of their misuse errors.
+// method_builder_core.cpp — the cold paths of the builders and of the DSL: the messages of their
+// misuse errors.
 #include "duet/sm/method_builder_core.hpp"
 
+#include <string>
+
 #include "duet/sm/async_value_task_method_builder.hpp"
+#include "duet/sm/dsl.hpp"
 
 namespace duet::detail {
 
@@ -21,6 +25,21 @@ void throw_pooled_task_twice() {
   throw InvalidOperationError(
       "PoolingAsyncValueTaskMethodBuilder::task() called twice for a suspended call: its pooled "
       "box has exactly one consumer. Call task() once and return that ValueTask");
+}
+
+void dsl_bad_state(int state) {
+  throw InvalidOperationError(
+      "duet DSL: move_next() was called in state " + std::to_string(state) +
+      ", which names no resume point of this method: it already completed (-2), or state_ was "
+      "changed by hand. Call move_next() only through the builder (duet::start / the box).");
+}
+
+void dsl_left_block(const char* block) {
+  throw InvalidOperationError(
+      std::string("duet DSL: a break or continue left a ") + block +
+      " block: control must leave DUET_BEGIN/DUET_TRY/DUET_CATCH/DUET_FINALLY blocks through "
+      "their end, DUET_RETURN or an exception (LIMITATIONS 3 in duet/sm/dsl.hpp). Set a member "
+      "flag and break after DUET_END_TRY instead.");
 }
 
 }  // namespace duet::detail

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "duet/detail/ref_count.hpp"
+
 namespace duet {
 
 // InvalidOperationError — an operation was attempted in a state that forbids it (.NET's
@@ -39,12 +41,9 @@ namespace detail {
 // can hold the token it reports without this layer knowing cancellation. Thread-safe.
 class CancellationStateBase {
  public:
-  CancellationStateBase(const CancellationStateBase&) = delete;
-  CancellationStateBase& operator=(const CancellationStateBase&) = delete;
-
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void add_ref() noexcept { refs_.add_ref(); }
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.drop()) delete this;
   }
 
  protected:
@@ -52,7 +51,7 @@ class CancellationStateBase {
   virtual ~CancellationStateBase() = default;
 
  private:
-  std::atomic<std::uint32_t> refs_{1};
+  RefCount refs_{1};
 };
 
 // CancellationStateRef — a counted handle to a token's state. Copyable; thread-safe like a token.

@@ -1,4 +1,4 @@
-// duet/scheduler.hpp — the Scheduler interface, the ThreadPool, default_scheduler().
+// duet/core/scheduler.hpp — the Scheduler interface, the ThreadPool, default_scheduler().
 //
 // Policy apart from mechanism (as Boost.Fiber's algorithm): a Scheduler only knows how to run a
 // Continuation later. ThreadPool is one policy; tests can drive their own (ManualScheduler in
@@ -73,17 +73,13 @@
 #include <memory>
 
 #include "duet/core/continuation.hpp"
+#include "duet/detail/polymorphic_base.hpp"
 
 namespace duet {
 
 // Scheduler — runs continuations later. post() is thread-safe and must not throw.
-class Scheduler {
+class Scheduler : public detail::PolymorphicBase {
  public:
-  Scheduler() = default;
-  Scheduler(const Scheduler&) = delete;
-  Scheduler& operator=(const Scheduler&) = delete;
-  virtual ~Scheduler() = default;
-
   // post(c) — run `c` (through run_continuation) exactly once, later, on some thread.
   virtual void post(Continuation& c) noexcept = 0;
 };

@@ -23,6 +23,7 @@
 #include <functional>
 
 #include "duet/core/continuation.hpp"
+#include "duet/detail/polymorphic_base.hpp"
 
 namespace duet {
 
@@ -32,13 +33,8 @@ class TaskStateBase;
 
 // SynchronizationContext — base class of every context. The base class itself behaves as .NET's
 // default context: post() queues to the thread pool, send() runs inline.
-class SynchronizationContext {
+class SynchronizationContext : public detail::PolymorphicBase {
  public:
-  SynchronizationContext() = default;
-  SynchronizationContext(const SynchronizationContext&) = delete;
-  SynchronizationContext& operator=(const SynchronizationContext&) = delete;
-  virtual ~SynchronizationContext() = default;
-
   // post(c) — queue `c` to run later on this context. Must not throw; `c` runs exactly once.
   virtual void post(Continuation& c) noexcept;
 

@@ -424,12 +424,9 @@ class TaskAwaiter {
   }
   TaskAwaiter(TaskAwaiter&& o) noexcept
       : state_(std::exchange(o.state_, nullptr)), owns_(std::exchange(o.owns_, false)), capture_(o.capture_) {}
-  TaskAwaiter& operator=(const TaskAwaiter& o) noexcept {
-    if (this != &o) TaskAwaiter(o).swap(*this);
-    return *this;
-  }
-  TaskAwaiter& operator=(TaskAwaiter&& o) noexcept {
-    TaskAwaiter(std::move(o)).swap(*this);
+  // Copy and move assignment in one: `o` is copied or moved in by the constructors above.
+  TaskAwaiter& operator=(TaskAwaiter o) noexcept {
+    o.swap(*this);
     return *this;
   }
   ~TaskAwaiter() {
@@ -497,12 +494,9 @@ class Task {
     if (state_) state_->add_ref();
   }
   Task(Task&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
-  Task& operator=(const Task& o) noexcept {
-    Task(o).swap(*this);
-    return *this;
-  }
-  Task& operator=(Task&& o) noexcept {
-    Task(std::move(o)).swap(*this);
+  // Copy and move assignment in one: `o` is copied or moved in by the constructors above.
+  Task& operator=(Task o) noexcept {
+    o.swap(*this);
     return *this;
   }
   ~Task() {

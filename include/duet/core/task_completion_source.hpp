@@ -20,6 +20,11 @@ enum class TaskCreationOptions : unsigned {
   run_continuations_asynchronously = 1,
 };
 
+namespace detail {
+// throw_tcs_already_completed(what) — the InvalidOperationError of a second set_* call.
+[[noreturn]] void throw_tcs_already_completed(const char* what);
+}  // namespace detail
+
 // TaskCompletionSource<T> — the producer side of a Task<T> completed by hand.
 // Thread-safety: every member may be called from any thread; exactly one set_*/try_set_* wins.
 // Copies share the same task.
@@ -57,25 +62,17 @@ class TaskCompletionSource {
   // InvalidOperationError.
   template <class... Args>
   void set_result(Args&&... args) {
-    if (!try_set_result(std::forward<Args>(args)...)) throw_already_completed("set_result");
+    if (!try_set_result(std::forward<Args>(args)...)) detail::throw_tcs_already_completed("set_result");
   }
   template <class E>
   void set_exception(E&& e) {
-    if (!try_set_exception(std::forward<E>(e))) throw_already_completed("set_exception");
+    if (!try_set_exception(std::forward<E>(e))) detail::throw_tcs_already_completed("set_exception");
   }
   void set_canceled() {
-    if (!try_set_canceled()) throw_already_completed("set_canceled");
+    if (!try_set_canceled()) detail::throw_tcs_already_completed("set_canceled");
   }
 
  private:
-  [[noreturn]] static void throw_already_completed(const char* what) {
-    throw InvalidOperationError(
-        std::string("TaskCompletionSource::") + what +
-        ": an attempt was made to transition a task to a final state when it had already "
-        "completed. A task completes exactly once; use the try_set_* forms when several "
-        "producers race to complete it");
-  }
-
   Task<T> task_;
 };
 

@@ -52,6 +52,7 @@
 #include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"
 #include "duet/detail/box_pool.hpp"
+#include "duet/detail/ref_count.hpp"
 #include "duet/detail/result_slot.hpp"
 #include "duet/sm/method_builder_core.hpp"
 #include "duet/value_task/value_task.hpp"
@@ -71,13 +72,10 @@ class PoolingBoxBase : public PooledValueTaskSource<T, PoolingBoxBase<T>>,
                        public Continuation,
                        public Pooled {
  public:
-  PoolingBoxBase(const PoolingBoxBase&) = delete;
-  PoolingBoxBase& operator=(const PoolingBoxBase&) = delete;
-
   // add_ref / release — see "References"; the last release recycles the box.
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void add_ref() noexcept { refs_.add_ref(); }
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) recycle();
+    if (refs_.drop()) recycle();
   }
 
   void on_abandoned(short token) noexcept override {
@@ -113,7 +111,7 @@ class PoolingBoxBase : public PooledValueTaskSource<T, PoolingBoxBase<T>>,
   // recycle() — refs_ reached zero: destroy the machine and return the box to its pool.
   virtual void recycle() noexcept = 0;
 
-  std::atomic<std::uint32_t> refs_{0};
+  RefCount refs_{0};
 };
 
 // PoolingStateMachineBox<SM, T> — a pooled box for state machines of type SM (.NET's
@@ -145,7 +143,7 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     ref.adopt(box);
     ::new (static_cast<void*>(&box->machine_)) SM(std::move(sm));
     box->has_machine_ = true;
-    box->refs_.store(2, std::memory_order_relaxed);
+    box->refs_.reset(2);
     return box;
   }
 
@@ -193,7 +191,7 @@ class PoolingFaultBox final : public PoolingBoxBase<T> {
       return nullptr;
     }
     box->fault(std::move(e));
-    box->refs_.store(1, std::memory_order_relaxed);
+    box->refs_.reset(1);
     return box;
   }
 
@@ -334,23 +332,16 @@ class PoolingAsyncValueTaskMethodBuilder
       box_.disown();  // handed to the ValueTask
       return ValueTask<T>(*box, box->version());
     }
-    if (out_of_memory_) [[unlikely]] {
-      detail::TaskState<T>* const s = detail::OutOfMemoryState<T>::get();
-      s->add_ref();
-      return ValueTask<T>(detail::adopt_task(s));
-    }
+    if (out_of_memory_) [[unlikely]] return ValueTask<T>(detail::OutOfMemoryState<T>::task());
     return detail::sync_value_task(result_);
   }
 
  private:
-  template <bool Flow, class A, class SM>
-  void suspend(A& awaiter, SM& sm) noexcept {
-    if (!detail::MethodBuilderCore::suspend<Flow, detail::PoolingStateMachineBox<SM, T>>(awaiter, sm,
-                                                                                      box_))
-        [[unlikely]] {  // out of memory while suspending: the call faults
-      out_of_memory_ = true;
-    }
-  }
+  // The hooks of MethodBuilderBase's suspension step.
+  template <class SM>
+  using Box = detail::PoolingStateMachineBox<SM, T>;
+  detail::BoxRef<detail::PoolingBoxBase<T>>& box_ref() noexcept { return box_; }
+  void fault_out_of_memory() noexcept { out_of_memory_ = true; }
 
   detail::BoxRef<detail::PoolingBoxBase<T>> box_;
   detail::ResultSlot<T> result_;

@@ -389,20 +389,11 @@ DUET_DSL_INLINE_ dsl_awaiter_t<E&&> dsl_get_awaiter(E&& e) {
   }
 }
 
-[[noreturn]] inline void dsl_bad_state(int state) {
-  throw InvalidOperationError(
-      "duet DSL: move_next() was called in state " + std::to_string(state) +
-      ", which names no resume point of this method: it already completed (-2), or state_ was "
-      "changed by hand. Call move_next() only through the builder (duet::start / the box).");
-}
-
-[[noreturn]] inline void dsl_left_block(const char* block) {
-  throw InvalidOperationError(
-      std::string("duet DSL: a break or continue left a ") + block +
-      " block: control must leave DUET_BEGIN/DUET_TRY/DUET_CATCH/DUET_FINALLY blocks through "
-      "their end, DUET_RETURN or an exception (LIMITATIONS 3 in duet/sm/dsl.hpp). Set a member "
-      "flag and break after DUET_END_TRY instead.");
-}
+// dsl_bad_state(state) / dsl_left_block(block) — the InvalidOperationErrors of a move_next() in
+// a state that names no resume point, and of a break/continue that left a DSL block
+// (src/sm/method_builder_core.cpp).
+[[noreturn]] void dsl_bad_state(int state);
+[[noreturn]] void dsl_left_block(const char* block);
 
 // dsl_abandoned(self) — DslExitGuard's report: move_next() was left by a path that neither
 // suspended nor completed the task. Completes the task (faulted) so nothing waits forever.
@@ -803,6 +794,19 @@ bool dsl_return(M& self, Args&&... args) {
     ::duet::detail::dsl_record<duet_region_>(*this);                                         \
   }
 
+// DUET_DSL_BLOCK_OPEN_(has_finally, section) — opens the block that holds the try body (and the
+// catch blocks) or the finally block: records whether the try statement has a finally block,
+// then opens `section`.
+#define DUET_DSL_BLOCK_OPEN_(has_finally, section)                                           \
+  {                                                                                          \
+    DUET_DSL_SHADOW_OK_BEGIN_                                                                \
+    using duet_has_finally_ [[maybe_unused]] = has_finally;                                  \
+    DUET_DSL_SHADOW_OK_END_                                                                  \
+    DUET_DSL_SECTION_HEAD_(section)                                                          \
+    try {                                                                                    \
+      {                                                                                      \
+        DUET_DSL_SECTION_SWITCH_(section)
+
 // DUET_TRY — `try {`.
 #define DUET_TRY DUET_DSL_TRY_(__COUNTER__)
 #define DUET_DSL_TRY_(k)                                                                     \
@@ -811,14 +815,7 @@ bool dsl_return(M& self, Args&&... args) {
     using duet_region_ [[maybe_unused]] = ::duet::detail::DslRegion<k, duet_scope_>;         \
     DUET_DSL_SHADOW_OK_END_                                                                  \
     ::duet::detail::dsl_enter_region<duet_region_>(*this);                                   \
-    {                                                                                        \
-      DUET_DSL_SHADOW_OK_BEGIN_                                                              \
-      using duet_has_finally_ [[maybe_unused]] = std::false_type;                            \
-      DUET_DSL_SHADOW_OK_END_                                                                \
-      DUET_DSL_SECTION_HEAD_(::duet::detail::DslTrySection<duet_region_>)                    \
-      try {                                                                                  \
-        {                                                                                    \
-          DUET_DSL_SECTION_SWITCH_(::duet::detail::DslTrySection<duet_region_>)
+    DUET_DSL_BLOCK_OPEN_(std::false_type, ::duet::detail::DslTrySection<duet_region_>)
 
 // DUET_CATCH(type, name) — `} catch (type name) {`; awaits allowed inside.
 #define DUET_CATCH(type, name) DUET_DSL_CATCH_(__COUNTER__, type name)
@@ -840,14 +837,7 @@ bool dsl_return(M& self, Args&&... args) {
 #define DUET_FINALLY                                                                         \
   DUET_DSL_SECTION_CLOSE_                                                                    \
   }                                                                                          \
-  {                                                                                          \
-    DUET_DSL_SHADOW_OK_BEGIN_                                                                \
-    using duet_has_finally_ [[maybe_unused]] = std::true_type;                               \
-    DUET_DSL_SHADOW_OK_END_                                                                  \
-    DUET_DSL_SECTION_HEAD_(::duet::detail::DslFinallySection<duet_region_>)                  \
-    try {                                                                                    \
-      {                                                                                      \
-        DUET_DSL_SECTION_SWITCH_(::duet::detail::DslFinallySection<duet_region_>)
+  DUET_DSL_BLOCK_OPEN_(std::true_type, ::duet::detail::DslFinallySection<duet_region_>)
 
 // DUET_END_TRY — closes the try statement.
 #define DUET_END_TRY                                                                         \

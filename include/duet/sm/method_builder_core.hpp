@@ -228,8 +228,9 @@ struct MethodBuilderCore {
 
 // MethodBuilderBase<Builder> — the protocol members a builder that boxes its machine itself
 // spells the same way: start() through MethodBuilderCore::start (an escaping exception goes to
-// Builder::set_exception), await_[unsafe_]on_completed through Builder::suspend<Flow> (which
-// calls MethodBuilderCore::suspend with the builder's own box), set_state_machine (unused).
+// Builder::set_exception), await_[unsafe_]on_completed through MethodBuilderCore::suspend with
+// the builder's box type (Builder::Box<SM>) and box reference (Builder::box_ref(); out of memory
+// for the box goes to Builder::fault_out_of_memory()), set_state_machine (unused).
 template <class Builder>
 class MethodBuilderBase {
  public:
@@ -243,16 +244,23 @@ class MethodBuilderBase {
   // without touching `sm`.
   template <class A, AsyncStateMachine SM>
   void await_on_completed(A& awaiter, SM& sm) noexcept {
-    self().template suspend<true>(awaiter, sm);
+    suspend<true>(awaiter, sm);
   }
   template <class A, AsyncStateMachine SM>
   void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
-    self().template suspend<false>(awaiter, sm);
+    suspend<false>(awaiter, sm);
   }
   // set_state_machine — parity with .NET; unused.
   void set_state_machine(IAsyncStateMachine&) noexcept {}
 
  private:
+  template <bool Flow, class A, class SM>
+  void suspend(A& awaiter, SM& sm) noexcept {
+    using Box = typename Builder::template Box<SM>;
+    if (!MethodBuilderCore::suspend<Flow, Box>(awaiter, sm, self().box_ref())) [[unlikely]] {
+      self().fault_out_of_memory();
+    }
+  }
   Builder& self() noexcept { return static_cast<Builder&>(*this); }
 };
 
@@ -274,6 +282,12 @@ class OutOfMemoryState final : public TaskState<T> {
     alignas(OutOfMemoryState) static unsigned char storage[sizeof(OutOfMemoryState)];
     static TaskState<T>* const s = ::new (static_cast<void*>(storage)) OutOfMemoryState();
     return s;
+  }
+  // task() — a Task<T> of that state.
+  static Task<T> task() noexcept {
+    TaskState<T>* const s = get();
+    s->add_ref();
+    return adopt_task(s);
   }
 };
 
@@ -380,14 +394,11 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
   }
 
  private:
-  template <bool Flow, class A, class SM>
-  void suspend(A& awaiter, SM& sm) noexcept {
-    if (!detail::MethodBuilderCore::suspend<Flow, detail::AsyncStateMachineBox<SM, T>>(awaiter, sm,
-                                                                                    ref_))
-        [[unlikely]] {
-      ref_.borrow(detail::OutOfMemoryState<T>::get());  // out of memory: the task faults
-    }
-  }
+  // The hooks of MethodBuilderBase's suspension step.
+  template <class SM>
+  using Box = detail::AsyncStateMachineBox<SM, T>;
+  detail::BoxRef<detail::TaskState<T>>& box_ref() noexcept { return ref_; }
+  void fault_out_of_memory() noexcept { ref_.borrow(detail::OutOfMemoryState<T>::get()); }
 
   void release_running() noexcept {
     if (ref_.in_box()) ref_.get()->release();
