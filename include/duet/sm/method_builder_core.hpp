@@ -44,6 +44,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <new>
@@ -57,9 +58,9 @@
 
 namespace duet {
 
-// IAsyncStateMachine — .NET's interface, implemented by every box. User state machines need not
-// derive from it: the builders are templates and call move_next() directly (see
-// AsyncStateMachine).
+// IAsyncStateMachine — .NET's interface. A user's state machine may implement it; none needs to:
+// the builders are templates and call move_next() directly (see AsyncStateMachine). The Task box
+// (AsyncStateMachineBox) does not implement it, to save a vtable pointer per box.
 class IAsyncStateMachine {
  public:
   // move_next() — runs the method from its current state to the next suspension or the end.
@@ -98,32 +99,34 @@ template <class State>
 class BoxRef {
  public:
   BoxRef() noexcept = default;
-  BoxRef(BoxRef&& o) noexcept : state_(o.state_), in_box_(o.state_ != nullptr) {}
+  BoxRef(BoxRef&& o) noexcept : bits_((o.bits_ & ~k_flags) | (o.get() ? k_in_box : 0)) {}
   BoxRef& operator=(BoxRef&&) = delete;
   ~BoxRef() {
-    if (owns_) state_->release();
+    if (owns()) get()->release();
   }
 
-  State* get() const noexcept { return state_; }
+  State* get() const noexcept { return reinterpret_cast<State*>(bits_ & ~k_flags); }
   // in_box() — this builder is the copy inside the box (the method is running there).
-  bool in_box() const noexcept { return in_box_; }
+  bool in_box() const noexcept { return (bits_ & k_in_box) != 0; }
   // owns() — this builder holds the starter's reference.
-  bool owns() const noexcept { return owns_; }
+  bool owns() const noexcept { return (bits_ & k_owns) != 0; }
   // adopt(s) — points at `s` and owns one of its references. A box is adopted *before* the
   // machine is moved into it, so the boxed copy of the builder inherits the address.
-  void adopt(State* s) noexcept {
-    state_ = s;
-    owns_ = true;
-  }
+  void adopt(State* s) noexcept { bits_ = reinterpret_cast<std::uintptr_t>(s) | (bits_ & k_in_box) | k_owns; }
   // borrow(s) — points at `s` without a reference (the immortal completed Task<>).
-  void borrow(State* s) noexcept { state_ = s; }
+  void borrow(State* s) noexcept { bits_ = reinterpret_cast<std::uintptr_t>(s) | (bits_ & k_flags); }
   // disown() — the reference was handed on (to the ValueTask task() returned).
-  void disown() noexcept { owns_ = false; }
+  void disown() noexcept { bits_ &= ~k_owns; }
 
  private:
-  State* state_ = nullptr;
-  bool owns_ = false;
-  bool in_box_ = false;
+  // One word: the state pointer with the two flags in its low bits (a task state is at least
+  // 8-aligned), so a builder field costs a state machine — and its box — 8 bytes, not 16.
+  static constexpr std::uintptr_t k_owns = 1;
+  static constexpr std::uintptr_t k_in_box = 2;
+  static constexpr std::uintptr_t k_flags = k_owns | k_in_box;
+  static_assert(alignof(State) > k_flags, "BoxRef packs two flags into the pointer");
+
+  std::uintptr_t bits_ = 0;
 };
 
 // MethodBuilderCore — the three steps every builder takes the same way.
@@ -261,9 +264,14 @@ class OutOfMemoryState final : public TaskState<T> {
 };
 
 // AsyncStateMachineBox<SM, T> — the heap home of a suspended state machine: task state,
-// resumption node and the machine itself in one allocation.
+// resumption node and the machine itself in one allocation. Its layout, for a Task<int> method
+// whose machine is {int state, builder, one Task<int> parameter, one TaskAwaiter<int>} (the
+// suspend-once benchmark's), is 120 bytes: TaskState<int> 40 (the int sits in the tail padding
+// of TaskStateBase), Continuation 48, machine 32 (builder and awaiter are one word each).
+// tests/core/test_builder.cpp static_asserts it. The box does not derive from IAsyncStateMachine:
+// nothing calls through that interface, and its vtable pointer cost 8 bytes per box.
 template <class SM, class T>
-class AsyncStateMachineBox final : public TaskState<T>, public Continuation, public IAsyncStateMachine {
+class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
  public:
   explicit AsyncStateMachineBox(SM&& sm) : TaskState<T>(2), machine_(std::move(sm)) {
     this->invoke = &AsyncStateMachineBox::resume;
@@ -282,8 +290,8 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation, pub
     return box;
   }
 
-  void move_next() override { MethodBuilderCore::step(*this); }
-  void set_state_machine(IAsyncStateMachine&) override {}
+  // move_next() — one resumption (what .NET's IAsyncStateMachine.MoveNext does on a box).
+  void move_next() noexcept { MethodBuilderCore::step(*this); }
 
   SM& machine() noexcept { return machine_; }
   // fault(e) — MethodBuilderCore::step's fault: completes the task with `e`.
