@@ -195,6 +195,15 @@ class TimerWheel {
   // none is pending. O(levels).
   std::optional<Clock::duration> next_deadline() const noexcept;
 
+  // uses_cached_now() — whether schedule() currently arms timers from the timer thread's cached
+  // reading instead of reading the clock (essay: "The cached now"). Diagnostic.
+  bool uses_cached_now() const noexcept {
+    lock();
+    const bool t = ticking_;
+    unlock();
+    return t;
+  }
+
   // pending() — number of linked entries.
   std::size_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
 
@@ -232,7 +241,19 @@ class TimerWheel {
   // fired list and cascades the others; returns the new tail and the number of entries fired.
   Continuation** expire_slot(const Expiration& exp, Continuation** fired_tail,
                              std::size_t& fired) noexcept;
+  static void check_due(std::chrono::nanoseconds due);               // throws ArgumentError
   std::uint64_t deadline_tick(std::chrono::nanoseconds due) const;  // validates `due`
+  [[noreturn]] static void throw_already_scheduled();
+  // stage(e, due) — lock held, ticking_: pushes `e` on the staged list, its deadline computed
+  // from the cached reading (essay: "The cached now").
+  void stage(TimerEntry& e, std::chrono::nanoseconds due) noexcept;
+  // drain_staged(now_ns, fired_tail, fired) — lock held: moves every staged entry into the wheel
+  // (or onto the fired list), its deadline shifted by the cached reading's age at now_ns.
+  Continuation** drain_staged(std::int64_t now_ns, Continuation** fired_tail,
+                              std::size_t& fired) noexcept;
+  // poll_at(now, from_thread) — poll() at the clock reading `now`; the timer thread also
+  // publishes `now` as the cached reading and decides whether to keep ticking.
+  void poll_at(Clock::duration now, bool from_thread) noexcept;
   void post_list(Continuation* list) noexcept;
   void wake_thread();
   void ensure_thread();
@@ -247,6 +268,13 @@ class TimerWheel {
   std::uint64_t elapsed_ = 0;                                   // guarded by lock_
   std::atomic<std::size_t> pending_{0};                         // written under lock_
   std::uint64_t sleep_until_ = UINT64_MAX;  // guarded by lock_: tick the thread sleeps until
+  // The cached now (essay): all guarded by lock_, written by the timer thread once per tick.
+  bool ticking_ = false;                     // the thread wakes every tick; cached_ns_ is fresh
+  bool tick_requested_ = false;              // a schedule read the clock: start ticking
+  std::int64_t cached_ns_ = 0;               // the thread's clock reading at its last tick
+  std::uint64_t cached_tick_ = 0;            // the tick at which ticking_ was last decided
+  std::size_t staged_since_tick_ = 0;        // schedules that used cached_ns_ since that tick
+  Continuation* staged_ = nullptr;           // entries armed from cached_ns_, not yet in a slot
   std::array<std::uint64_t, k_levels * k_words> occupied_{};    // guarded by lock_
   alignas(64) std::array<Continuation*, k_heads> heads_{};      // guarded by lock_
 
