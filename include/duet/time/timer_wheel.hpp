@@ -30,7 +30,8 @@
 // the entry is embedded in the object that waits (the delay's task state, the
 // CancellationTokenSource). The lines each operation touches, beside the wheel's own hot fields
 // and list heads (a few KiB that stay cached):
-//   schedule   the entry, and the lane's old head (the entry linked there last: usually cached);
+//   schedule   the entry, and the lane's old head (the entry linked there last: usually cached)
+//              — or, while the thread ticks, the staged list's head ("The cached now");
 //   cancel     the entry and its two list neighbours (independent loads: their misses overlap);
 //   expiry     every entry of the slot once. A lane is a chain of dependent loads, so a walk of
 //              one list would wait for one miss per entry; poll() walks the four lanes of a slot
@@ -78,6 +79,25 @@
 // queue, would save it on the caller's side but would make cancel() asynchronous — it could no
 // longer say whether it won against the expiry, which delay() and CancellationTokenSource rely
 // on (case 2 below) — so the wheel stays a locked structure.)
+//
+// The cached now
+// --------------
+// On a real-time clock, schedule() does not read the clock while the wheel is busy. A schedule
+// that finds the wheel idle reads it (as before) and asks the timer thread to *tick*: the thread
+// then wakes at every tick boundary, reads the clock once, and publishes that reading
+// (cached_ns_, under the lock). Each following schedule() computes its deadline from the cached
+// reading — no clock read, no wake-up — and pushes the entry onto a staged list (staged_, linked
+// with the same next/pprev_ fields, so cancel() unlinks a staged entry like any other). At its
+// next tick the thread drains the staged list before publishing a new reading: every staged entry
+// was armed at some instant between the cached reading and now, so the thread adds the reading's
+// age (now - cached_ns_, rounded up to ticks) to its deadline before filing it into its slot. A
+// timer is therefore never early, even when the thread itself ran late, and at most one tick
+// later than an exact reading would make it (plus that lateness). The thread stops ticking after
+// a whole tick in which no schedule used the cache; the next schedule reads the clock again.
+// Costs: while busy, one wake-up per millisecond for the thread, and one more touch of each
+// staged entry (by the thread, not the caller); a timer armed and canceled within one tick never
+// reaches a slot. next_deadline() does not see staged entries (they exist only while the thread
+// ticks). A self-driving clock (ManualClock) is exact and cheap to read: its wheels never stage.
 //
 // Races between cancel and expiry, and how each is resolved
 // ---------------------------------------------------------
