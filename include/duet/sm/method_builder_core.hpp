@@ -32,8 +32,12 @@
 // References. A new box starts with two references: one held by the builder left in the caller's
 // (moved-from) state machine, released when that struct is destroyed — it is what task() hands
 // out after start() returns — and one "running" reference released when the method completes.
-// Each resumption holds a third for its duration, so completing the task inside move_next() can
-// never free the machine that is still executing.
+// The running reference is released by the resumption (MethodBuilderCore::step_task_box) in
+// which the method completes, after move_next() returned, so completing the task inside
+// move_next() can never free the machine that is still executing, and a resumption takes no
+// reference of its own (two atomic operations fewer per resumption). The builder tells the step
+// that the method completed through a per-thread slot (completed_in_step), saved and restored by
+// every step, so inline continuations that run nested steps do not disturb it.
 //
 // Context flow. start() saves the caller's ExecutionContext and SynchronizationContext and
 // restores both when move_next() returns, so nothing the method sets leaks to its caller. Each
@@ -79,6 +83,12 @@ concept AsyncStateMachine = std::is_move_constructible_v<SM> && requires(SM& sm)
 namespace detail {
 
 [[noreturn]] void throw_task_before_start();
+
+// exchange_completed_in_step(state) — the calling thread's "a method completed in the running
+// step" slot (src/sm/method_builder_core.cpp): stores `state`, returns the previous value. Set by
+// AsyncTaskMethodBuilder when the boxed method completes; read by step_task_box. Non-inlined:
+// the thread-local's address is never kept.
+const void* exchange_completed_in_step(const void* state) noexcept;
 
 // relocate(field, from, to) — the address in `to` of the member of `from` at `field`; `field`
 // itself when it is not inside `from` (a local awaiter, as Roslyn passes).
@@ -198,6 +208,27 @@ struct MethodBuilderCore {
     box.release();
   }
 
+  // step_task_box(box) — step() for AsyncStateMachineBox, whose builder leaves the running
+  // reference to the step ("References"): no reference is taken for the resumption; when the
+  // method completed in it (the builder or the fault marked completed_in_step), the running
+  // reference is released after move_next() returned. The box is not touched after a
+  // move_next() that suspended: another thread may already be resuming it.
+  template <class Box>
+  static void step_task_box(Box& box) noexcept {
+    const void* const self = static_cast<const TaskStateBase*>(&box);
+    const void* const outer = exchange_completed_in_step(nullptr);
+    try {
+      box.machine().move_next();
+    } catch (...) {
+      if (box.fault(std::current_exception())) {
+        exchange_completed_in_step(self);
+      } else {
+        report_unhandled_exception(std::current_exception());
+      }
+    }
+    if (exchange_completed_in_step(outer) == self) box.release();  // the running reference
+  }
+
   // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:
   // suspend() returns false and the builder faults it with std::bad_alloc).
   template <class Box>
@@ -291,17 +322,17 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
   }
 
   // move_next() — one resumption (what .NET's IAsyncStateMachine.MoveNext does on a box).
-  void move_next() noexcept { MethodBuilderCore::step(*this); }
+  void move_next() noexcept { MethodBuilderCore::step_task_box(*this); }
 
   SM& machine() noexcept { return machine_; }
-  // fault(e) — MethodBuilderCore::step's fault: completes the task with `e`.
+  // fault(e) — MethodBuilderCore::step_task_box's fault: completes the task with `e`.
   bool fault(std::exception_ptr e) noexcept { return this->try_complete_exception(std::move(e)); }
 
  private:
   // Cast through a reference: a pointer static_cast to a base at a non-zero offset carries a null
   // check that g++ 12 -O2 reports as -Wnull-dereference / -Wstringop-overflow in user code.
   static void resume(Continuation* c) noexcept {
-    MethodBuilderCore::step(static_cast<AsyncStateMachineBox&>(*c));
+    MethodBuilderCore::step_task_box(static_cast<AsyncStateMachineBox&>(*c));
   }
 
   SM machine_;
@@ -380,8 +411,12 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
     }
   }
 
+  // release_running() — the method completed: in the box, the step that runs it releases the
+  // running reference once move_next() returned ("References"); tell it.
   void release_running() noexcept {
-    if (ref_.in_box()) ref_.get()->release();
+    if (ref_.in_box()) {
+      detail::exchange_completed_in_step(static_cast<const detail::TaskStateBase*>(ref_.get()));
+    }
   }
 
   detail::BoxRef<detail::TaskState<T>> ref_;
