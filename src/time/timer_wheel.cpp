@@ -238,19 +238,21 @@ void TimerWheel::throw_already_scheduled() {
 }
 
 void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
-  check_due(due);
-  lock();
-  if (entry.pprev_ != nullptr) [[unlikely]] {
+  if (!self_driven_) {  // a self-driving clock is exact and cheap: it never stages
+    check_due(due);
+    lock();
+    if (entry.pprev_ != nullptr) [[unlikely]] {
+      unlock();
+      throw_already_scheduled();
+    }
+    if (ticking_) {  // the fast path: no clock read, no wake-up (essay: "The cached now")
+      stage(entry, due);
+      pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      unlock();
+      return;
+    }
     unlock();
-    throw_already_scheduled();
   }
-  if (ticking_) {  // the fast path: no clock read, no wake-up (essay: "The cached now")
-    stage(entry, due);
-    pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    unlock();
-    return;
-  }
-  unlock();
   const std::uint64_t when = deadline_tick(due);
   bool wake = false;
   lock();
@@ -299,19 +301,21 @@ void TimerWheel::wake_thread() {
 }
 
 bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
-  check_due(due);
-  lock();
-  if (entry.pprev_ == nullptr) {
+  if (!self_driven_) {
+    check_due(due);
+    lock();
+    if (entry.pprev_ == nullptr) {
+      unlock();
+      return false;
+    }
+    if (ticking_) {
+      unlink(entry);
+      stage(entry, due);
+      unlock();
+      return true;
+    }
     unlock();
-    return false;
   }
-  if (ticking_) {
-    unlink(entry);
-    stage(entry, due);
-    unlock();
-    return true;
-  }
-  unlock();
   const std::uint64_t when = deadline_tick(due);
   bool wake = false;
   lock();
