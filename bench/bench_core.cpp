@@ -36,6 +36,7 @@
 #include <boost/lockfree/queue.hpp>
 
 #include "bench_util.hpp"
+#include "suspend_once_machine.hpp"
 #include "duet/duet.hpp"
 
 namespace {
@@ -267,42 +268,10 @@ BENCHMARK(SyncCompletion_baseline_noinline_call)->Name("SyncCompletion/baseline_
 // SuspendResume
 // ---------------------------------------------------------------------------------------------
 
-// SuspendOnceMachine — `async Task<int> F(Task<int> t) { return await t + 1; }` awaited on an
-// incomplete task: boxes at the await, resumes inline when the source completes.
-struct SuspendOnceMachine {
-  int state_ = -1;
-  duet::AsyncTaskMethodBuilder<int> builder_;
-  duet::Task<int> source_;
-  duet::TaskAwaiter<int> awaiter_;
-
-  void move_next() {
-    const int num = state_;
-    int result = 0;
-    try {
-      duet::TaskAwaiter<int> awaiter;
-      if (num != 0) {
-        awaiter = duet::get_awaiter(std::move(source_));
-        if (!awaiter.is_completed()) {
-          state_ = 0;
-          awaiter_ = awaiter;
-          builder_.await_unsafe_on_completed(awaiter, *this);
-          return;
-        }
-      } else {
-        awaiter = std::move(awaiter_);
-        awaiter_ = {};
-        state_ = -1;
-      }
-      result = awaiter.get_result() + 1;
-    } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
-      return;
-    }
-    state_ = -2;
-    builder_.set_result(result);
-  }
-};
+// SuspendOnceMachine (tests/support/suspend_once_machine.hpp) — `async Task<int> F(Task<int> t)
+// { return await t + 1; }` awaited on an incomplete task: boxes at the await, resumes inline when
+// the source completes.
+using duet::testing::SuspendOnceMachine;
 
 void SuspendResume_explicit_tcs(benchmark::State& state) {
   std::int64_t sum = 0;

@@ -1,5 +1,5 @@
-// method_builder_core.cpp — the cold paths of the builders and of the DSL: the messages of their
-// misuse errors.
+// method_builder_core.cpp — the builders' per-thread step slot, and the cold paths of the builders
+// and of the DSL: the messages of their misuse errors.
 #include "duet/sm/method_builder_core.hpp"
 
 #include <string>
@@ -8,6 +8,16 @@
 #include "duet/sm/dsl.hpp"
 
 namespace duet::detail {
+
+namespace {
+thread_local const void* t_completed_in_step = nullptr;
+}  // namespace
+
+const void* exchange_completed_in_step(const void* state) noexcept {
+  const void* const previous = t_completed_in_step;
+  t_completed_in_step = state;
+  return previous;
+}
 
 void throw_task_before_start() {
   throw InvalidOperationError(

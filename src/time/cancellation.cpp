@@ -71,7 +71,7 @@ void CancellationState::cancel() {
   lock();
   TimerWheel* wheel = std::exchange(timer_wheel_, nullptr);
   unlock();
-  if (wheel && wheel->cancel(timer_)) release();  // the timer's reference
+  if (wheel && wheel->cancel(*timer_)) release();  // the timer's reference
 
   std::vector<std::exception_ptr> errors;
   std::exception_ptr lost;  // a callback's exception that could not be recorded (no memory)
@@ -114,16 +114,24 @@ void CancellationState::cancel_after(TimerWheel& wheel, std::chrono::nanoseconds
         "CancellationTokenSource::cancel_after: the delay must be between 0 and "
         "TimerWheel::k_max_delay; got " + std::to_string(due.count()) + " ns");
   }
+  // The timer is allocated on the first cancel_after (a source that never uses one does not
+  // carry its 72 bytes), outside the spin lock; a racing first call's spare is dropped.
+  lock();
+  const bool need_timer = !timer_;
+  unlock();
+  std::unique_ptr<Timer> fresh;
+  if (need_timer) fresh = std::make_unique<Timer>();
   // The state lock is held across the wheel calls (lock order: state, then wheel; the wheel
   // never calls back into us while holding its lock), so arming and re-arming are atomic with
   // respect to cancel(), dispose() and a firing timer.
   lock();
+  if (!timer_) timer_ = std::move(fresh);
   if (is_cancellation_requested() || disposed_) {
     unlock();
     return;
   }
   if (timer_wheel_) {
-    if (!timer_wheel_->cancel(timer_)) {
+    if (!timer_wheel_->cancel(*timer_)) {
       // The previous timer is firing right now (essay case 2): it cancels the source anyway.
       unlock();
       return;
@@ -132,10 +140,10 @@ void CancellationState::cancel_after(TimerWheel& wheel, std::chrono::nanoseconds
   } else {
     add_ref();  // the armed timer keeps the state alive until on_timer or a successful cancel
   }
-  timer_.owner = this;
-  timer_.invoke = &CancellationState::on_timer;
+  timer_->owner = this;
+  timer_->invoke = &CancellationState::on_timer;
   timer_wheel_ = &wheel;
-  wheel.schedule(timer_, due);  // cannot throw: due was validated, the entry is unlinked
+  wheel.schedule(*timer_, due);  // cannot throw: due was validated, the entry is unlinked
   unlock();
 }
 
@@ -175,7 +183,7 @@ void CancellationState::dispose() noexcept {
   disposed_ = true;
   TimerWheel* wheel = std::exchange(timer_wheel_, nullptr);
   unlock();
-  if (wheel && wheel->cancel(timer_)) release();
+  if (wheel && wheel->cancel(*timer_)) release();
   // Unregister from parents (waits for a parent callback that is canceling us right now).
   linked_.reset();
 }

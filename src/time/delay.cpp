@@ -21,11 +21,9 @@ namespace {
 
 class DelayState final : public TaskState<void>, public TimerEntry, public CancellationCallbackNode {
  public:
-  DelayState(TimerWheel& wheel, const CancellationToken& token, bool infinite)
-      : TaskState<void>(infinite && !token.can_be_canceled() ? 1 : 2),
-        wheel_(wheel),
-        token_(token),
-        infinite_(infinite) {
+  // wheel — null for an infinite delay (no timer is armed).
+  DelayState(TimerWheel* wheel, const CancellationToken& token)
+      : TaskState<void>(!wheel && !token.can_be_canceled() ? 1 : 2), wheel_(wheel), token_(token) {
     TimerEntry::invoke = &DelayState::on_expired;
     TimerEntry::owner = this;
     CancellationCallbackNode::invoke = &DelayState::on_canceled;
@@ -41,19 +39,20 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
         release();  // the timer reference: no timer will be armed
         return;
       }
-      registered_ = true;
     }
-    if (infinite_) return;
-    wheel_.schedule(*this, d);
+    if (!wheel_) return;  // infinite
+    wheel_->schedule(*this, d);
     // The callback may have claimed the task before the entry was linked (its cancel missed):
     // stop it now. The wheel's lock orders the two cancels: exactly one unlinks.
-    if (is_claimed() && wheel_.cancel(*this)) release();
+    if (is_claimed() && wheel_->cancel(*this)) release();
   }
 
  private:
   static void on_expired(Continuation* c) noexcept {
     DelayState* self = &static_cast<DelayState&>(static_cast<TimerEntry&>(*c));
-    if (self->registered_) self->token_.state()->unregister_node(*self);
+    // Registered: a timer is armed only after a successful registration (start()), so an expiry
+    // implies the node is registered whenever the token can be canceled.
+    if (self->token_.can_be_canceled()) self->token_.state()->unregister_node(*self);
     if (self->abandoned()) {
       self->try_complete_exception(canceled_error(
           "delay: the TimerWheel running this delay was destroyed before it elapsed"));
@@ -70,15 +69,15 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     // us in unregister_node). Remove the entry in O(1) BEFORE publishing the cancellation, so no
     // observer sees a canceled delay whose timer is still registered. If the wheel already took
     // the entry, the expiry releases instead.
-    const bool unlinked = self->infinite_ || self->wheel_.cancel(*self);
+    const bool unlinked = !self->wheel_ || self->wheel_->cancel(*self);
     self->complete_exception_claimed(canceled_error(self->token_));
     if (unlinked) self->release();
   }
 
-  TimerWheel& wheel_;
+  // Two words: no flags beside them ("infinite" is a null wheel; "registered" is implied by an
+  // expiry, see on_expired), so the pending delay stays small (docs/design.md, "Layout").
+  TimerWheel* wheel_;
   CancellationToken token_;
-  bool infinite_;
-  bool registered_ = false;  // written in start() before the timer is armed
 };
 
 }  // namespace
@@ -97,7 +96,7 @@ Task<> delay(TimerWheel& wheel, std::chrono::nanoseconds d, const CancellationTo
   }
   if (token.is_cancellation_requested()) return detail::canceled_task<void>(token);
   if (d == std::chrono::nanoseconds::zero()) return completed_task();
-  auto* s = new detail::DelayState(wheel, token, infinite);
+  auto* s = new detail::DelayState(infinite ? nullptr : &wheel, token);
   Task<> task = detail::adopt_task(static_cast<detail::TaskState<void>*>(s));
   s->start(d);
   return task;

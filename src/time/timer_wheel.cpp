@@ -119,7 +119,7 @@ TimerWheel::~TimerWheel() {
   // Abandon what is left (essay, case 6).
   Continuation* list = nullptr;
   lock();
-  for (Continuation*& head : heads_) {
+  auto abandon_all = [&list](Continuation*& head) {
     while (Continuation* c = head) {
       auto* e = static_cast<TimerEntry*>(c);
       head = c->next;
@@ -128,7 +128,9 @@ TimerWheel::~TimerWheel() {
       c->next = list;
       list = c;
     }
-  }
+  };
+  abandon_all(staged_);
+  for (Continuation*& head : heads_) abandon_all(head);
   occupied_ = {};
   pending_.store(0, std::memory_order_relaxed);
   unlock();
@@ -203,26 +205,66 @@ std::optional<TimerWheel::Expiration> TimerWheel::next_expiration() const noexce
   return std::nullopt;
 }
 
-std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
+void TimerWheel::check_due(std::chrono::nanoseconds due) {
   if (due < std::chrono::nanoseconds::zero() || due > k_max_delay) [[unlikely]] {
     throw ArgumentError(
         "TimerWheel::schedule: the due time must be between 0 and TimerWheel::k_max_delay "
         "(about 2.18 years); got " + std::to_string(due.count()) + " ns");
   }
+}
+
+std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
+  check_due(due);
   const auto deadline_ns =
       static_cast<std::uint64_t>(std::max<std::int64_t>(0, (clock_.now() + due).count()));
   return (deadline_ns + k_tick_ns - 1) / k_tick_ns;  // round up: never early
 }
 
+[[gnu::always_inline]] inline void TimerWheel::stage(TimerEntry& e, std::chrono::nanoseconds due) noexcept {
+  // Relative to the thread's cached reading, rounded up; drain_staged() adds the cache's age.
+  const auto deadline_ns = static_cast<std::uint64_t>(cached_ns_ + due.count());
+  e.when_ = (deadline_ns + k_tick_ns - 1) / k_tick_ns;  // also clears the abandoned bit
+  e.next = staged_;
+  if (staged_) static_cast<TimerEntry*>(staged_)->pprev_ = &e.next;
+  e.pprev_ = &staged_;
+  staged_ = &e;
+  ++staged_since_tick_;
+}
+
+void TimerWheel::throw_already_scheduled() {
+  throw InvalidOperationError(
+      "TimerWheel::schedule: this TimerEntry is already scheduled; cancel() it first (an entry "
+      "whose cancel() returned false must not be scheduled again until its expiry has run)");
+}
+
 void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
+  if (!self_driven_) {  // a self-driving clock is exact and cheap: it never stages
+    check_due(due);
+    lock();
+    if (entry.pprev_ != nullptr) [[unlikely]] {
+      unlock();
+      throw_already_scheduled();
+    }
+    if (ticking_) {  // the fast path: no clock read, no wake-up (essay: "The cached now")
+      stage(entry, due);
+      pending_.store(pending_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      unlock();
+      return;
+    }
+    unlock();
+  }
   const std::uint64_t when = deadline_tick(due);
   bool wake = false;
   lock();
   if (entry.pprev_ != nullptr) [[unlikely]] {
     unlock();
-    throw InvalidOperationError(
-        "TimerWheel::schedule: this TimerEntry is already scheduled; cancel() it first (an entry "
-        "whose cancel() returned false must not be scheduled again until its expiry has run)");
+    throw_already_scheduled();
+  }
+  if (!self_driven_ && !tick_requested_) {
+    // A real-time wheel that is not ticking: ask the thread to start, so the schedules that
+    // follow this one use its cached reading instead of the clock.
+    tick_requested_ = true;
+    wake = true;
   }
   entry.when_ = when;  // also clears the abandoned bit
   const std::size_t pending = pending_.load(std::memory_order_relaxed);
@@ -236,6 +278,7 @@ void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
     unlock();
     entry.next = nullptr;
     scheduler_.post(entry);
+    if (wake) wake_thread();
     return;
   }
   link(entry);
@@ -258,6 +301,21 @@ void TimerWheel::wake_thread() {
 }
 
 bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
+  if (!self_driven_) {
+    check_due(due);
+    lock();
+    if (entry.pprev_ == nullptr) {
+      unlock();
+      return false;
+    }
+    if (ticking_) {
+      unlink(entry);
+      stage(entry, due);
+      unlock();
+      return true;
+    }
+    unlock();
+  }
   const std::uint64_t when = deadline_tick(due);
   bool wake = false;
   lock();
@@ -342,12 +400,57 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
   return fired_tail;
 }
 
-void TimerWheel::poll() noexcept {
-  const std::uint64_t now = to_tick_floor(clock_.now());
+void TimerWheel::poll() noexcept { poll_at(clock_.now(), false); }
+
+Continuation** TimerWheel::drain_staged(std::int64_t now_ns, Continuation** fired_tail,
+                                        std::size_t& fired) noexcept {
+  // Every staged entry's deadline was computed from cached_ns_ (it cannot change while entries
+  // are staged: the thread publishes a new reading only here, right after draining). The entry
+  // was scheduled at some instant in [cached_ns_, now_ns]; adding the cache's age, rounded up to
+  // whole ticks, makes the deadline at least `due` after that instant: never early, at most one
+  // tick (plus the thread's own lateness) late.
+  const std::int64_t age = std::max<std::int64_t>(0, now_ns - cached_ns_);
+  const std::uint64_t shift = (static_cast<std::uint64_t>(age) + k_tick_ns - 1) / k_tick_ns;
+  while (Continuation* c = staged_) {
+    auto* e = static_cast<TimerEntry*>(c);
+    staged_ = c->next;
+    e->when_ += shift;
+    if (e->when_ <= elapsed_) {
+      e->pprev_ = nullptr;
+      c->next = nullptr;
+      *fired_tail = c;
+      fired_tail = &c->next;
+      ++fired;
+    } else {
+      link(*e);
+    }
+  }
+  return fired_tail;
+}
+
+void TimerWheel::poll_at(Clock::duration now_time, bool from_thread) noexcept {
+  const std::uint64_t now = to_tick_floor(now_time);
   Continuation* fired_list = nullptr;
   Continuation** tail = &fired_list;
   std::size_t fired = 0;
   lock();
+  if (staged_) tail = drain_staged(now_time.count(), tail, fired);
+  if (from_thread && !self_driven_) {
+    // Publish this reading (every staged entry was just drained: none refers to the old one).
+    // Start ticking when a schedule asked; stop once a whole tick passed in which no schedule
+    // used the cached reading. A wake-up within the same tick decides nothing.
+    cached_ns_ = now_time.count();
+    if (tick_requested_) {
+      ticking_ = true;
+      tick_requested_ = false;
+      staged_since_tick_ = 0;
+      cached_tick_ = now;
+    } else if (now > cached_tick_) {
+      ticking_ = staged_since_tick_ != 0;
+      staged_since_tick_ = 0;
+      cached_tick_ = now;
+    }
+  }
   while (auto exp = next_expiration()) {
     if (exp->deadline > now) break;
     tail = expire_slot(*exp, tail, fired);
@@ -384,11 +487,15 @@ void TimerWheel::ensure_thread() {
 
 void TimerWheel::thread_main() {
   for (;;) {
-    poll();
+    const Clock::duration now = clock_.now();  // the thread's one clock read per tick
+    poll_at(now, true);
     std::uint64_t target;
     lock();
     auto exp = next_expiration();
     target = exp ? exp->deadline : UINT64_MAX;
+    // Ticking: wake at the next tick boundary to publish a fresh reading and drain the staged
+    // entries, whatever the next deadline.
+    if (ticking_) target = std::min(target, to_tick_floor(now) + 1);
     sleep_until_ = target;  // published under lock_: schedule() compares against it
     unlock();
 

@@ -22,6 +22,7 @@
 
 #include "alloc_counter.hpp"
 #include "duet_fixture.hpp"
+#include "suspend_once_machine.hpp"
 
 namespace {
 
@@ -240,6 +241,38 @@ TEST_F(BuilderTest, TaskIntMethodOverCompletedAwaitsAllocatesOnlyItsResultState)
   }
   EXPECT_EQ(probe.move_next_calls.load(), 1);
   EXPECT_EQ(t.result(), 3);
+}
+
+// The box of a suspended Task<int> method with one awaiter fits 128 bytes (issue 15 item 4).
+// The parts, so that a regression names the part that grew: TaskState<int> keeps its int in
+// TaskStateBase's tail padding; the builder and the awaiter are one word each (flags packed into
+// the pointer); the box carries no IAsyncStateMachine vtable pointer.
+static_assert(sizeof(duet::detail::TaskState<int>) == 40, "TaskState<int>: int in the tail padding");
+static_assert(sizeof(AsyncTaskMethodBuilder<int>) == sizeof(void*), "a builder is one word");
+static_assert(sizeof(TaskAwaiter<int>) == sizeof(void*), "a TaskAwaiter is one word");
+static_assert(sizeof(duet::testing::SuspendOnceMachine) == 32, "int state + builder + task + awaiter");
+static_assert(sizeof(duet::testing::SuspendOnceBox) <= 128,
+              "the box of a suspended Task<int> method with one awaiter fits 128 bytes");
+static_assert(sizeof(duet::testing::SuspendOnceBox) ==
+                  sizeof(duet::detail::TaskState<int>) + sizeof(duet::Continuation) +
+                      sizeof(duet::testing::SuspendOnceMachine),
+              "the box is its three parts and no padding or extra pointer");
+
+TEST_F(BuilderTest, ASuspendOnceCallAllocatesOneBoxOfAtMost128Bytes) {
+  TaskCompletionSource<int> tcs;  // created first: its state is not the method's cost
+  Task<int> t;
+  {
+    AllocScope scope;
+    duet::testing::SuspendOnceMachine sm{.state_ = -1, .builder_ = {}, .source_ = tcs.task(), .awaiter_ = {}};
+    sm.builder_.start(sm);
+    t = sm.builder_.task();
+    EXPECT_FALSE(t.is_completed());
+    tcs.set_result(41);
+    EXPECT_EQ(scope.allocations(), 1u);
+    EXPECT_EQ(scope.bytes(), sizeof(duet::testing::SuspendOnceBox));
+    EXPECT_LE(scope.bytes(), 128u);
+  }
+  EXPECT_EQ(t.result(), 42);
 }
 
 TEST_F(BuilderTest, ACallThatSuspendsOnceAllocatesExactlyOneBox) {

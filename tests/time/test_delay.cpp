@@ -3,6 +3,7 @@
 // tests/semantic/test_time_methods.cpp.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,57 @@ TEST_F(DelayTest, OneAllocationTheStateEmbedsTimerAndCallbackNode) {
   EXPECT_EQ(scope.allocations(), 1u);
   clock_.advance(10ms);
   t.wait();
+}
+
+// What a pending delay and the source that cancels it cost in bytes (issue 15 item 5; measured
+// with the counting allocator, so every byte the calls allocate is included). The figures are
+// the layout of docs/design.md ("Layout"): the delay state is TaskState<void> 40 + TimerEntry 64
+// + callback node 40 + wheel and token 16 = 160; a source without cancel_after is 96 (its timer
+// is allocated by the first cancel_after). The bounds pin them so that growth fails here.
+TEST_F(DelayTest, APendingDelayAndItsSourceCostAtMost256Bytes) {
+  std::uint64_t cts_bytes = 0;
+  std::uint64_t delay_bytes = 0;
+  {
+    duet::testing::AllocScope scope;
+    duet::CancellationTokenSource cts;
+    cts_bytes = scope.bytes();
+    EXPECT_EQ(scope.allocations(), 1u);
+    auto t = duet::delay(10ms, cts.token());
+    delay_bytes = scope.bytes() - cts_bytes;
+    EXPECT_EQ(scope.allocations(), 2u);
+    cts.cancel();
+    EXPECT_TRUE(t.is_canceled());
+  }
+  RecordProperty("delay_bytes", static_cast<int>(delay_bytes));
+  RecordProperty("cts_bytes", static_cast<int>(cts_bytes));
+  EXPECT_LE(delay_bytes, 160u) << "a pending delay()";
+  EXPECT_LE(cts_bytes, 96u) << "a CancellationTokenSource without cancel_after";
+  EXPECT_LE(delay_bytes + cts_bytes, 256u) << "a delay() plus a CancellationTokenSource";
+  {
+    duet::testing::AllocScope scope;
+    auto t = duet::delay(10ms);
+    EXPECT_EQ(scope.bytes(), delay_bytes) << "the token does not change the delay's size";
+    clock_.advance(10ms);
+    t.wait();
+  }
+}
+
+TEST_F(DelayTest, CancelAfterAllocatesTheSourcesTimerOnceAndReArmsWithoutAllocating) {
+  duet::CancellationTokenSource cts;
+  auto waiter = duet::delay(duet::k_infinite_timeout, cts.token());  // ends when cts is canceled
+  {
+    duet::testing::AllocScope scope;
+    cts.cancel_after(1h);
+    EXPECT_EQ(scope.allocations(), 1u) << "the first cancel_after allocates the source's timer";
+    cts.cancel_after(2h);
+    cts.cancel_after(5ms);
+    EXPECT_EQ(scope.allocations(), 1u) << "re-arming allocates nothing";
+  }
+  EXPECT_EQ(wheel_->pending(), 1u);
+  clock_.advance(5ms);  // the source's timer fires on the pool and cancels it
+  EXPECT_THROW(waiter.wait(), duet::OperationCanceledError);
+  EXPECT_TRUE(cts.is_cancellation_requested());
+  EXPECT_EQ(wheel_->pending(), 0u);
 }
 
 TEST_F(DelayTest, CancelingRemovesTheTimerAndEndsCanceled) {

@@ -3,8 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -310,6 +312,123 @@ TEST(TimerWheel, SteadyClockThreadFiresEntries) {
   EXPECT_EQ(a.fired.load(), 1);
   EXPECT_EQ(b.fired.load(), 1);
   EXPECT_EQ(canceled.fired.load(), 0);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The cached now (timer_wheel.hpp): on a real-time clock, once the timer thread ticks, schedule()
+// reads no clock; an entry armed from a stale reading is shifted by the reading's age when the
+// thread (or a poll) moves it into the wheel, so it never fires early. The clock below is a
+// real-time clock to the wheel (it gets a timer thread) whose time the test sets; the thread
+// sleeps an hour per "tick", so after its first poll it stays out of the way and the test
+// drives poll() itself.
+namespace {
+
+class SetClock final : public duet::Clock {
+ public:
+  explicit SetClock(std::thread::id counted) : counted_(counted) {}
+  duration now() const noexcept override {
+    if (std::this_thread::get_id() == counted_) reads_.fetch_add(1, std::memory_order_relaxed);
+    return duration(ns_.load(std::memory_order_acquire));
+  }
+  std::chrono::steady_clock::time_point to_steady(duration) const noexcept override {
+    return std::chrono::steady_clock::now() + 1h;
+  }
+  void set(duration t) noexcept { ns_.store(t.count(), std::memory_order_release); }
+  // reads() — clock reads made by the counted thread (the test's), not the timer thread's.
+  int reads() const noexcept { return reads_.load(std::memory_order_relaxed); }
+
+ private:
+  std::thread::id counted_;
+  std::atomic<std::int64_t> ns_{0};
+  mutable std::atomic<int> reads_{0};
+};
+
+struct CachedNowTest : ::testing::Test {
+  SetClock clock{std::this_thread::get_id()};
+  QueueScheduler sched;
+  duet::TimerWheel wheel{clock, sched};
+
+  // start_ticking() — one schedule that reads the clock asks the thread to tick; waits until it
+  // published its reading (progress of another thread, not a time threshold).
+  void start_ticking(duet::TimerEntry& first, std::chrono::nanoseconds due) {
+    wheel.schedule(first, due);
+    for (long spins = 0; !wheel.uses_cached_now(); ++spins) {
+      ASSERT_LT(spins, 100'000'000) << "the timer thread never started ticking";
+      std::this_thread::yield();
+    }
+  }
+};
+
+TEST_F(CachedNowTest, ScheduleAndCancelReadNoClockOnceTheThreadTicks) {
+  Probe first;
+  start_ticking(first, 1h);
+  const int reads = clock.reads();
+  std::vector<Probe> probes(1000);
+  for (auto& p : probes) wheel.schedule(p, 10min);
+  for (auto& p : probes) EXPECT_TRUE(wheel.cancel(p));
+  for (auto& p : probes) wheel.schedule(p, 20min);
+  EXPECT_EQ(clock.reads(), reads) << "schedule() read the clock while the thread was ticking";
+  EXPECT_EQ(wheel.pending(), 1001u);
+  for (auto& p : probes) EXPECT_TRUE(wheel.cancel(p));
+  EXPECT_TRUE(wheel.cancel(first));
+  EXPECT_EQ(wheel.pending(), 0u);
+  EXPECT_EQ(sched.drain(), 0u) << "canceled timers never fire";
+}
+
+TEST_F(CachedNowTest, AnEntryArmedFromAStaleReadingIsShiftedByItsAgeNeverEarly) {
+  Probe first;
+  start_ticking(first, 1h);  // the thread published 0 ms
+  clock.set(5ms);            // the thread is "late": its reading is 5 ms old
+  Probe p;
+  wheel.schedule(p, 10ms);   // armed from 0 ms: due 15 ms at the earliest
+  wheel.poll();              // moves it into the wheel at 5 ms, shifted by 5 ms
+  clock.set(15ms - 1ns);
+  wheel.poll();
+  EXPECT_EQ(sched.drain(), 0u);
+  EXPECT_EQ(p.fired, 0) << "fired before 5 ms + 10 ms";
+  clock.set(15ms);
+  wheel.poll();
+  EXPECT_EQ(sched.drain(), 1u);
+  EXPECT_EQ(p.fired, 1);
+  EXPECT_TRUE(wheel.cancel(first));
+}
+
+TEST_F(CachedNowTest, RescheduleOfAStagedEntryAndAbandonOnDestruction) {
+  Probe first;
+  start_ticking(first, 1h);
+  Probe p;
+  wheel.schedule(p, 1ms);
+  EXPECT_TRUE(wheel.reschedule(p, 50ms));  // re-armed from the cached 0 ms
+  wheel.poll();                              // at 0 ms: the reading's age is 0, no shift
+  clock.set(49ms);
+  wheel.poll();
+  EXPECT_EQ(sched.drain(), 0u);
+  clock.set(50ms);
+  wheel.poll();
+  EXPECT_EQ(sched.drain(), 1u);
+  EXPECT_EQ(p.fired, 1);
+  // A staged entry still waiting when its wheel dies is abandoned, like a linked one.
+  Probe q;
+  wheel.schedule(q, 1s);
+  {
+    auto doomed = std::make_unique<duet::TimerWheel>(clock, sched);
+    Probe r;
+    doomed->schedule(r, 1s);  // not ticking yet: linked; starts the thread
+    for (long spins = 0; !doomed->uses_cached_now(); ++spins) {
+      ASSERT_LT(spins, 100'000'000);
+      std::this_thread::yield();
+    }
+    Probe staged;
+    doomed->schedule(staged, 1s);
+    doomed.reset();
+    EXPECT_EQ(sched.drain(), 2u);
+    EXPECT_TRUE(r.was_abandoned);
+    EXPECT_TRUE(staged.was_abandoned);
+  }
+  EXPECT_TRUE(wheel.cancel(q));
+  EXPECT_TRUE(wheel.cancel(first));
 }
 
 }  // namespace

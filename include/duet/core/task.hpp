@@ -304,6 +304,12 @@ class TaskStateBase {
   bool run_async_ = false;
   bool rethrow_first_inner_ = false;  // see set_rethrow_first_inner()
   mutable std::atomic<bool> observed_{false};
+
+ protected:
+  // taken_ — TaskState<T>::take_result's once-flag for a move-only T. Kept here, in the byte
+  // after the other flags, so that a small result (an int) fits in this class's tail padding:
+  // TaskState<int> is 40 bytes, not 48 ("Layout" in docs/design.md).
+  std::atomic<bool> taken_{false};
 };
 
 // TaskState<T> — TaskStateBase plus storage for the result.
@@ -322,7 +328,6 @@ class TaskState : public TaskStateBase {
       complete_exception_claimed(std::current_exception());
       return true;
     }
-    has_value_ = true;
     end_complete(TaskStatus::ran_to_completion);
     return true;
   }
@@ -354,18 +359,18 @@ class TaskState : public TaskStateBase {
   template <class... Args>
   void complete_value_unshared(Args&&... args) {
     ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
-    has_value_ = true;
     complete_unshared(TaskStatus::ran_to_completion);
   }
 
+  // The value exists exactly when the task ran to completion: both completion paths construct
+  // it before publishing that status, and a constructor that throws faults the task (or, on the
+  // unshared path, leaves it pending). So no separate "has a value" flag is kept.
   ~TaskState() override {
-    if (has_value_) value().~T();
+    if (status() == TaskStatus::ran_to_completion) value().~T();
   }
 
  private:
   alignas(T) unsigned char storage_[sizeof(T)];
-  bool has_value_ = false;
-  std::atomic<bool> taken_{false};
 };
 
 // TaskState<void> — no result.
@@ -416,30 +421,25 @@ class TaskAwaiter {
  public:
   TaskAwaiter() noexcept = default;
   TaskAwaiter(Task<T>&& task, bool continue_on_captured_context) noexcept
-      : state_(std::exchange(task.state_, nullptr)), owns_(true), capture_(continue_on_captured_context) {}
+      : bits_(pack(std::exchange(task.state_, nullptr), true, continue_on_captured_context)) {}
   TaskAwaiter(const Task<T>& task, bool continue_on_captured_context) noexcept
-      : state_(task.state_), owns_(false), capture_(continue_on_captured_context) {}
-  TaskAwaiter(const TaskAwaiter& o) noexcept : state_(o.state_), owns_(o.state_ != nullptr), capture_(o.capture_) {
-    if (state_) state_->add_ref();
+      : bits_(pack(task.state_, false, continue_on_captured_context)) {}
+  TaskAwaiter(const TaskAwaiter& o) noexcept : bits_(pack(o.state(), o.state() != nullptr, o.capture())) {
+    if (state()) state()->add_ref();
   }
-  TaskAwaiter(TaskAwaiter&& o) noexcept
-      : state_(std::exchange(o.state_, nullptr)), owns_(std::exchange(o.owns_, false)), capture_(o.capture_) {}
+  TaskAwaiter(TaskAwaiter&& o) noexcept : bits_(o.bits_) { o.bits_ &= k_capture; }
   // Copy and move assignment in one: `o` is copied or moved in by the constructors above.
   TaskAwaiter& operator=(TaskAwaiter o) noexcept {
     o.swap(*this);
     return *this;
   }
   ~TaskAwaiter() {
-    if (owns_) state_->release();
+    if (owns()) state()->release();
   }
-  void swap(TaskAwaiter& o) noexcept {
-    std::swap(state_, o.state_);
-    std::swap(owns_, o.owns_);
-    std::swap(capture_, o.capture_);
-  }
+  void swap(TaskAwaiter& o) noexcept { std::swap(bits_, o.bits_); }
 
   // is_completed() — true when the task has completed (no suspension needed).
-  bool is_completed() const noexcept { return state_->is_completed(); }
+  bool is_completed() const noexcept { return state()->is_completed(); }
 
   // on_completed(c) — capture the context(s) into `c` and register it on the task.
   void on_completed(Continuation& c) noexcept { register_continuation(c, true); }
@@ -447,21 +447,37 @@ class TaskAwaiter {
   void unsafe_on_completed(Continuation& c) noexcept { register_continuation(c, false); }
 
   // get_result() — the result, or rethrows the task's exception. Precondition: completed.
-  T get_result() { return state_->take_result(); }
+  T get_result() { return state()->take_result(); }
 
  private:
+  // bits_ packs the task state pointer with two flags in its low bits (a TaskState is at least
+  // 8-aligned): k_owns — this awaiter holds a reference; k_capture — resume on the captured
+  // SynchronizationContext. One word instead of three keeps an awaiter field of a state machine,
+  // and so its box, 8 bytes smaller ("Layout" in docs/design.md).
+  static constexpr std::uintptr_t k_owns = 1;
+  static constexpr std::uintptr_t k_capture = 2;
+  static constexpr std::uintptr_t k_flags = k_owns | k_capture;
+  static_assert(alignof(detail::TaskState<T>) > k_flags, "TaskAwaiter packs two flags into the pointer");
+
+  static std::uintptr_t pack(detail::TaskState<T>* s, bool owns, bool capture) noexcept {
+    return reinterpret_cast<std::uintptr_t>(s) | (owns ? k_owns : 0) | (capture ? k_capture : 0);
+  }
+  detail::TaskState<T>* state() const noexcept {
+    return reinterpret_cast<detail::TaskState<T>*>(bits_ & ~k_flags);
+  }
+  bool owns() const noexcept { return (bits_ & k_owns) != 0; }
+  bool capture() const noexcept { return (bits_ & k_capture) != 0; }
+
   void register_continuation(Continuation& c, bool flow) noexcept {
-    if (!owns_) {  // about to outlive the awaiting statement: take our own reference
-      state_->add_ref();
-      owns_ = true;
+    if (!owns()) {  // about to outlive the awaiting statement: take our own reference
+      state()->add_ref();
+      bits_ |= k_owns;
     }
-    detail::capture(c, capture_, flow);
-    state_->add_continuation(c);
+    detail::capture(c, capture(), flow);
+    state()->add_continuation(c);
   }
 
-  detail::TaskState<T>* state_ = nullptr;
-  bool owns_ = false;
-  bool capture_ = true;
+  std::uintptr_t bits_ = k_capture;  // null state, not owned, capture = true
 };
 
 // ConfiguredTaskAwaitable<T> — the result of task.configure_await(b).

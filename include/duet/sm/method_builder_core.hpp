@@ -32,8 +32,12 @@
 // References. A new box starts with two references: one held by the builder left in the caller's
 // (moved-from) state machine, released when that struct is destroyed — it is what task() hands
 // out after start() returns — and one "running" reference released when the method completes.
-// Each resumption holds a third for its duration, so completing the task inside move_next() can
-// never free the machine that is still executing.
+// The running reference is released by the resumption (MethodBuilderCore::step_task_box) in
+// which the method completes, after move_next() returned, so completing the task inside
+// move_next() can never free the machine that is still executing, and a resumption takes no
+// reference of its own (two atomic operations fewer per resumption). The builder tells the step
+// that the method completed through a per-thread slot (completed_in_step), saved and restored by
+// every step, so inline continuations that run nested steps do not disturb it.
 //
 // Context flow. start() saves the caller's ExecutionContext and SynchronizationContext and
 // restores both when move_next() returns, so nothing the method sets leaks to its caller. Each
@@ -44,6 +48,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <new>
@@ -57,9 +62,9 @@
 
 namespace duet {
 
-// IAsyncStateMachine — .NET's interface, implemented by every box. User state machines need not
-// derive from it: the builders are templates and call move_next() directly (see
-// AsyncStateMachine).
+// IAsyncStateMachine — .NET's interface. A user's state machine may implement it; none needs to:
+// the builders are templates and call move_next() directly (see AsyncStateMachine). The Task box
+// (AsyncStateMachineBox) does not implement it, to save a vtable pointer per box.
 class IAsyncStateMachine {
  public:
   // move_next() — runs the method from its current state to the next suspension or the end.
@@ -78,6 +83,12 @@ concept AsyncStateMachine = std::is_move_constructible_v<SM> && requires(SM& sm)
 namespace detail {
 
 [[noreturn]] void throw_task_before_start();
+
+// exchange_completed_in_step(state) — the calling thread's "a method completed in the running
+// step" slot (src/sm/method_builder_core.cpp): stores `state`, returns the previous value. Set by
+// AsyncTaskMethodBuilder when the boxed method completes; read by step_task_box. Non-inlined:
+// the thread-local's address is never kept.
+const void* exchange_completed_in_step(const void* state) noexcept;
 
 // relocate(field, from, to) — the address in `to` of the member of `from` at `field`; `field`
 // itself when it is not inside `from` (a local awaiter, as Roslyn passes).
@@ -98,32 +109,34 @@ template <class State>
 class BoxRef {
  public:
   BoxRef() noexcept = default;
-  BoxRef(BoxRef&& o) noexcept : state_(o.state_), in_box_(o.state_ != nullptr) {}
+  BoxRef(BoxRef&& o) noexcept : bits_((o.bits_ & ~k_flags) | (o.get() ? k_in_box : 0)) {}
   BoxRef& operator=(BoxRef&&) = delete;
   ~BoxRef() {
-    if (owns_) state_->release();
+    if (owns()) get()->release();
   }
 
-  State* get() const noexcept { return state_; }
+  State* get() const noexcept { return reinterpret_cast<State*>(bits_ & ~k_flags); }
   // in_box() — this builder is the copy inside the box (the method is running there).
-  bool in_box() const noexcept { return in_box_; }
+  bool in_box() const noexcept { return (bits_ & k_in_box) != 0; }
   // owns() — this builder holds the starter's reference.
-  bool owns() const noexcept { return owns_; }
+  bool owns() const noexcept { return (bits_ & k_owns) != 0; }
   // adopt(s) — points at `s` and owns one of its references. A box is adopted *before* the
   // machine is moved into it, so the boxed copy of the builder inherits the address.
-  void adopt(State* s) noexcept {
-    state_ = s;
-    owns_ = true;
-  }
+  void adopt(State* s) noexcept { bits_ = reinterpret_cast<std::uintptr_t>(s) | (bits_ & k_in_box) | k_owns; }
   // borrow(s) — points at `s` without a reference (the immortal completed Task<>).
-  void borrow(State* s) noexcept { state_ = s; }
+  void borrow(State* s) noexcept { bits_ = reinterpret_cast<std::uintptr_t>(s) | (bits_ & k_flags); }
   // disown() — the reference was handed on (to the ValueTask task() returned).
-  void disown() noexcept { owns_ = false; }
+  void disown() noexcept { bits_ &= ~k_owns; }
 
  private:
-  State* state_ = nullptr;
-  bool owns_ = false;
-  bool in_box_ = false;
+  // One word: the state pointer with the two flags in its low bits (a task state is at least
+  // 8-aligned), so a builder field costs a state machine — and its box — 8 bytes, not 16.
+  static constexpr std::uintptr_t k_owns = 1;
+  static constexpr std::uintptr_t k_in_box = 2;
+  static constexpr std::uintptr_t k_flags = k_owns | k_in_box;
+  static_assert(alignof(State) > k_flags, "BoxRef packs two flags into the pointer");
+
+  std::uintptr_t bits_ = 0;
 };
 
 // MethodBuilderCore — the three steps every builder takes the same way.
@@ -212,6 +225,27 @@ struct MethodBuilderCore {
     }
   }
 
+  // step_task_box(box) — step() for AsyncStateMachineBox, whose builder leaves the running
+  // reference to the step ("References"): no reference is taken for the resumption; when the
+  // method completed in it (the builder or the fault marked completed_in_step), the running
+  // reference is released after move_next() returned. The box is not touched after a
+  // move_next() that suspended: another thread may already be resuming it.
+  template <class Box>
+  static void step_task_box(Box& box) noexcept {
+    const void* const self = static_cast<const TaskStateBase*>(&box);
+    const void* const outer = exchange_completed_in_step(nullptr);
+    try {
+      box.machine().move_next();
+    } catch (...) {
+      if (box.fault(std::current_exception())) {
+        exchange_completed_in_step(self);
+      } else {
+        report_unhandled_exception(std::current_exception());
+      }
+    }
+    if (exchange_completed_in_step(outer) == self) box.release();  // the running reference
+  }
+
   // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:
   // suspend() returns false and the builder faults it with std::bad_alloc).
   template <class Box>
@@ -292,9 +326,14 @@ class OutOfMemoryState final : public TaskState<T> {
 };
 
 // AsyncStateMachineBox<SM, T> — the heap home of a suspended state machine: task state,
-// resumption node and the machine itself in one allocation.
+// resumption node and the machine itself in one allocation. Its layout, for a Task<int> method
+// whose machine is {int state, builder, one Task<int> parameter, one TaskAwaiter<int>} (the
+// suspend-once benchmark's), is 120 bytes: TaskState<int> 40 (the int sits in the tail padding
+// of TaskStateBase), Continuation 48, machine 32 (builder and awaiter are one word each).
+// tests/core/test_builder.cpp static_asserts it. The box does not derive from IAsyncStateMachine:
+// nothing calls through that interface, and its vtable pointer cost 8 bytes per box.
 template <class SM, class T>
-class AsyncStateMachineBox final : public TaskState<T>, public Continuation, public IAsyncStateMachine {
+class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
  public:
   explicit AsyncStateMachineBox(SM&& sm) : TaskState<T>(2), machine_(std::move(sm)) {
     this->invoke = &AsyncStateMachineBox::resume;
@@ -313,18 +352,18 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation, pub
     return box;
   }
 
-  void move_next() override { MethodBuilderCore::step(*this); }
-  void set_state_machine(IAsyncStateMachine&) override {}
+  // move_next() — one resumption (what .NET's IAsyncStateMachine.MoveNext does on a box).
+  void move_next() noexcept { MethodBuilderCore::step_task_box(*this); }
 
   SM& machine() noexcept { return machine_; }
-  // fault(e) — MethodBuilderCore::step's fault: completes the task with `e`.
+  // fault(e) — MethodBuilderCore::step_task_box's fault: completes the task with `e`.
   bool fault(std::exception_ptr e) noexcept { return this->try_complete_exception(std::move(e)); }
 
  private:
   // Cast through a reference: a pointer static_cast to a base at a non-zero offset carries a null
   // check that g++ 12 -O2 reports as -Wnull-dereference / -Wstringop-overflow in user code.
   static void resume(Continuation* c) noexcept {
-    MethodBuilderCore::step(static_cast<AsyncStateMachineBox&>(*c));
+    MethodBuilderCore::step_task_box(static_cast<AsyncStateMachineBox&>(*c));
   }
 
   SM machine_;
@@ -400,8 +439,12 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
   detail::BoxRef<detail::TaskState<T>>& box_ref() noexcept { return ref_; }
   void fault_out_of_memory() noexcept { ref_.borrow(detail::OutOfMemoryState<T>::get()); }
 
+  // release_running() — the method completed: in the box, the step that runs it releases the
+  // running reference once move_next() returned ("References"); tell it.
   void release_running() noexcept {
-    if (ref_.in_box()) ref_.get()->release();
+    if (ref_.in_box()) {
+      detail::exchange_completed_in_step(static_cast<const detail::TaskStateBase*>(ref_.get()));
+    }
   }
 
   detail::BoxRef<detail::TaskState<T>> ref_;

@@ -119,7 +119,9 @@ class CancellationState final : public CancellationStateBase {
   std::atomic<std::thread::id> executing_thread_{};
   std::atomic<std::uint32_t> executed_{0};               // bumped after each callback (futex)
   CancellationCallbackNode* deferred_destroy_ = nullptr;  // only touched by the canceling thread
-  Timer timer_;
+  // timer_ — cancel_after's timer, allocated by the first cancel_after and kept until the state
+  // dies (the armed timer holds a reference to the state). Guarded by the lock.
+  std::unique_ptr<Timer> timer_;
   // timer_wheel_ — the wheel timer_ is armed on, or firing from; null when not armed. Guarded by
   // the lock.
   TimerWheel* timer_wheel_ = nullptr;
@@ -281,6 +283,8 @@ class CancellationTokenSource {
 
   // cancel_after(d) — cancels after `d` on TimerWheel::current() (or `wheel`); a later call
   // re-arms the timer. No-op once canceled. d must be >= 0 (0 cancels on the pool at once).
+  // The first call allocates the source's timer (72 bytes; a source that never calls it does
+  // not carry one); re-arming allocates nothing.
   template <class Rep, class Period>
   void cancel_after(std::chrono::duration<Rep, Period> d) {
     cancel_after(TimerWheel::current(), d);

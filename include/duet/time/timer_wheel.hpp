@@ -30,7 +30,8 @@
 // the entry is embedded in the object that waits (the delay's task state, the
 // CancellationTokenSource). The lines each operation touches, beside the wheel's own hot fields
 // and list heads (a few KiB that stay cached):
-//   schedule   the entry, and the lane's old head (the entry linked there last: usually cached);
+//   schedule   the entry, and the lane's old head (the entry linked there last: usually cached)
+//              — or, while the thread ticks, the staged list's head ("The cached now");
 //   cancel     the entry and its two list neighbours (independent loads: their misses overlap);
 //   expiry     every entry of the slot once. A lane is a chain of dependent loads, so a walk of
 //              one list would wait for one miss per entry; poll() walks the four lanes of a slot
@@ -78,6 +79,25 @@
 // queue, would save it on the caller's side but would make cancel() asynchronous — it could no
 // longer say whether it won against the expiry, which delay() and CancellationTokenSource rely
 // on (case 2 below) — so the wheel stays a locked structure.)
+//
+// The cached now
+// --------------
+// On a real-time clock, schedule() does not read the clock while the wheel is busy. A schedule
+// that finds the wheel idle reads it (as before) and asks the timer thread to *tick*: the thread
+// then wakes at every tick boundary, reads the clock once, and publishes that reading
+// (cached_ns_, under the lock). Each following schedule() computes its deadline from the cached
+// reading — no clock read, no wake-up — and pushes the entry onto a staged list (staged_, linked
+// with the same next/pprev_ fields, so cancel() unlinks a staged entry like any other). At its
+// next tick the thread drains the staged list before publishing a new reading: every staged entry
+// was armed at some instant between the cached reading and now, so the thread adds the reading's
+// age (now - cached_ns_, rounded up to ticks) to its deadline before filing it into its slot. A
+// timer is therefore never early, even when the thread itself ran late, and at most one tick
+// later than an exact reading would make it (plus that lateness). The thread stops ticking after
+// a whole tick in which no schedule used the cache; the next schedule reads the clock again.
+// Costs: while busy, one wake-up per millisecond for the thread, and one more touch of each
+// staged entry (by the thread, not the caller); a timer armed and canceled within one tick never
+// reaches a slot. next_deadline() does not see staged entries (they exist only while the thread
+// ticks). A self-driving clock (ManualClock) is exact and cheap to read: its wheels never stage.
 //
 // Races between cancel and expiry, and how each is resolved
 // ---------------------------------------------------------
@@ -195,6 +215,15 @@ class TimerWheel {
   // none is pending. O(levels).
   std::optional<Clock::duration> next_deadline() const noexcept;
 
+  // uses_cached_now() — whether schedule() currently arms timers from the timer thread's cached
+  // reading instead of reading the clock (essay: "The cached now"). Diagnostic.
+  bool uses_cached_now() const noexcept {
+    lock();
+    const bool t = ticking_;
+    unlock();
+    return t;
+  }
+
   // pending() — number of linked entries.
   std::size_t pending() const noexcept { return pending_.load(std::memory_order_relaxed); }
 
@@ -232,7 +261,19 @@ class TimerWheel {
   // fired list and cascades the others; returns the new tail and the number of entries fired.
   Continuation** expire_slot(const Expiration& exp, Continuation** fired_tail,
                              std::size_t& fired) noexcept;
+  static void check_due(std::chrono::nanoseconds due);               // throws ArgumentError
   std::uint64_t deadline_tick(std::chrono::nanoseconds due) const;  // validates `due`
+  [[noreturn]] static void throw_already_scheduled();
+  // stage(e, due) — lock held, ticking_: pushes `e` on the staged list, its deadline computed
+  // from the cached reading (essay: "The cached now").
+  void stage(TimerEntry& e, std::chrono::nanoseconds due) noexcept;
+  // drain_staged(now_ns, fired_tail, fired) — lock held: moves every staged entry into the wheel
+  // (or onto the fired list), its deadline shifted by the cached reading's age at now_ns.
+  Continuation** drain_staged(std::int64_t now_ns, Continuation** fired_tail,
+                              std::size_t& fired) noexcept;
+  // poll_at(now, from_thread) — poll() at the clock reading `now`; the timer thread also
+  // publishes `now` as the cached reading and decides whether to keep ticking.
+  void poll_at(Clock::duration now, bool from_thread) noexcept;
   void post_list(Continuation* list) noexcept;
   void wake_thread();
   void ensure_thread();
@@ -247,6 +288,13 @@ class TimerWheel {
   std::uint64_t elapsed_ = 0;                                   // guarded by lock_
   std::atomic<std::size_t> pending_{0};                         // written under lock_
   std::uint64_t sleep_until_ = UINT64_MAX;  // guarded by lock_: tick the thread sleeps until
+  // The cached now (essay): all guarded by lock_, written by the timer thread once per tick.
+  bool ticking_ = false;                     // the thread wakes every tick; cached_ns_ is fresh
+  bool tick_requested_ = false;              // a schedule read the clock: start ticking
+  std::int64_t cached_ns_ = 0;               // the thread's clock reading at its last tick
+  std::uint64_t cached_tick_ = 0;            // the tick at which ticking_ was last decided
+  std::size_t staged_since_tick_ = 0;        // schedules that used cached_ns_ since that tick
+  Continuation* staged_ = nullptr;           // entries armed from cached_ns_, not yet in a slot
   std::array<std::uint64_t, k_levels * k_words> occupied_{};    // guarded by lock_
   alignas(64) std::array<Continuation*, k_heads> heads_{};      // guarded by lock_
 
