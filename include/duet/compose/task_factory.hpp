@@ -77,6 +77,7 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
         self->invoke = &RunState::inner_done;
         self->context = nullptr;
         self->flow_execution_context = false;
+        self->run_synchronously = true;  // unwrapping: a completion action, not an await
         self->inner_.state()->add_continuation(*self);
         return;  // inner_done releases the running reference
       } else if constexpr (std::is_void_v<T>) {

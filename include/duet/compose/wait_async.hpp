@@ -71,6 +71,7 @@ class WaitAsyncState final : public TaskState<T>, public TimerEntry, public Canc
     // Continuation::owner's contract).
     child_node_.owner = nullptr;
     child_node_.parent = this;
+    child_node_.run_synchronously = true;  // a completion action, not an await
   }
 
   void start(std::chrono::nanoseconds timeout) {

@@ -444,7 +444,9 @@ class TaskAwaiter {
   // is_completed() — true when the task has completed (no suspension needed).
   bool is_completed() const noexcept { return state_->is_completed(); }
 
-  // on_completed(c) — capture the context(s) into `c` and register it on the task.
+  // on_completed(c) — capture the context(s) into `c` and register it on the task. When the task
+  // has already completed, `c` is never run synchronously: it is posted to its captured context,
+  // or to the pool (.NET's TaskAwaiter.OnCompleted).
   void on_completed(Continuation& c) noexcept { register_continuation(c, true); }
   // unsafe_on_completed(c) — as on_completed, without capturing the ExecutionContext.
   void unsafe_on_completed(Continuation& c) noexcept { register_continuation(c, false); }
@@ -459,7 +461,8 @@ class TaskAwaiter {
       owns_ = true;
     }
     detail::capture(c, capture_, flow);
-    state_->add_continuation(c);
+    // An await on a completed task never resumes synchronously: queued to its context or the pool.
+    if (!state_->try_add_continuation(c)) detail::dispatch_continuation(c, !c.run_synchronously);
   }
 
   detail::TaskState<T>* state_ = nullptr;

@@ -439,7 +439,9 @@ class ValueTaskAwaiter {
         }
         case Kind::task:
           detail::capture(c, capture, flow);
-          vt.task_->add_continuation(c);
+          if (!vt.task_->try_add_continuation(c)) {
+            detail::dispatch_continuation(c, !c.run_synchronously);  // never synchronously (rule 2)
+          }
           return;
         case Kind::value:
           break;  // completed: resume at once below
@@ -454,7 +456,7 @@ class ValueTaskAwaiter {
       vt_ = ValueTask<T>(from_exception<T>(std::move(e)));
     }
     detail::capture(c, capture, flow);
-    detail::dispatch_continuation(c, false);
+    detail::dispatch_continuation(c, !c.run_synchronously);  // never synchronously (rule 2)
   }
 
   ValueTask<T> vt_;
