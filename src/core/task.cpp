@@ -36,6 +36,12 @@ void TaskStateBase::complete_exception_claimed(std::exception_ptr e) noexcept {
   end_complete(s);
 }
 
+void TaskStateBase::complete_fault_claimed(std::exception_ptr e) noexcept {
+  DUET_ASSERT(e != nullptr, "completing with a null exception");
+  exception_ = std::move(e);
+  end_complete(TaskStatus::faulted);
+}
+
 void TaskStateBase::complete_canceled_claimed(std::exception_ptr e) noexcept {
   if (!e) {
     // Out of memory for the TaskCanceledError: faulted with the std::bad_alloc instead.

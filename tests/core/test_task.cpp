@@ -91,7 +91,7 @@ TEST_F(TaskTest, CanceledTaskReportsCancellation) {
   EXPECT_FALSE(t.is_completed_successfully());
   EXPECT_FALSE(t.is_faulted());
   EXPECT_TRUE(t.is_canceled());
-  ASSERT_NE(t.exception(), nullptr);
+  EXPECT_EQ(t.exception(), nullptr);  // .NET's Task.Exception of a canceled task (issue 12, rule 7)
   EXPECT_THROW(t.wait(), OperationCanceledError);
 }
 
@@ -241,9 +241,37 @@ TEST_F(TaskTest, PendingTaskRunsEveryContinuationOnceInRegistrationOrder) {
     awaiter.unsafe_on_completed(c[i]);
   }
   for (auto& ci : c) EXPECT_EQ(ci.runs.load(), 0) << "ran before the task completed";
+  std::atomic<int> done{0};
+  for (auto& ci : c) ci.done = &done;
   tcs.set_result(1);
+  // The first runs inline; the later awaits are queued to the pool (issue 12, rule 3), where
+  // they may run in any order.
+  EXPECT_EQ(c[0].runs.load(), 1);
+  EXPECT_EQ(c[0].ran_on, std::this_thread::get_id());
+  duet::testing::wait_for_count(done, 4);
   for (auto& ci : c) EXPECT_EQ(ci.runs.load(), 1);
-  EXPECT_EQ(log.events(), (std::vector<std::string>{"c0", "c1", "c2", "c3"}));
+  for (int i = 1; i < 4; ++i) EXPECT_TRUE(c[i].ran_on_pool) << i;
+  EXPECT_EQ(log.events().front(), "c0");
+}
+
+TEST_F(TaskTest, LaterContinuationsAreQueuedToTheirContextInRegistrationOrder) {
+  duet::testing::RecordingContext ctx;
+  duet::SyncContextScope scope(&ctx);
+  TaskCompletionSource<int> tcs;
+  duet::testing::EventLog log;
+  CountingContinuation c[3];
+  static const char* const k_names[] = {"c0", "c1", "c2"};
+  for (int i = 0; i < 3; ++i) {
+    c[i].log = &log;
+    c[i].name = k_names[i];
+    duet::get_awaiter(tcs.task()).unsafe_on_completed(c[i]);
+  }
+  tcs.set_result(1);  // on the context's own thread: the first runs inline, the rest are posted
+  EXPECT_EQ(c[0].runs.load(), 1);
+  EXPECT_EQ(c[1].runs.load(), 0);
+  EXPECT_EQ(ctx.posts(), 2);
+  EXPECT_EQ(ctx.run_all(), 2);
+  EXPECT_EQ(log.events(), (std::vector<std::string>{"c0", "c1", "c2"}));
 }
 
 TEST_F(TaskTest, OneContinuationIsStoredAndRunWithoutAllocation) {
@@ -260,24 +288,31 @@ TEST_F(TaskTest, OneContinuationIsStoredAndRunWithoutAllocation) {
   EXPECT_EQ(awaiter.get_result(), 5);
 }
 
-TEST_F(TaskTest, ContinuationRegisteredAfterCompletionRunsAtOnceOnTheCallingThread) {
+TEST_F(TaskTest, ContinuationRegisteredAfterCompletionIsQueuedNeverRunSynchronously) {
   TaskCompletionSource<int> tcs;
   tcs.set_result(3);
   CountingContinuation c;
+  std::atomic<int> done{0};
+  c.done = &done;
   duet::get_awaiter(tcs.task()).unsafe_on_completed(c);
+  duet::testing::wait_for_count(done, 1);  // queued to the pool (issue 12, rule 2)
   EXPECT_EQ(c.runs.load(), 1);
-  EXPECT_EQ(c.ran_on, std::this_thread::get_id());
+  EXPECT_TRUE(c.ran_on_pool);
 }
 
 TEST_F(TaskTest, OnCompletedFlowsTheExecutionContextUnsafeDoesNot) {
   TaskCompletionSource<int> tcs;
   CountingContinuation safe;
   CountingContinuation unsafe;
+  std::atomic<int> done{0};
+  safe.done = &done;
+  unsafe.done = &done;
   duet::get_awaiter(tcs.task()).on_completed(safe);
   duet::get_awaiter(tcs.task()).unsafe_on_completed(unsafe);
   EXPECT_TRUE(safe.flow_execution_context);
   EXPECT_FALSE(unsafe.flow_execution_context);
   tcs.set_result(0);
+  duet::testing::wait_for_count(done, 2);  // the second is queued (issue 12, rule 3)
   EXPECT_EQ(safe.runs.load(), 1);
   EXPECT_EQ(unsafe.runs.load(), 1);
 }
@@ -494,15 +529,16 @@ TEST_F(TcsTest, NullExceptionPtrIsRejectedAndLeavesTheTaskPending) {
   tcs.set_result(1);
 }
 
-TEST_F(TcsTest, OperationCanceledThroughSetExceptionEndsCanceled) {
+TEST_F(TcsTest, OperationCanceledThroughSetExceptionEndsFaulted) {
+  // .NET's TrySetException: only set_canceled cancels (issue 12, rule 7).
   TaskCompletionSource<int> plain;
   plain.set_exception(OperationCanceledError("stop requested"));
-  EXPECT_EQ(plain.task().status(), TaskStatus::canceled);
+  EXPECT_EQ(plain.task().status(), TaskStatus::faulted);
   expect_rethrows<OperationCanceledError>([&] { (void)plain.task().result(); }, "stop requested");
 
   TaskCompletionSource<> derived;
   derived.set_exception(std::make_exception_ptr(CustomCancel("derived cancel")));
-  EXPECT_TRUE(derived.task().is_canceled());
+  EXPECT_TRUE(derived.task().is_faulted());
   expect_rethrows<CustomCancel>([&] { derived.task().wait(); }, "derived cancel");
 }
 

@@ -137,17 +137,29 @@ class TaskStateBase {
     ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only
   }
 
-  // set_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as faulted,
-  // or as canceled when `e` is an OperationCanceledError.
+  // complete_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as
+  // faulted, or as canceled when `e` is an OperationCanceledError. This is the *method* rule (a
+  // builder's set_exception, a fiber's escaping exception, a source's outcome): only a method
+  // turns an OperationCanceledError into `canceled`.
   void complete_exception_claimed(std::exception_ptr e) noexcept;
+  // complete_fault_claimed(e) — after try_begin_complete(): stores `e` and completes as faulted,
+  // whatever its type (.NET's TrySetException / Task.FromException: an OperationCanceledError
+  // handed over as an exception faults the task).
+  void complete_fault_claimed(std::exception_ptr e) noexcept;
   // complete_canceled_claimed(e) — after try_begin_complete(): completes as canceled, storing `e`
   // (or a TaskCanceledError when null) for awaiters to rethrow.
   void complete_canceled_claimed(std::exception_ptr e) noexcept;
 
-  // try_complete_exception(e) / try_complete_canceled(e) — claim + complete; false if already done.
+  // try_complete_exception(e) / try_complete_fault(e) / try_complete_canceled(e) — claim +
+  // complete; false if already done.
   bool try_complete_exception(std::exception_ptr e) noexcept {
     if (!try_begin_complete()) return false;
     complete_exception_claimed(std::move(e));
+    return true;
+  }
+  bool try_complete_fault(std::exception_ptr e) noexcept {
+    if (!try_begin_complete()) return false;
+    complete_fault_claimed(std::move(e));
     return true;
   }
   bool try_complete_canceled(std::exception_ptr e = nullptr) noexcept {
@@ -394,6 +406,36 @@ template <class T = void>
 class Task;
 
 namespace detail {
+// complete_from(target, child) — copies a completed child's outcome into `target` (its value, its
+// fault as a fault — an OperationCanceledError stays a fault — or its cancellation); false when
+// `target` was already completed. A value that cannot be copied faults `target` with the error.
+template <class T>
+bool complete_from(TaskState<T>& target, TaskState<T>& child) noexcept {
+  switch (child.status()) {
+    case TaskStatus::ran_to_completion:
+      if constexpr (std::is_void_v<T>) {
+        return target.try_complete_value();
+      } else {
+        try {
+          return target.try_complete_value(child.take_result());
+        } catch (...) {
+          return target.try_complete_fault(std::current_exception());
+        }
+      }
+    case TaskStatus::canceled:
+      return target.try_complete_canceled(child.exception());
+    case TaskStatus::faulted:
+      if (!target.try_begin_complete()) return false;
+      if (child.rethrows_first_inner()) target.set_rethrow_first_inner();
+      target.complete_fault_claimed(child.exception());
+      return true;
+    case TaskStatus::pending:
+      break;
+  }
+  DUET_ASSERT(false, "complete_from on a pending child");
+  return false;
+}
+
 // adopt_task(state) — wraps `state` without taking a reference (the caller hands its own over).
 template <class T>
 Task<T> adopt_task(TaskState<T>* state) noexcept;
@@ -523,9 +565,15 @@ class Task {
   bool is_faulted() const { return status() == TaskStatus::faulted; }
   bool is_canceled() const { return status() == TaskStatus::canceled; }
 
-  // exception() — the stored exception (faulted: the fault; canceled: the
-  // OperationCanceledError), or null while pending / after success. Marks it observed.
-  std::exception_ptr exception() const { return checked()->exception(); }
+  // exception() — the fault of a faulted task, or null while pending, after success and when
+  // canceled (.NET's Task.Exception; a canceled task's OperationCanceledError is what wait(),
+  // result() and await throw). Marks it observed.
+  std::exception_ptr exception() const {
+    auto* s = checked();
+    std::exception_ptr e = s->exception();
+    if (s->status() == TaskStatus::canceled) return nullptr;
+    return e;
+  }
 
   // wait() — blocks until completed; rethrows when faulted or canceled. Throws DeadlockError
   // when blocking here can never end (see context/single_thread_context.hpp).

@@ -126,12 +126,15 @@ class [[nodiscard]] ValueTask {
   ValueTask() noexcept(std::is_nothrow_default_constructible_v<Stored>) : kind_(Kind::value) {
     ::new (static_cast<void*>(&value_)) Stored();
   }
-  // ValueTask(v) — completed with `v` (.NET's new ValueTask<T>(result)). No allocation.
+  // ValueTask(v) — completed with `v` (.NET's new ValueTask<T>(result)). No allocation. Implicit
+  // when `v` converts implicitly to T, so a function returning ValueTask<int> may `return 42;`
+  // (what an async method's `return 42;` means in C#).
   template <class U = Stored>
     requires(!std::is_void_v<T> && std::is_constructible_v<Stored, U &&> &&
              !std::is_same_v<std::remove_cvref_t<U>, ValueTask> &&
              !std::is_same_v<std::remove_cvref_t<U>, Task<T>>)
-  explicit ValueTask(U&& v) noexcept(std::is_nothrow_constructible_v<Stored, U&&>)
+  explicit(!std::is_convertible_v<U&&, Stored>) ValueTask(U&& v) noexcept(
+      std::is_nothrow_constructible_v<Stored, U&&>)
       : kind_(Kind::value) {
     ::new (static_cast<void*>(&value_)) Stored(std::forward<U>(v));
   }
@@ -158,6 +161,24 @@ class [[nodiscard]] ValueTask {
   ValueTask(const ValueTask&) = delete;
   ValueTask& operator=(const ValueTask&) = delete;
   ~ValueTask() { drop(); }
+
+  // from_result(v) — a ValueTask completed with `v` (.NET's ValueTask.FromResult). No allocation.
+  template <class U>
+    requires(!std::is_void_v<T> && std::is_constructible_v<Stored, U &&>)
+  static ValueTask from_result(U&& v) {
+    return ValueTask(Stored(std::forward<U>(v)));
+  }
+  // completed_task() — a completed ValueTask<> (.NET's ValueTask.CompletedTask). No allocation.
+  static ValueTask completed_task() noexcept
+    requires std::is_void_v<T>
+  {
+    return ValueTask();
+  }
+  // from_exception(e) — a ValueTask faulted with `e`, an OperationCanceledError too (.NET's
+  // ValueTask.FromException). Throws ArgumentError for a null `e`.
+  static ValueTask from_exception(std::exception_ptr e) { return ValueTask(duet::from_exception<T>(std::move(e))); }
+  // from_canceled() — a canceled ValueTask (.NET's ValueTask.FromCanceled).
+  static ValueTask from_canceled() { return ValueTask(duet::from_canceled<T>()); }
 
   // kind() — what this ValueTask holds (tests and diagnostics).
   Kind kind() const noexcept { return kind_; }
@@ -318,7 +339,10 @@ class [[nodiscard]] ValueTask {
           return from_result(src->get_result(token));
         }
       } catch (...) {
-        return from_exception<T>(std::current_exception());
+        // A source's outcome follows the method rule: an OperationCanceledError cancels.
+        auto* failed = new detail::TaskState<T>();
+        failed->try_complete_exception(std::current_exception());
+        return detail::adopt_task(failed);
       }
     }
     auto* s = new detail::SourceAsTask<T>(src, token);
