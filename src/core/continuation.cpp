@@ -93,10 +93,12 @@ void dispatch_continuation(Continuation& c, bool force_async) noexcept {
   if (ctx != current_sync_context()) [[unlikely]] {
     if (ctx) {
       ctx->post(c);
-    } else {
-      default_scheduler().post(c);
+      return;
     }
-    return;
+    if (!c.run_synchronously) {  // a completion action runs here: it resumes no method
+      default_scheduler().post(c);
+      return;
+    }
   }
   int& depth = ambient().inline_depth;
   if (force_async || depth >= k_max_inline_depth) {

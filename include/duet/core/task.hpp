@@ -31,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <new>
@@ -171,6 +172,10 @@ class TaskStateBase {
   // wait() — blocks until completed; routes through the current SynchronizationContext's
   // blocking_wait so a context can detect the sync-over-async deadlock. Marks the state observed.
   void wait();
+  // wait_for(timeout) — blocks until completed or until `timeout` passed (a negative timeout: no
+  // limit, as wait()); true when completed. Marks the state observed. No deadlock detection is
+  // needed for a bounded wait: it ends.
+  bool wait_for(std::chrono::nanoseconds timeout);
   // wait_blocking() — blocks until completed, or until `stop()` returns true after a poke.
   template <class Stop>
   void wait_blocking(Stop&& stop) {
@@ -441,6 +446,9 @@ template <class T>
 Task<T> adopt_task(TaskState<T>* state) noexcept;
 
 [[noreturn]] void throw_invalid_task();
+// throw_bad_configure_await_options(suppress_on_value) — ArgumentError for configure_await with
+// suppress_throwing on a Task<T> with a result (true) or with an unknown flag (false).
+[[noreturn]] void throw_bad_configure_await_options(bool suppress_on_value);
 }  // namespace detail
 
 // TaskAwaiter<T> — the awaiter of Task<T> (.NET's TaskAwaiter<T> / ConfiguredTaskAwaiter<T>).
@@ -510,6 +518,76 @@ class TaskAwaiter {
   detail::TaskState<T>* state_ = nullptr;
   bool owns_ = false;
   bool capture_ = true;
+};
+
+// ConfigureAwaitOptions — .NET 8's flags for task.configure_await(options). Combine with |.
+enum class ConfigureAwaitOptions : unsigned {
+  none = 0,                             // no flag: do NOT resume on the captured context
+  continue_on_captured_context = 1,     // resume on the captured SynchronizationContext
+  suppress_throwing = 2,                // Task<> only: the await does not rethrow a fault/cancel
+  force_yielding = 4,                   // suspend even when the task already completed
+};
+constexpr ConfigureAwaitOptions operator|(ConfigureAwaitOptions a, ConfigureAwaitOptions b) noexcept {
+  return static_cast<ConfigureAwaitOptions>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr bool has_option(ConfigureAwaitOptions set, ConfigureAwaitOptions flag) noexcept {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(flag)) != 0;
+}
+
+// OptionsTaskAwaiter<T> — the awaiter of task.configure_await(ConfigureAwaitOptions): a
+// TaskAwaiter plus force_yielding (is_completed() answers false, so the method suspends and the
+// continuation is queued: an await on a completed task never resumes synchronously) and
+// suppress_throwing (get_result() observes the fault or cancellation and returns). A separate
+// type, so the plain TaskAwaiter's fast path carries no option check.
+template <class T>
+class OptionsTaskAwaiter {
+ public:
+  OptionsTaskAwaiter() noexcept = default;
+  OptionsTaskAwaiter(TaskAwaiter<T> inner, ConfigureAwaitOptions options) noexcept
+      : inner_(std::move(inner)),
+        force_yield_(has_option(options, ConfigureAwaitOptions::force_yielding)),
+        suppress_(has_option(options, ConfigureAwaitOptions::suppress_throwing)) {}
+  bool is_completed() const noexcept { return !force_yield_ && inner_.is_completed(); }
+  void on_completed(Continuation& c) noexcept { inner_.on_completed(c); }
+  void unsafe_on_completed(Continuation& c) noexcept { inner_.unsafe_on_completed(c); }
+  T get_result() {
+    if constexpr (std::is_void_v<T>) {
+      if (suppress_) {
+        try {
+          inner_.get_result();
+        } catch (...) {  // suppress_throwing: observed, not rethrown
+        }
+        return;
+      }
+    }
+    return inner_.get_result();
+  }
+
+ private:
+  TaskAwaiter<T> inner_;
+  bool force_yield_ = false;
+  bool suppress_ = false;
+};
+
+// OptionsTaskAwaitable<T> — the result of task.configure_await(ConfigureAwaitOptions).
+template <class T>
+class OptionsTaskAwaitable {
+ public:
+  OptionsTaskAwaitable(Task<T> task, ConfigureAwaitOptions options) noexcept
+      : task_(std::move(task)), options_(options) {}
+  OptionsTaskAwaiter<T> get_awaiter() const& noexcept {
+    return OptionsTaskAwaiter<T>(TaskAwaiter<T>(Task<T>(task_), capture()), options_);
+  }
+  OptionsTaskAwaiter<T> get_awaiter() && noexcept {
+    return OptionsTaskAwaiter<T>(TaskAwaiter<T>(std::move(task_), capture()), options_);
+  }
+
+ private:
+  bool capture() const noexcept {
+    return has_option(options_, ConfigureAwaitOptions::continue_on_captured_context);
+  }
+  Task<T> task_;
+  ConfigureAwaitOptions options_;
 };
 
 // ConfiguredTaskAwaitable<T> — the result of task.configure_await(b).
@@ -582,6 +660,21 @@ class Task {
     state_->rethrow_if_failed();
   }
 
+  // wait(timeout) — .NET's Wait(TimeSpan): blocks until completed (then as wait(): rethrows when
+  // faulted or canceled, returns true) or until `timeout` passed (returns false). A negative
+  // timeout (k_infinite_timeout) waits without a limit, with wait()'s deadlock detection.
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) const {
+    auto* s = checked();
+    if (timeout < std::chrono::duration<Rep, Period>::zero()) {
+      wait();
+      return true;
+    }
+    if (!s->wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout))) return false;
+    s->rethrow_if_failed();
+    return true;
+  }
+
   // result() — wait(), then the value (a copy; move-only T: moved out once).
   T result() const {
     checked()->wait();
@@ -611,6 +704,20 @@ class Task {
     return ConfiguredTaskAwaitable<T>(std::move(*this), continue_on_captured_context);
   }
 
+  // configure_await(options) — .NET 8's ConfigureAwait(ConfigureAwaitOptions): see
+  // ConfigureAwaitOptions. suppress_throwing on a Task<T> with a result throws ArgumentError (as
+  // .NET: the await would have no value to return); an unknown flag throws ArgumentError.
+  OptionsTaskAwaitable<T> configure_await(ConfigureAwaitOptions options) const& {
+    checked();
+    validate_options(options);
+    return OptionsTaskAwaitable<T>(*this, options);
+  }
+  OptionsTaskAwaitable<T> configure_await(ConfigureAwaitOptions options) && {
+    checked();
+    validate_options(options);
+    return OptionsTaskAwaitable<T>(std::move(*this), options);
+  }
+
   // state() — the shared state (internal use: builders, combinators, deadlock detection).
   detail::TaskState<T>* state() const noexcept { return state_; }
 
@@ -625,6 +732,14 @@ class Task {
   detail::TaskState<T>* checked() const {
     if (!state_) detail::throw_invalid_task();
     return state_;
+  }
+  static void validate_options(ConfigureAwaitOptions options) {
+    if (static_cast<unsigned>(options) & ~7u) detail::throw_bad_configure_await_options(false);
+    if constexpr (!std::is_void_v<T>) {
+      if (has_option(options, ConfigureAwaitOptions::suppress_throwing)) {
+        detail::throw_bad_configure_await_options(true);
+      }
+    }
   }
 
   detail::TaskState<T>* state_ = nullptr;

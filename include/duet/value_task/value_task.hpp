@@ -320,11 +320,11 @@ class [[nodiscard]] ValueTask {
 
   Task<T> value_task_to_task() {
     if constexpr (std::is_void_v<T>) {
-      return completed_task();
+      return duet::completed_task();
     } else if constexpr (std::is_copy_constructible_v<T>) {
-      return from_result(value_);
+      return duet::from_result(value_);
     } else {
-      return from_result(std::move(value_));
+      return duet::from_result(std::move(value_));
     }
   }
 
@@ -334,9 +334,9 @@ class [[nodiscard]] ValueTask {
       try {
         if constexpr (std::is_void_v<T>) {
           src->get_result(token);
-          return completed_task();
+          return duet::completed_task();
         } else {
-          return from_result(src->get_result(token));
+          return duet::from_result(src->get_result(token));
         }
       } catch (...) {
         // A source's outcome follows the method rule: an OperationCanceledError cancels.
@@ -477,7 +477,7 @@ class ValueTaskAwaiter {
       // (Only misuse gets here, so the allocation does not matter.)
       std::exception_ptr e = std::current_exception();
       vt.kind_ = Kind::consumed;  // do not report the source as abandoned: it is still in use
-      vt_ = ValueTask<T>(from_exception<T>(std::move(e)));
+      vt_ = ValueTask<T>(duet::from_exception<T>(std::move(e)));
     }
     detail::capture(c, capture, flow);
     detail::dispatch_continuation(c, !c.run_synchronously);  // never synchronously (rule 2)
