@@ -88,9 +88,10 @@ void ContinuationStack::dispatch(Continuation* ordered, bool force_async) noexce
 
 void dispatch_continuation(Continuation& c, bool force_async) noexcept {
   SynchronizationContext* ctx = c.context;
+  Ambient& a = ambient();  // one lookup for the context and the depth below
   // One compare in the common case (no context captured, none current). A context captured
   // elsewhere gets the node; no captured context on a thread with a context of its own: the pool.
-  if (ctx != current_sync_context()) [[unlikely]] {
+  if (ctx != a.sync) [[unlikely]] {
     if (ctx) {
       ctx->post(c);
       return;
@@ -100,7 +101,7 @@ void dispatch_continuation(Continuation& c, bool force_async) noexcept {
       return;
     }
   }
-  int& depth = ambient().inline_depth;
+  int& depth = a.inline_depth;
   if (force_async || depth >= k_max_inline_depth) {
     if (ctx) {
       ctx->post(c);

@@ -659,12 +659,6 @@ TEST_F(ReadyTaskTest, FromExceptionFaultsWithThatException) {
   expect_rethrows<CustomError>([&] { v.wait(); }, "void fault");
 }
 
-TEST_F(ReadyTaskTest, FromExceptionWithOperationCanceledIsCanceled) {
-  Task<> t = duet::from_exception(std::make_exception_ptr(OperationCanceledError("ready cancel")));
-  EXPECT_TRUE(t.is_canceled());
-  expect_rethrows<OperationCanceledError>([&] { t.wait(); }, "ready cancel");
-}
-
 TEST_F(ReadyTaskTest, FromExceptionRejectsNull) {
   EXPECT_THROW((void)duet::from_exception<int>(nullptr), duet::ArgumentError);
 }

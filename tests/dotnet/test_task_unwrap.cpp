@@ -27,7 +27,9 @@ void assert_tasks_are_equal(const Task<T>& expected, const Task<T>& actual) {
   ASSERT_EQ(expected.status(), actual.status());
   switch (expected.status()) {
     case TaskStatus::ran_to_completion:
-      if constexpr (!std::is_void_v<T>) EXPECT_EQ(expected.result(), actual.result());
+      if constexpr (!std::is_void_v<T>) {
+        EXPECT_EQ(expected.result(), actual.result());
+      }
       break;
     case TaskStatus::faulted:
       EXPECT_EQ(expected.exception(), actual.exception());
@@ -40,7 +42,9 @@ template <class T, class U>
 void assert_tasks_are_equal_outer(const Task<U>& outer, const Task<T>& actual) {
   ASSERT_TRUE(actual.is_completed());
   ASSERT_EQ(outer.status(), actual.status());
-  if (outer.status() == TaskStatus::faulted) EXPECT_EQ(outer.exception(), actual.exception());
+  if (outer.status() == TaskStatus::faulted) {
+    EXPECT_EQ(outer.exception(), actual.exception());
+  }
 }
 
 std::vector<Task<>> completed_non_generic_tasks() {
