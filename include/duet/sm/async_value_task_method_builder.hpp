@@ -310,7 +310,12 @@ class PoolingAsyncValueTaskMethodBuilder
       box_.disown();  // handed to the ValueTask
       return ValueTask<T>(*box, box->version());
     }
-    if (sync_error_) return ValueTask<T>(from_exception<T>(sync_error_));
+    if (sync_error_) {
+      // The method rule, not from_exception's: an OperationCanceledError cancels (issue 12, 7).
+      auto* failed = new detail::TaskState<T>();
+      failed->try_complete_exception(sync_error_);
+      return ValueTask<T>(detail::adopt_task(failed));
+    }
     return detail::sync_value_task(result_);
   }
 
