@@ -20,7 +20,9 @@
 #include "duet/time/delay.hpp"
 #include "duet/time/timer_wheel.hpp"
 
+#include "duet/compose/continue_with.hpp"
 #include "duet/compose/task_factory.hpp"
+#include "duet/compose/wait.hpp"
 #include "duet/compose/wait_async.hpp"
 #include "duet/compose/when_all.hpp"
 #include "duet/compose/when_any.hpp"

@@ -73,22 +73,35 @@ Continuation* ContinuationStack::take() noexcept {
 }
 
 void ContinuationStack::dispatch(Continuation* ordered, bool force_async) noexcept {
-  // The stack's owner may be destroyed by any continuation: touch only the nodes.
+  // The stack's owner may be destroyed by any continuation: touch only the nodes. Only the first
+  // node may run inline; the later awaits are queued (force_async), as .NET's RunContinuations.
+  bool later = false;
   while (ordered) {
     Continuation* c = ordered;
     ordered = c->next;
     c->next = nullptr;
-    dispatch_continuation(*c, force_async);
+    const bool queue = force_async || (later && !c->run_synchronously);
+    later = true;
+    dispatch_continuation(*c, queue);
   }
 }
 
 void dispatch_continuation(Continuation& c, bool force_async) noexcept {
   SynchronizationContext* ctx = c.context;
-  if (ctx && ctx != current_sync_context()) {
-    ctx->post(c);
-    return;
+  Ambient& a = ambient();  // one lookup for the context and the depth below
+  // One compare in the common case (no context captured, none current). A context captured
+  // elsewhere gets the node; no captured context on a thread with a context of its own: the pool.
+  if (ctx != a.sync) [[unlikely]] {
+    if (ctx) {
+      ctx->post(c);
+      return;
+    }
+    if (!c.run_synchronously) {  // a completion action runs here: it resumes no method
+      default_scheduler().post(c);
+      return;
+    }
   }
-  int& depth = ambient().inline_depth;
+  int& depth = a.inline_depth;
   if (force_async || depth >= k_max_inline_depth) {
     if (ctx) {
       ctx->post(c);

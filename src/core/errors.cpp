@@ -29,6 +29,27 @@ AggregateError::AggregateError(std::vector<std::exception_ptr> inner)
 AggregateError::AggregateError(const std::string& message, std::vector<std::exception_ptr> inner)
     : std::runtime_error(message), inner_(std::move(inner)) {}
 
+namespace {
+void flatten_into(const std::vector<std::exception_ptr>& inner, std::vector<std::exception_ptr>& out) {
+  for (const auto& e : inner) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const AggregateError& a) {
+      flatten_into(a.inner_exceptions(), out);
+      continue;
+    } catch (...) {
+    }
+    out.push_back(e);
+  }
+}
+}  // namespace
+
+AggregateError AggregateError::flatten() const {
+  std::vector<std::exception_ptr> out;
+  flatten_into(inner_, out);
+  return AggregateError(what(), std::move(out));
+}
+
 std::string describe(const std::exception_ptr& e) {
   if (!e) return "(no exception)";
   try {

@@ -3,6 +3,8 @@
 #include "duet/core/task.hpp"
 
 #include <string>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "duet/core/scheduler.hpp"
@@ -38,6 +40,12 @@ void TaskStateBase::complete_exception_claimed(std::exception_ptr e) noexcept {
   end_complete(s);
 }
 
+void TaskStateBase::complete_fault_claimed(std::exception_ptr e) noexcept {
+  DUET_ASSERT(e != nullptr, "completing with a null exception");
+  exception_ = std::move(e);
+  end_complete(TaskStatus::faulted);
+}
+
 void TaskStateBase::complete_canceled_claimed(std::exception_ptr e) noexcept {
   if (!e) {
     // Out of memory for the TaskCanceledError: faulted with the std::bad_alloc instead.
@@ -65,6 +73,50 @@ void TaskStateBase::wait() {
   } else {
     wait_blocking();
   }
+}
+
+namespace {
+// TimedWaiter — the node wait_for() registers: it signals a condition variable. Shared by the
+// waiter and the node (the waiter may give up first): two references.
+struct TimedWaiter final : Continuation {
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;  // Guarded by m.
+  std::atomic<int> refs{2};
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  static void fire(Continuation* c) noexcept {
+    auto* self = static_cast<TimedWaiter*>(c);
+    {
+      std::lock_guard<std::mutex> lk(self->m);
+      self->done = true;
+    }
+    self->cv.notify_all();
+    self->release();
+  }
+};
+}  // namespace
+
+bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) {
+  observed_.store(true, std::memory_order_relaxed);
+  if (is_completed()) return true;
+  if (timeout < std::chrono::nanoseconds::zero()) {
+    wait();
+    return true;
+  }
+  if (timeout == std::chrono::nanoseconds::zero()) return false;
+  auto* w = new TimedWaiter;
+  w->invoke = &TimedWaiter::fire;
+  w->run_synchronously = true;
+  add_continuation(*w);
+  {
+    BlockingRegion blocking;
+    std::unique_lock<std::mutex> lk(w->m);
+    w->cv.wait_for(lk, timeout, [w] { return w->done; });
+  }
+  w->release();
+  return is_completed();
 }
 
 void TaskStateBase::last_release() noexcept {
@@ -95,6 +147,17 @@ void throw_tcs_already_completed(const char* what) {
   throw InvalidOperationError(
       "this Task handle is empty (default-constructed or moved from): obtain a task from an "
       "async method, a TaskCompletionSource or a combinator before using it");
+}
+
+[[noreturn]] void throw_bad_configure_await_options(bool suppress_on_value) {
+  if (suppress_on_value) {
+    throw ArgumentError(
+        "configure_await(ConfigureAwaitOptions::suppress_throwing) is only valid for Task<>: an "
+        "await of a Task<T> that did not throw would have no value to return. Await the task as "
+        "a Task<> (or catch the exception) instead");
+  }
+  throw ArgumentError("configure_await: unknown ConfigureAwaitOptions flag (use none, "
+                      "continue_on_captured_context, suppress_throwing, force_yielding)");
 }
 
 }  // namespace detail

@@ -7,6 +7,8 @@
 #include "duet/sm/async_value_task_method_builder.hpp"
 #include "duet/sm/dsl.hpp"
 
+#include <string>
+
 namespace duet::detail {
 
 namespace {
@@ -23,6 +25,26 @@ void throw_task_before_start() {
   throw InvalidOperationError(
       "AsyncTaskMethodBuilder::task() was called before start(): call builder.start(sm) first, "
       "then return builder.task()");
+}
+
+void throw_builder_completed(const char* what) {
+  throw InvalidOperationError(
+      std::string("method builder ") + what +
+      ": the builder's task has already completed. A method completes exactly once: call "
+      "set_result or set_exception once, as the method's last step");
+}
+
+void throw_builder_null_exception(const char* builder) {
+  throw ArgumentError(std::string(builder) +
+                      "::set_exception needs a non-null exception_ptr (pass "
+                      "std::current_exception() from a catch block)");
+}
+
+void throw_builder_assigned_started(const char* builder) {
+  throw InvalidOperationError(
+      std::string(builder) +
+      ": a builder may be assigned only while neither it nor the one assigned has started "
+      "(`sm.builder_ = ...::create()` before start()); a started builder owns its method's task");
 }
 
 void throw_value_task_before_start() {

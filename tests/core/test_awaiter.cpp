@@ -326,16 +326,15 @@ TEST_F(AwaiterTest, TaskAwaiterCapturesTheCurrentContextUnlessConfiguredFalse) {
   EXPECT_EQ(configured_false.context, nullptr);
   EXPECT_EQ(free_false.context, nullptr);
 
-  // Completed from another thread: the captured ones are posted to ctx, the others run inline.
-  std::thread::id completer;
-  std::thread th([&] {
-    completer = std::this_thread::get_id();
-    tcs.set_result(1);
-  });
+  // Completed from another thread: the captured ones are posted to ctx; the others are not the
+  // task's first await, so they are queued to the pool (issue 12, rule 3), never to ctx.
+  std::thread th([&] { tcs.set_result(1); });
   th.join();
+  wait_for_count(done, 2);
   EXPECT_EQ(configured_false.runs.load(), 1);
-  EXPECT_EQ(configured_false.ran_on, completer);
+  EXPECT_TRUE(configured_false.ran_on_pool);
   EXPECT_EQ(free_false.runs.load(), 1);
+  EXPECT_TRUE(free_false.ran_on_pool);
   EXPECT_EQ(plain.runs.load(), 0);
   EXPECT_EQ(captured.runs.load(), 0);
   EXPECT_EQ(ctx.posts(), 2);

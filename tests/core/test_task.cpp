@@ -91,7 +91,7 @@ TEST_F(TaskTest, CanceledTaskReportsCancellation) {
   EXPECT_FALSE(t.is_completed_successfully());
   EXPECT_FALSE(t.is_faulted());
   EXPECT_TRUE(t.is_canceled());
-  ASSERT_NE(t.exception(), nullptr);
+  EXPECT_EQ(t.exception(), nullptr);  // .NET's Task.Exception of a canceled task (issue 12, rule 7)
   EXPECT_THROW(t.wait(), OperationCanceledError);
 }
 
@@ -241,9 +241,37 @@ TEST_F(TaskTest, PendingTaskRunsEveryContinuationOnceInRegistrationOrder) {
     awaiter.unsafe_on_completed(c[i]);
   }
   for (auto& ci : c) EXPECT_EQ(ci.runs.load(), 0) << "ran before the task completed";
+  std::atomic<int> done{0};
+  for (auto& ci : c) ci.done = &done;
   tcs.set_result(1);
+  // The first runs inline; the later awaits are queued to the pool (issue 12, rule 3), where
+  // they may run in any order.
+  EXPECT_EQ(c[0].runs.load(), 1);
+  EXPECT_EQ(c[0].ran_on, std::this_thread::get_id());
+  duet::testing::wait_for_count(done, 4);
   for (auto& ci : c) EXPECT_EQ(ci.runs.load(), 1);
-  EXPECT_EQ(log.events(), (std::vector<std::string>{"c0", "c1", "c2", "c3"}));
+  for (int i = 1; i < 4; ++i) EXPECT_TRUE(c[i].ran_on_pool) << i;
+  EXPECT_EQ(log.events().front(), "c0");
+}
+
+TEST_F(TaskTest, LaterContinuationsAreQueuedToTheirContextInRegistrationOrder) {
+  duet::testing::RecordingContext ctx;
+  duet::SyncContextScope scope(&ctx);
+  TaskCompletionSource<int> tcs;
+  duet::testing::EventLog log;
+  CountingContinuation c[3];
+  static const char* const k_names[] = {"c0", "c1", "c2"};
+  for (int i = 0; i < 3; ++i) {
+    c[i].log = &log;
+    c[i].name = k_names[i];
+    duet::get_awaiter(tcs.task()).unsafe_on_completed(c[i]);
+  }
+  tcs.set_result(1);  // on the context's own thread: the first runs inline, the rest are posted
+  EXPECT_EQ(c[0].runs.load(), 1);
+  EXPECT_EQ(c[1].runs.load(), 0);
+  EXPECT_EQ(ctx.posts(), 2);
+  EXPECT_EQ(ctx.run_all(), 2);
+  EXPECT_EQ(log.events(), (std::vector<std::string>{"c0", "c1", "c2"}));
 }
 
 TEST_F(TaskTest, OneContinuationIsStoredAndRunWithoutAllocation) {
@@ -260,24 +288,31 @@ TEST_F(TaskTest, OneContinuationIsStoredAndRunWithoutAllocation) {
   EXPECT_EQ(awaiter.get_result(), 5);
 }
 
-TEST_F(TaskTest, ContinuationRegisteredAfterCompletionRunsAtOnceOnTheCallingThread) {
+TEST_F(TaskTest, ContinuationRegisteredAfterCompletionIsQueuedNeverRunSynchronously) {
   TaskCompletionSource<int> tcs;
   tcs.set_result(3);
   CountingContinuation c;
+  std::atomic<int> done{0};
+  c.done = &done;
   duet::get_awaiter(tcs.task()).unsafe_on_completed(c);
+  duet::testing::wait_for_count(done, 1);  // queued to the pool (issue 12, rule 2)
   EXPECT_EQ(c.runs.load(), 1);
-  EXPECT_EQ(c.ran_on, std::this_thread::get_id());
+  EXPECT_TRUE(c.ran_on_pool);
 }
 
 TEST_F(TaskTest, OnCompletedFlowsTheExecutionContextUnsafeDoesNot) {
   TaskCompletionSource<int> tcs;
   CountingContinuation safe;
   CountingContinuation unsafe;
+  std::atomic<int> done{0};
+  safe.done = &done;
+  unsafe.done = &done;
   duet::get_awaiter(tcs.task()).on_completed(safe);
   duet::get_awaiter(tcs.task()).unsafe_on_completed(unsafe);
   EXPECT_TRUE(safe.flow_execution_context);
   EXPECT_FALSE(unsafe.flow_execution_context);
   tcs.set_result(0);
+  duet::testing::wait_for_count(done, 2);  // the second is queued (issue 12, rule 3)
   EXPECT_EQ(safe.runs.load(), 1);
   EXPECT_EQ(unsafe.runs.load(), 1);
 }
@@ -494,23 +529,24 @@ TEST_F(TcsTest, NullExceptionPtrIsRejectedAndLeavesTheTaskPending) {
   tcs.set_result(1);
 }
 
-TEST_F(TcsTest, OperationCanceledThroughSetExceptionEndsCanceled) {
+TEST_F(TcsTest, OperationCanceledThroughSetExceptionEndsFaulted) {
+  // .NET's TrySetException: only set_canceled cancels (issue 12, rule 7).
   TaskCompletionSource<int> plain;
   plain.set_exception(OperationCanceledError("stop requested"));
-  EXPECT_EQ(plain.task().status(), TaskStatus::canceled);
+  EXPECT_EQ(plain.task().status(), TaskStatus::faulted);
   expect_rethrows<OperationCanceledError>([&] { (void)plain.task().result(); }, "stop requested");
 
   TaskCompletionSource<> derived;
   derived.set_exception(std::make_exception_ptr(CustomCancel("derived cancel")));
-  EXPECT_TRUE(derived.task().is_canceled());
+  EXPECT_TRUE(derived.task().is_faulted());
   expect_rethrows<CustomCancel>([&] { derived.task().wait(); }, "derived cancel");
 }
 
 TEST_F(TcsTest, SetCanceledStoresATaskCanceledError) {
   TaskCompletionSource<int> tcs;
   tcs.set_canceled();
-  expect_rethrows<duet::TaskCanceledError>([&] { std::rethrow_exception(tcs.task().exception()); },
-                                           "A task was canceled.");
+  EXPECT_EQ(tcs.task().exception(), nullptr);  // canceled: no fault (issue 12, rule 7)
+  expect_rethrows<duet::TaskCanceledError>([&] { (void)tcs.task().result(); }, "A task was canceled.");
 }
 
 struct ThrowsOnConstruction {
@@ -623,12 +659,6 @@ TEST_F(ReadyTaskTest, FromExceptionFaultsWithThatException) {
   expect_rethrows<CustomError>([&] { v.wait(); }, "void fault");
 }
 
-TEST_F(ReadyTaskTest, FromExceptionWithOperationCanceledIsCanceled) {
-  Task<> t = duet::from_exception(std::make_exception_ptr(OperationCanceledError("ready cancel")));
-  EXPECT_TRUE(t.is_canceled());
-  expect_rethrows<OperationCanceledError>([&] { t.wait(); }, "ready cancel");
-}
-
 TEST_F(ReadyTaskTest, FromExceptionRejectsNull) {
   EXPECT_THROW((void)duet::from_exception<int>(nullptr), duet::ArgumentError);
 }
@@ -640,6 +670,158 @@ TEST_F(ReadyTaskTest, FromCanceledIsCanceled) {
   Task<> v = duet::from_canceled();
   EXPECT_TRUE(v.is_canceled());
   EXPECT_THROW(v.wait(), duet::TaskCanceledError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12: .NET fidelity rules without a method (awaiter registration, canceled vs faulted) and
+// the Task API added for .NET engineers (set_from_task, wait(timeout), wait_all/any,
+// configure_await(options), ValueTask factories). Ports of .NET's own tests: tests/dotnet.
+// ---------------------------------------------------------------------------------------------
+using Issue12 = DuetTest;
+
+TEST_F(Issue12, Rule2_OnCompletedOnACompletedTaskWithAContextPostsExactlyOnce) {
+  duet::testing::RecordingContext ctx;
+  duet::SyncContextScope scope(&ctx);
+  CountingContinuation c;
+  duet::get_awaiter(duet::completed_task()).on_completed(c);
+  EXPECT_EQ(c.runs.load(), 0) << "ran synchronously inside on_completed";
+  EXPECT_EQ(ctx.posts(), 1);
+  EXPECT_EQ(ctx.run_all(), 1);
+  EXPECT_EQ(c.runs.load(), 1);
+}
+
+TEST_F(Issue12, Rule2_OnCompletedOnACompletedValueTaskNeverRunsSynchronously) {
+  duet::testing::RecordingContext ctx;
+  duet::SyncContextScope scope(&ctx);
+  CountingContinuation by_value, by_task;
+  auto a = duet::get_awaiter(duet::ValueTask<int>(7));
+  a.unsafe_on_completed(by_value);
+  auto b = duet::get_awaiter(duet::ValueTask<int>(duet::from_result(8)));
+  b.unsafe_on_completed(by_task);
+  EXPECT_EQ(by_value.runs.load() + by_task.runs.load(), 0);
+  EXPECT_EQ(ctx.run_all(), 2);
+  EXPECT_EQ(a.get_result(), 7);
+  EXPECT_EQ(b.get_result(), 8);
+}
+
+TEST_F(Issue12, Rule2_OnCompletedOnACompletedSourceCoreWithoutAContextQueuesToThePool) {
+  duet::ManualResetValueTaskSourceCore<int> core;
+  core.set_result(3);
+  CountingContinuation c;
+  std::atomic<int> done{0};
+  c.done = &done;
+  core.on_completed(c, core.version(), duet::ValueTaskSourceOnCompletedFlags::none);
+  wait_for_count(done, 1);
+  EXPECT_TRUE(c.ran_on_pool);
+}
+
+TEST_F(Issue12, Rule7_FromExceptionOfOperationCanceledIsFaulted) {
+  Task<int> t = duet::from_exception<int>(std::make_exception_ptr(OperationCanceledError("oce")));
+  EXPECT_EQ(t.status(), TaskStatus::faulted);
+  EXPECT_NE(t.exception(), nullptr);
+  EXPECT_THROW((void)t.result(), OperationCanceledError);
+}
+
+TEST_F(Issue12, Rule7_RunWhoseFunctionThrowsOperationCanceledIsFaulted) {
+  Task<> t = duet::run([] { throw OperationCanceledError("not run's token"); });
+  EXPECT_THROW(t.wait(), OperationCanceledError);
+  EXPECT_EQ(t.status(), TaskStatus::faulted);
+}
+
+TEST_F(Issue12, Rule7_OnlySetCanceledAndFromCanceledCancel) {
+  TaskCompletionSource<> tcs;
+  tcs.set_canceled();
+  EXPECT_TRUE(tcs.task().is_canceled());
+  EXPECT_EQ(tcs.task().exception(), nullptr);
+  EXPECT_TRUE(duet::from_canceled<int>().is_canceled());
+  EXPECT_EQ(duet::from_canceled<int>().exception(), nullptr);
+}
+
+TEST_F(Issue12, SetFromTaskCopiesValueFaultAndCancellation) {
+  TaskCompletionSource<int> a, b, c;
+  a.set_from_task(duet::from_result(4));
+  EXPECT_EQ(a.task().result(), 4);
+  auto e = std::make_exception_ptr(std::runtime_error("f"));
+  b.set_from_task(duet::from_exception<int>(e));
+  EXPECT_EQ(b.task().exception(), e);
+  c.set_from_task(duet::from_canceled<int>());
+  EXPECT_TRUE(c.task().is_canceled());
+  EXPECT_THROW(c.set_from_task(duet::from_result(1)), InvalidOperationError);
+  TaskCompletionSource<int> pending, target;
+  EXPECT_THROW(target.set_from_task(pending.task()), duet::ArgumentError);
+  pending.set_result(0);
+  target.set_result(0);
+}
+
+TEST_F(Issue12, WaitWithATimeoutReturnsFalseOnAPendingTaskAndTrueOnceCompleted) {
+  TaskCompletionSource<int> tcs;
+  EXPECT_FALSE(tcs.task().wait(std::chrono::milliseconds(0)));
+  EXPECT_FALSE(tcs.task().wait(std::chrono::milliseconds(1)));
+  auto completer = duet::run([&] { tcs.set_result(1); });
+  EXPECT_TRUE(tcs.task().wait(std::chrono::hours(1)));
+  completer.wait();
+  TaskCompletionSource<> failed;
+  failed.set_exception(std::runtime_error("f"));
+  EXPECT_THROW((void)failed.task().wait(std::chrono::seconds(1)), std::runtime_error);
+}
+
+TEST_F(Issue12, WaitAllThrowsEveryFailureAndWaitAnyNamesTheFirst) {
+  TaskCompletionSource<> a;
+  TaskCompletionSource<int> b;
+  EXPECT_EQ(duet::wait_any_for(std::chrono::milliseconds(0), a.task(), b.task()), -1);
+  EXPECT_FALSE(duet::wait_all_for(std::chrono::milliseconds(0), a.task(), b.task()));
+  auto completer = duet::run([&] { b.set_exception(std::runtime_error("b")); });
+  EXPECT_EQ(duet::wait_any(a.task(), b.task()), 1);
+  completer.wait();
+  a.set_canceled();
+  try {
+    duet::wait_all(a.task(), b.task());
+    ADD_FAILURE() << "wait_all did not throw";
+  } catch (const duet::AggregateError& all) {
+    EXPECT_EQ(all.inner_exceptions().size(), 2u);
+  }
+}
+
+TEST_F(Issue12, WaitWithATokenThrowsWhenTheTokenIsCanceledFirst) {
+  TaskCompletionSource<> never;
+  duet::CancellationTokenSource cts;
+  cts.cancel();
+  EXPECT_THROW(duet::wait(never.task(), cts.token()), OperationCanceledError);
+  TaskCompletionSource<> done;
+  done.set_result();
+  EXPECT_NO_THROW(duet::wait(done.task(), duet::CancellationTokenSource().token()));
+  never.set_result();
+}
+
+TEST_F(Issue12, ConfigureAwaitOptionsForceYieldingAndSuppressThrowing) {
+  using duet::ConfigureAwaitOptions;
+  auto yielding = duet::get_awaiter(duet::completed_task().configure_await(ConfigureAwaitOptions::force_yielding));
+  EXPECT_FALSE(yielding.is_completed());
+  Task<> failed = duet::from_exception(std::make_exception_ptr(std::runtime_error("x")));
+  auto suppressed = duet::get_awaiter(failed.configure_await(ConfigureAwaitOptions::suppress_throwing));
+  EXPECT_TRUE(suppressed.is_completed());
+  EXPECT_NO_THROW(suppressed.get_result());
+  EXPECT_THROW((void)duet::from_result(1).configure_await(ConfigureAwaitOptions::suppress_throwing),
+               duet::ArgumentError);
+}
+
+TEST_F(Issue12, ValueTaskFactoriesAndImplicitResult) {
+  auto f = []() -> duet::ValueTask<int> { return 42; };  // implicit from a T
+  EXPECT_EQ(f().result(), 42);
+  EXPECT_EQ(duet::ValueTask<int>::from_result(5).result(), 5);
+  EXPECT_TRUE(duet::ValueTask<>::completed_task().is_completed_successfully());
+  EXPECT_TRUE(duet::ValueTask<int>::from_canceled().is_canceled());
+  auto faulted = duet::ValueTask<int>::from_exception(std::make_exception_ptr(OperationCanceledError()));
+  EXPECT_TRUE(faulted.is_faulted());
+  EXPECT_THROW((void)faulted.result(), OperationCanceledError);
+}
+
+TEST_F(Issue12, BuilderAssignmentOfAFreshBuilderIsAllowedOverAStartedOneThrows) {
+  duet::AsyncTaskMethodBuilder<int> b;
+  b = duet::AsyncTaskMethodBuilder<int>::create();
+  b.set_result(1);
+  EXPECT_THROW(b = duet::AsyncTaskMethodBuilder<int>::create(), InvalidOperationError);
+  EXPECT_EQ(b.task().result(), 1);
 }
 
 }  // namespace

@@ -65,9 +65,10 @@ TEST_F(RunTest, PropagatesTheExceptionOfFn) {
   Task<int> t = duet::run([]() -> int { throw CustomError("thrown on the pool"); });
   expect_rethrows<CustomError>([&] { (void)t.result(); }, "thrown on the pool");
   EXPECT_TRUE(t.is_faulted());
+  // run(fn) has no token, so fn's OperationCanceledError is a fault too (issue 12, rule 7).
   Task<> c = duet::run([] { throw OperationCanceledError("canceled on the pool"); });
   expect_rethrows<OperationCanceledError>([&] { c.wait(); }, "canceled on the pool");
-  EXPECT_TRUE(c.is_canceled());
+  EXPECT_TRUE(c.is_faulted());
 }
 
 TEST_F(RunTest, UnwrapsAFunctionReturningATask) {
@@ -93,9 +94,17 @@ TEST_F(RunTest, UnwrappedTaskCarriesTheInnerFaultOrCancellation) {
 
   TaskCompletionSource<> canceled;
   Task<> c = duet::run([&] { return canceled.task(); });
-  canceled.set_exception(OperationCanceledError("inner cancel"));
-  expect_rethrows<OperationCanceledError>([&] { c.wait(); }, "inner cancel");
+  canceled.set_canceled();
+  expect_rethrows<duet::TaskCanceledError>([&] { c.wait(); }, "A task was canceled.");
   EXPECT_TRUE(c.is_canceled());
+
+  // An OperationCanceledError handed over as an exception is a fault, and stays one through
+  // the unwrapping (issue 12, rule 7).
+  TaskCompletionSource<> oce_fault;
+  Task<> o = duet::run([&] { return oce_fault.task(); });
+  oce_fault.set_exception(OperationCanceledError("inner oce"));
+  expect_rethrows<OperationCanceledError>([&] { o.wait(); }, "inner oce");
+  EXPECT_TRUE(o.is_faulted());
 
   TaskCompletionSource<std::unique_ptr<int>> move_only;
   move_only.set_result(std::make_unique<int>(3));

@@ -127,8 +127,9 @@ TYPED_TEST(ContextFlow, GenericConfigureAwaitFalseHidesTheContextFromAnyAwaitabl
   EXPECT_EQ(plain.captured_context(), &loop.ui);
   EXPECT_EQ(hidden.captured_context(), nullptr);
   plain.complete();
-  hidden.complete();
+  hidden.complete();  // on the UI thread, for a continuation that captured no context: the pool
   loop.ui.run_until(a);
+  b.wait();  // (issue 12, rule 1: the UI context must not leak into b's method)
   EXPECT_TRUE(a.is_completed_successfully());
   EXPECT_TRUE(b.is_completed_successfully());
 }

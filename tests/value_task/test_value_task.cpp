@@ -147,6 +147,7 @@ TEST(ValueTask, StaleTokenInOnCompletedFaultsTheAwaitInsteadOfTerminating) {
   auto a = vt.get_awaiter();
   Flag f;
   a.on_completed(f);  // noexcept: the error becomes the await's result
+  f.wait_ran();       // queued, never run inside on_completed (issue 12, rule 2)
   EXPECT_EQ(f.runs.load(), 1);
   EXPECT_THROW(a.get_result(), InvalidOperationError);
 }
@@ -158,7 +159,8 @@ TEST(ValueTask, ConcurrentAwaitThrowsNamingTheRule) {
   Flag f1, f2;
   a1.unsafe_on_completed(f1);
   a2.unsafe_on_completed(f2);
-  EXPECT_EQ(f2.runs.load(), 1);  // resumed at once, with the error
+  f2.wait_ran();  // resumed (queued: issue 12, rule 2), with the error
+  EXPECT_EQ(f2.runs.load(), 1);
   const std::string msg = message_of([&] { a2.get_result(); });
   EXPECT_TRUE(contains(msg, "awaited concurrently")) << msg;
   EXPECT_EQ(f1.runs.load(), 0);
@@ -167,13 +169,15 @@ TEST(ValueTask, ConcurrentAwaitThrowsNamingTheRule) {
   EXPECT_EQ(a1.get_result(), 11);  // the first awaiter is unaffected
 }
 
-TEST(ValueTask, RegisteringOnACompletedSourceRunsAtOnce) {
+TEST(ValueTask, RegisteringOnACompletedSourceQueuesTheContinuation) {
   TestSource<int> src;
   src.core.set_result(4);
   auto a = src.value_task().get_awaiter();
   EXPECT_TRUE(a.is_completed());
   Flag f;
   a.unsafe_on_completed(f);
+  f.wait_ran();  // never synchronously: queued to the pool (issue 12, rule 2)
+  EXPECT_NE(f.thread, std::this_thread::get_id());
   EXPECT_EQ(f.runs.load(), 1);
   EXPECT_EQ(a.get_result(), 4);
 }
@@ -279,8 +283,9 @@ TEST(ValueTask, ConfigureAwaitDecidesTheCapturedContext) {
     a.on_completed(f);
     EXPECT_EQ(f.context, nullptr);
     EXPECT_TRUE(f.flow_execution_context);  // on_completed flows the ExecutionContext
-    src.core.set_result(2);
-    EXPECT_EQ(f.runs.load(), 1);
+    src.core.set_result(2);  // on a thread whose context f never captured: the pool (rule 1)
+    f.wait_ran();
+    EXPECT_NE(f.thread, std::this_thread::get_id());
     EXPECT_EQ(a.get_result(), 2);
   }
   {
@@ -290,6 +295,7 @@ TEST(ValueTask, ConfigureAwaitDecidesTheCapturedContext) {
     a.unsafe_on_completed(f);
     EXPECT_EQ(f.context, nullptr);
     tcs.set_result(3);
+    f.wait_ran();  // the pool, as above (rule 1)
     EXPECT_EQ(a.get_result(), 3);
   }
   EXPECT_EQ(ctx.posts, 1);

@@ -362,6 +362,7 @@ TEST(PoolingAsyncValueTaskMethodBuilder, ConcurrentAwaitOfTheBoxFaultsTheSecondA
   vt_test::Flag f1, f2;
   a1.unsafe_on_completed(f1);
   a2.unsafe_on_completed(f2);
+  f2.wait_ran();  // resumed with the error, queued (issue 12, rule 2)
   EXPECT_EQ(f2.runs.load(), 1);
   EXPECT_THROW(a2.get_result(), InvalidOperationError);
   gate.open(1);

@@ -21,12 +21,13 @@ Task<std::decay_t<T>> from_result(T&& v) {
   return detail::adopt_task(s);
 }
 
-// from_exception<T>(e) — a faulted Task<T> (canceled for an OperationCanceledError).
+// from_exception<T>(e) — a faulted Task<T>, whatever the exception's type (an
+// OperationCanceledError too, as .NET's Task.FromException; from_canceled cancels).
 template <class T = void>
 Task<T> from_exception(std::exception_ptr e) {
   if (!e) throw ArgumentError("from_exception needs a non-null exception_ptr");
   auto* s = new detail::TaskState<T>();
-  s->try_complete_exception(std::move(e));
+  s->try_complete_fault(std::move(e));
   return detail::adopt_task(s);
 }
 
@@ -77,6 +78,7 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
         self->invoke = &RunState::inner_done;
         self->context = nullptr;
         self->flow_execution_context = false;
+        self->run_synchronously = true;  // unwrapping: a completion action, not an await
         self->inner_.state()->add_continuation(*self);
         return;  // inner_done releases the running reference
       } else if constexpr (std::is_void_v<T>) {
@@ -86,29 +88,16 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
         self->try_complete_value(self->fn_());
       }
     } catch (...) {
-      self->try_complete_exception(std::current_exception());
+      // run() has no token of its own, so no exception of fn's is a cancellation of run's:
+      // an OperationCanceledError faults the task too (.NET's Task.Run(fn) without a token).
+      self->try_complete_fault(std::current_exception());
     }
     self->release();
   }
 
   static void inner_done(Continuation* c) noexcept {
     RunState* const self = &static_cast<RunState&>(*c);
-    auto* inner = self->inner_.state();
-    if (inner->status() == TaskStatus::ran_to_completion) {
-      if constexpr (std::is_void_v<T>) {
-        self->try_complete_value();
-      } else {
-        try {
-          self->try_complete_value(inner->take_result());
-        } catch (...) {
-          self->try_complete_exception(std::current_exception());
-        }
-      }
-    } else if (inner->status() == TaskStatus::canceled) {
-      self->try_complete_canceled(inner->exception());
-    } else {
-      self->try_complete_exception(inner->exception());
-    }
+    detail::complete_from<T>(*self, *self->inner_.state());
     self->inner_ = {};
     self->release();
   }
@@ -121,7 +110,8 @@ class RunState final : public TaskState<typename unwrap_task<std::invoke_result_
 
 // run(fn) — Task.Run: queue fn to the thread pool, flowing the caller's ExecutionContext.
 // Returns Task<R> (R = fn's result; a fn returning Task<U> is unwrapped to Task<U>). An exception
-// from fn faults the task (OperationCanceledError: cancels it). One allocation.
+// from fn faults the task, an OperationCanceledError too (run has no token it could be for).
+// One allocation.
 template <class Fn>
 auto run(Fn&& fn) {
   using State = detail::RunState<std::decay_t<Fn>>;

@@ -23,36 +23,6 @@ namespace duet {
 
 namespace detail {
 
-// complete_from(target, child) — copies a completed child's outcome into `target`.
-template <class T>
-void complete_from(TaskState<T>& target, TaskState<T>& child) noexcept {
-  switch (child.status()) {
-    case TaskStatus::ran_to_completion:
-      if constexpr (std::is_void_v<T>) {
-        target.try_complete_value();
-      } else {
-        try {
-          target.try_complete_value(child.take_result());
-        } catch (...) {
-          target.try_complete_exception(std::current_exception());
-        }
-      }
-      break;
-    case TaskStatus::canceled:
-      target.try_complete_canceled(child.exception());
-      break;
-    case TaskStatus::faulted:
-      if (target.try_begin_complete()) {
-        if (child.rethrows_first_inner()) target.set_rethrow_first_inner();
-        target.complete_exception_claimed(child.exception());
-      }
-      break;
-    case TaskStatus::pending:
-      DUET_ASSERT(false, "complete_from on a pending child");
-      break;
-  }
-}
-
 // WaitAsyncState<T> — races a child task, a timer and a token; the first to claim `decided_`
 // completes the task and cleans up the others. References: 1 handle, 1 child node (released when
 // the child completes), 1 armed timer (released by the expiry, or by whoever cancels it
@@ -71,6 +41,7 @@ class WaitAsyncState final : public TaskState<T>, public TimerEntry, public Canc
     // Continuation::owner's contract).
     child_node_.owner = nullptr;
     child_node_.parent = this;
+    child_node_.run_synchronously = true;  // a completion action, not an await
   }
 
   void start(std::chrono::nanoseconds timeout) {

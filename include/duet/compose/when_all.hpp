@@ -110,6 +110,7 @@ class WhenAllState final : public TaskState<typename Collect::result_type> {
       nodes_[i].invoke = &WhenAllState::on_child;
       nodes_[i].owner = this;
       nodes_[i].parent = this;
+      nodes_[i].run_synchronously = true;  // a completion action, not an await
       children_[i]->add_continuation(nodes_[i]);  // may run on_child inline
     }
   }

@@ -46,6 +46,7 @@ class WhenAnyState final : public TaskState<WhenAnyResult<T>> {
       nodes_[i].owner = nullptr;
       nodes_[i].parent = this;
       nodes_[i].index = i;
+      nodes_[i].run_synchronously = true;  // a completion action, not an await
       children_[i].state()->add_continuation(nodes_[i]);
     }
   }

@@ -56,6 +56,7 @@ class AsyncVoidEnd final : public Continuation {
     sync_ = context;
     task_ = &task;
     heap_ = owned_by_itself;
+    run_synchronously = true;  // reports the end on the finishing thread, before any await resumes
     task.add_ref();
     task.add_continuation(*this);
   }

@@ -13,11 +13,15 @@
 //  1. capture   — capture(c, continue_on_captured_context, flow): the thread's current
 //                 SynchronizationContext (unless configure_await(false)) and ExecutionContext
 //                 (unless the awaiter is "unsafe" or flow is suppressed) go into the node;
-//  2. register  — ContinuationStack::try_push(c) (a task) or a source's own single slot; a
-//                 registration that finds the operation completed runs the node itself;
+//  2. register  — ContinuationStack::try_push(c) (a task) or a source's own single slot; an
+//                 await that finds the operation completed never runs its node synchronously:
+//                 it dispatches it with force_async (posted to its context, else the pool);
 //  3. dispatch  — dispatch_continuation(c, force_async), once the operation completed: posted to
-//                 the captured context when it is not the completing thread's, else run inline
-//                 (nesting at most k_max_inline_depth deep), else posted to the pool;
+//                 the captured context when it is not the completing thread's; with no captured
+//                 context, posted to the pool when the completing thread has a context of its
+//                 own (so a foreign context never leaks into the resumed method); else run inline
+//                 (nesting at most k_max_inline_depth deep), else posted to the pool. Of several
+//                 awaits on one task, only the first may run inline (ContinuationStack::dispatch);
 //  4. run with restore — run_continuation(c): the captured ExecutionContext installed, the node's
 //                 invoke run (it resumes the machine or the fiber), the thread's own restored.
 // The thread's ambient state that steps 1 and 4 read and write (the current
@@ -64,6 +68,11 @@ struct Continuation {
   // flow_execution_context — true: run with `execution_context` installed; false: run in whatever
   // context the running thread has (UnsafeOnCompleted, or flow suppressed).
   bool flow_execution_context = false;
+  // run_synchronously — an internal completion action (a combinator's node, a recycle node,
+  // continue_with(execute_synchronously)) rather than an await: it may run inline even when it is
+  // not its task's first continuation, and runs inline when registered on a completed operation
+  // (.NET's ITaskCompletionAction and ExecuteSynchronously). Awaits leave it false.
+  bool run_synchronously = false;
   // owner — the task this continuation works towards completing, or null when unknown. Contract:
   // that task cannot complete until this continuation has run (a box: itself; when_any-like
   // owners that may complete otherwise must leave it null). Read only by deadlock detection
@@ -245,7 +254,9 @@ class ContinuationStack {
     return true;
   }
   // complete(force_async) — takes every node once, and dispatches them in registration order (as
-  // .NET runs them). The owner of the stack may be destroyed by any of them.
+  // .NET runs them): the first may run inline, every later one that is not run_synchronously is
+  // dispatched with force_async (queued), so completing a task never runs an unbounded chain of
+  // awaits on the completer's stack. The owner of the stack may be destroyed by any of them.
   void complete(bool force_async) noexcept { dispatch(take(), force_async); }
   // take() — marks the stack complete and returns its nodes in registration order (linked by
   // `next`); dispatch(list, force_async) runs them. Split for an owner that must publish its own
@@ -270,7 +281,9 @@ class ContinuationStack {
 inline constexpr int k_max_inline_depth = 32;
 
 // dispatch_continuation(c, force_async) — runs or posts a continuation whose operation completed:
-//  1. posted to c.context when there is one and it is not the calling thread's current context;
+//  1. when c.context is not the calling thread's current context: posted to c.context, or, when
+//     c captured no context, to the default pool (the calling thread's own context must not
+//     become the resumed method's: .NET inlines only on a thread whose context is the default);
 //  2. otherwise run inline (run_continuation) — unless force_async (the operation was created
 //     with run_continuations_asynchronously) or the inline nesting on this thread is already
 //     k_max_inline_depth deep; then posted to c.context, or with none to the default pool.

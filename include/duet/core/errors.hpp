@@ -177,6 +177,23 @@ class AggregateError : public std::runtime_error {
   AggregateError(const std::string& message, std::vector<std::exception_ptr> inner);
   const std::vector<std::exception_ptr>& inner_exceptions() const noexcept { return inner_; }
 
+  // flatten() — an AggregateError with this one's message whose inner exceptions are these, with
+  // every inner AggregateError (at any depth) replaced by its own inner exceptions (.NET's
+  // Flatten).
+  AggregateError flatten() const;
+
+  // handle(pred) — calls pred(e) for each inner exception; throws an AggregateError (this one's
+  // message) of those for which pred returned false, and returns when it handled them all. An
+  // exception thrown by pred propagates at once (.NET's Handle).
+  template <class Pred>
+  void handle(Pred&& pred) const {
+    std::vector<std::exception_ptr> unhandled;
+    for (const auto& e : inner_) {
+      if (!pred(e)) unhandled.push_back(e);
+    }
+    if (!unhandled.empty()) throw AggregateError(what(), std::move(unhandled));
+  }
+
  private:
   std::vector<std::exception_ptr> inner_;
 };

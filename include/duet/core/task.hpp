@@ -31,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <new>
@@ -137,17 +138,29 @@ class TaskStateBase {
     ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only
   }
 
-  // set_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as faulted,
-  // or as canceled when `e` is an OperationCanceledError.
+  // complete_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as
+  // faulted, or as canceled when `e` is an OperationCanceledError. This is the *method* rule (a
+  // builder's set_exception, a fiber's escaping exception, a source's outcome): only a method
+  // turns an OperationCanceledError into `canceled`.
   void complete_exception_claimed(std::exception_ptr e) noexcept;
+  // complete_fault_claimed(e) — after try_begin_complete(): stores `e` and completes as faulted,
+  // whatever its type (.NET's TrySetException / Task.FromException: an OperationCanceledError
+  // handed over as an exception faults the task).
+  void complete_fault_claimed(std::exception_ptr e) noexcept;
   // complete_canceled_claimed(e) — after try_begin_complete(): completes as canceled, storing `e`
   // (or a TaskCanceledError when null) for awaiters to rethrow.
   void complete_canceled_claimed(std::exception_ptr e) noexcept;
 
-  // try_complete_exception(e) / try_complete_canceled(e) — claim + complete; false if already done.
+  // try_complete_exception(e) / try_complete_fault(e) / try_complete_canceled(e) — claim +
+  // complete; false if already done.
   bool try_complete_exception(std::exception_ptr e) noexcept {
     if (!try_begin_complete()) return false;
     complete_exception_claimed(std::move(e));
+    return true;
+  }
+  bool try_complete_fault(std::exception_ptr e) noexcept {
+    if (!try_begin_complete()) return false;
+    complete_fault_claimed(std::move(e));
     return true;
   }
   bool try_complete_canceled(std::exception_ptr e = nullptr) noexcept {
@@ -159,6 +172,10 @@ class TaskStateBase {
   // wait() — blocks until completed; routes through the current SynchronizationContext's
   // blocking_wait so a context can detect the sync-over-async deadlock. Marks the state observed.
   void wait();
+  // wait_for(timeout) — blocks until completed or until `timeout` passed (a negative timeout: no
+  // limit, as wait()); true when completed. Marks the state observed. No deadlock detection is
+  // needed for a bounded wait: it ends.
+  bool wait_for(std::chrono::nanoseconds timeout);
   // wait_blocking() — blocks until completed, or until `stop()` returns true after a poke.
   template <class Stop>
   void wait_blocking(Stop&& stop) {
@@ -399,11 +416,44 @@ template <class T = void>
 class Task;
 
 namespace detail {
+// complete_from(target, child) — copies a completed child's outcome into `target` (its value, its
+// fault as a fault — an OperationCanceledError stays a fault — or its cancellation); false when
+// `target` was already completed. A value that cannot be copied faults `target` with the error.
+template <class T>
+bool complete_from(TaskState<T>& target, TaskState<T>& child) noexcept {
+  switch (child.status()) {
+    case TaskStatus::ran_to_completion:
+      if constexpr (std::is_void_v<T>) {
+        return target.try_complete_value();
+      } else {
+        try {
+          return target.try_complete_value(child.take_result());
+        } catch (...) {
+          return target.try_complete_fault(std::current_exception());
+        }
+      }
+    case TaskStatus::canceled:
+      return target.try_complete_canceled(child.exception());
+    case TaskStatus::faulted:
+      if (!target.try_begin_complete()) return false;
+      if (child.rethrows_first_inner()) target.set_rethrow_first_inner();
+      target.complete_fault_claimed(child.exception());
+      return true;
+    case TaskStatus::pending:
+      break;
+  }
+  DUET_ASSERT(false, "complete_from on a pending child");
+  return false;
+}
+
 // adopt_task(state) — wraps `state` without taking a reference (the caller hands its own over).
 template <class T>
 Task<T> adopt_task(TaskState<T>* state) noexcept;
 
 [[noreturn]] void throw_invalid_task();
+// throw_bad_configure_await_options(suppress_on_value) — ArgumentError for configure_await with
+// suppress_throwing on a Task<T> with a result (true) or with an unknown flag (false).
+[[noreturn]] void throw_bad_configure_await_options(bool suppress_on_value);
 }  // namespace detail
 
 // TaskAwaiter<T> — the awaiter of Task<T> (.NET's TaskAwaiter<T> / ConfiguredTaskAwaiter<T>).
@@ -441,7 +491,9 @@ class TaskAwaiter {
   // is_completed() — true when the task has completed (no suspension needed).
   bool is_completed() const noexcept { return state()->is_completed(); }
 
-  // on_completed(c) — capture the context(s) into `c` and register it on the task.
+  // on_completed(c) — capture the context(s) into `c` and register it on the task. When the task
+  // has already completed, `c` is never run synchronously: it is posted to its captured context,
+  // or to the pool (.NET's TaskAwaiter.OnCompleted).
   void on_completed(Continuation& c) noexcept { register_continuation(c, true); }
   // unsafe_on_completed(c) — as on_completed, without capturing the ExecutionContext.
   void unsafe_on_completed(Continuation& c) noexcept { register_continuation(c, false); }
@@ -474,10 +526,81 @@ class TaskAwaiter {
       bits_ |= k_owns;
     }
     detail::capture(c, capture(), flow);
-    state()->add_continuation(c);
+    // An await on a completed task never resumes synchronously: queued to its context or the pool.
+    if (!state()->try_add_continuation(c)) detail::dispatch_continuation(c, !c.run_synchronously);
   }
 
   std::uintptr_t bits_ = k_capture;  // null state, not owned, capture = true
+};
+
+// ConfigureAwaitOptions — .NET 8's flags for task.configure_await(options). Combine with |.
+enum class ConfigureAwaitOptions : unsigned {
+  none = 0,                             // no flag: do NOT resume on the captured context
+  continue_on_captured_context = 1,     // resume on the captured SynchronizationContext
+  suppress_throwing = 2,                // Task<> only: the await does not rethrow a fault/cancel
+  force_yielding = 4,                   // suspend even when the task already completed
+};
+constexpr ConfigureAwaitOptions operator|(ConfigureAwaitOptions a, ConfigureAwaitOptions b) noexcept {
+  return static_cast<ConfigureAwaitOptions>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr bool has_option(ConfigureAwaitOptions set, ConfigureAwaitOptions flag) noexcept {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(flag)) != 0;
+}
+
+// OptionsTaskAwaiter<T> — the awaiter of task.configure_await(ConfigureAwaitOptions): a
+// TaskAwaiter plus force_yielding (is_completed() answers false, so the method suspends and the
+// continuation is queued: an await on a completed task never resumes synchronously) and
+// suppress_throwing (get_result() observes the fault or cancellation and returns). A separate
+// type, so the plain TaskAwaiter's fast path carries no option check.
+template <class T>
+class OptionsTaskAwaiter {
+ public:
+  OptionsTaskAwaiter() noexcept = default;
+  OptionsTaskAwaiter(TaskAwaiter<T> inner, ConfigureAwaitOptions options) noexcept
+      : inner_(std::move(inner)),
+        force_yield_(has_option(options, ConfigureAwaitOptions::force_yielding)),
+        suppress_(has_option(options, ConfigureAwaitOptions::suppress_throwing)) {}
+  bool is_completed() const noexcept { return !force_yield_ && inner_.is_completed(); }
+  void on_completed(Continuation& c) noexcept { inner_.on_completed(c); }
+  void unsafe_on_completed(Continuation& c) noexcept { inner_.unsafe_on_completed(c); }
+  T get_result() {
+    if constexpr (std::is_void_v<T>) {
+      if (suppress_) {
+        try {
+          inner_.get_result();
+        } catch (...) {  // suppress_throwing: observed, not rethrown
+        }
+        return;
+      }
+    }
+    return inner_.get_result();
+  }
+
+ private:
+  TaskAwaiter<T> inner_;
+  bool force_yield_ = false;
+  bool suppress_ = false;
+};
+
+// OptionsTaskAwaitable<T> — the result of task.configure_await(ConfigureAwaitOptions).
+template <class T>
+class OptionsTaskAwaitable {
+ public:
+  OptionsTaskAwaitable(Task<T> task, ConfigureAwaitOptions options) noexcept
+      : task_(std::move(task)), options_(options) {}
+  OptionsTaskAwaiter<T> get_awaiter() const& noexcept {
+    return OptionsTaskAwaiter<T>(TaskAwaiter<T>(Task<T>(task_), capture()), options_);
+  }
+  OptionsTaskAwaiter<T> get_awaiter() && noexcept {
+    return OptionsTaskAwaiter<T>(TaskAwaiter<T>(std::move(task_), capture()), options_);
+  }
+
+ private:
+  bool capture() const noexcept {
+    return has_option(options_, ConfigureAwaitOptions::continue_on_captured_context);
+  }
+  Task<T> task_;
+  ConfigureAwaitOptions options_;
 };
 
 // ConfiguredTaskAwaitable<T> — the result of task.configure_await(b).
@@ -530,15 +653,36 @@ class Task {
   bool is_faulted() const { return status() == TaskStatus::faulted; }
   bool is_canceled() const { return status() == TaskStatus::canceled; }
 
-  // exception() — the stored exception (faulted: the fault; canceled: the
-  // OperationCanceledError), or null while pending / after success. Marks it observed.
-  std::exception_ptr exception() const { return checked()->exception(); }
+  // exception() — the fault of a faulted task, or null while pending, after success and when
+  // canceled (.NET's Task.Exception; a canceled task's OperationCanceledError is what wait(),
+  // result() and await throw). Marks it observed.
+  std::exception_ptr exception() const {
+    auto* s = checked();
+    std::exception_ptr e = s->exception();
+    if (s->status() == TaskStatus::canceled) return nullptr;
+    return e;
+  }
 
   // wait() — blocks until completed; rethrows when faulted or canceled. Throws DeadlockError
   // when blocking here can never end (see context/single_thread_context.hpp).
   void wait() const {
     checked()->wait();
     state_->rethrow_if_failed();
+  }
+
+  // wait(timeout) — .NET's Wait(TimeSpan): blocks until completed (then as wait(): rethrows when
+  // faulted or canceled, returns true) or until `timeout` passed (returns false). A negative
+  // timeout (k_infinite_timeout) waits without a limit, with wait()'s deadlock detection.
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) const {
+    auto* s = checked();
+    if (timeout < std::chrono::duration<Rep, Period>::zero()) {
+      wait();
+      return true;
+    }
+    if (!s->wait_for(std::chrono::duration_cast<std::chrono::nanoseconds>(timeout))) return false;
+    s->rethrow_if_failed();
+    return true;
   }
 
   // result() — wait(), then the value (a copy; move-only T: moved out once).
@@ -570,6 +714,20 @@ class Task {
     return ConfiguredTaskAwaitable<T>(std::move(*this), continue_on_captured_context);
   }
 
+  // configure_await(options) — .NET 8's ConfigureAwait(ConfigureAwaitOptions): see
+  // ConfigureAwaitOptions. suppress_throwing on a Task<T> with a result throws ArgumentError (as
+  // .NET: the await would have no value to return); an unknown flag throws ArgumentError.
+  OptionsTaskAwaitable<T> configure_await(ConfigureAwaitOptions options) const& {
+    checked();
+    validate_options(options);
+    return OptionsTaskAwaitable<T>(*this, options);
+  }
+  OptionsTaskAwaitable<T> configure_await(ConfigureAwaitOptions options) && {
+    checked();
+    validate_options(options);
+    return OptionsTaskAwaitable<T>(std::move(*this), options);
+  }
+
   // state() — the shared state (internal use: builders, combinators, deadlock detection).
   detail::TaskState<T>* state() const noexcept { return state_; }
 
@@ -584,6 +742,14 @@ class Task {
   detail::TaskState<T>* checked() const {
     if (!state_) detail::throw_invalid_task();
     return state_;
+  }
+  static void validate_options(ConfigureAwaitOptions options) {
+    if (static_cast<unsigned>(options) & ~7u) detail::throw_bad_configure_await_options(false);
+    if constexpr (!std::is_void_v<T>) {
+      if (has_option(options, ConfigureAwaitOptions::suppress_throwing)) {
+        detail::throw_bad_configure_await_options(true);
+      }
+    }
   }
 
   detail::TaskState<T>* state_ = nullptr;

@@ -99,6 +99,7 @@ class FiberValueTaskSource final
   FiberValueTaskSource() noexcept : FiberBase(nullptr) {  // no task (see "Start failure")
     recycle_node_.invoke = &FiberValueTaskSource::recycle_abandoned;
     recycle_node_.self = this;
+    recycle_node_.run_synchronously = true;  // an internal action: recycles inline
   }
   ~FiberValueTaskSource() = default;
 

@@ -242,14 +242,19 @@ class AsyncValueTaskMethodBuilder {
   template <class... Args>
   void set_result(Args&&... args) {
     if (!suspended_) {
+      if (result_.has_value()) detail::throw_builder_completed("set_result");
       result_.emplace(std::forward<Args>(args)...);
       return;
     }
     inner_.set_result(std::forward<Args>(args)...);
   }
 
-  // set_exception(e) — faults (or cancels) the call's ValueTask.
-  void set_exception(std::exception_ptr e) noexcept { inner_.set_exception(std::move(e)); }
+  // set_exception(e) — faults (or cancels) the call's ValueTask. Misuse (a null `e`, a second
+  // completion) throws as AsyncTaskMethodBuilder's.
+  void set_exception(std::exception_ptr e) {
+    if (result_.has_value()) detail::throw_builder_completed("set_exception");
+    inner_.set_exception(std::move(e));
+  }
 
   void set_state_machine(IAsyncStateMachine&) noexcept {}
 

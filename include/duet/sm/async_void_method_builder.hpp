@@ -33,8 +33,19 @@ class AsyncVoidMethodBuilder {
   AsyncVoidMethodBuilder() noexcept = default;
   // Moving happens when the machine is boxed (and in create()); the captured context moves along.
   AsyncVoidMethodBuilder(AsyncVoidMethodBuilder&& o) noexcept
-      : builder_(std::move(o.builder_)), context_(o.context_), captured_(o.captured_) {}
-  AsyncVoidMethodBuilder& operator=(AsyncVoidMethodBuilder&&) = delete;
+      : builder_(std::move(o.builder_)), context_(o.context_), captured_(o.captured_),
+        started_(o.started_) {}
+  // operator=(fresh) — `sm.builder_ = AsyncVoidMethodBuilder::create();`: allowed while this
+  // builder has not started; it takes over the fresh one's captured context (and its
+  // operation_started). Assigning over a started builder throws InvalidOperationError.
+  AsyncVoidMethodBuilder& operator=(AsyncVoidMethodBuilder&& o) {
+    if (started_ || o.started_) detail::throw_builder_assigned_started("AsyncVoidMethodBuilder");
+    if (captured_ && context_) context_->operation_completed();  // the replaced builder's call ends
+    builder_ = std::move(o.builder_);
+    context_ = std::exchange(o.context_, nullptr);
+    captured_ = std::exchange(o.captured_, false);
+    return *this;
+  }
   ~AsyncVoidMethodBuilder() = default;
 
   // create() — a builder that has captured the current SynchronizationContext and called its
@@ -51,6 +62,7 @@ class AsyncVoidMethodBuilder {
   template <AsyncStateMachine SM>
   void start(SM& sm) noexcept {
     capture();
+    started_ = true;  // before the move into a box: the boxed copy reports through done_
     builder_.start(sm);
     detail::TaskStateBase* s = nullptr;
     try {
@@ -84,13 +96,22 @@ class AsyncVoidMethodBuilder {
     builder_.await_unsafe_on_completed(awaiter, sm);
   }
 
-  // set_result() — the method ended normally.
-  void set_result() { builder_.set_result(); }
-
-  // set_exception(e) — the method ended with `e`: throws it asynchronously (see the header).
-  void set_exception(std::exception_ptr e) noexcept {
-    detail::async_void_throw(context_, std::move(e));
+  // set_result() — the method ended normally. The captured context hears operation_completed():
+  // through start()'s bookkeeping when start() ran, else at once (.NET calls it from SetResult
+  // whether or not Start ran). A second completion throws InvalidOperationError.
+  void set_result() {
     builder_.set_result();
+    if (!started_ && context_) context_->operation_completed();
+  }
+
+  // set_exception(e) — the method ended with `e`: throws it asynchronously (see the header), then
+  // operation_completed() as set_result. Throws ArgumentError for a null `e`, and
+  // InvalidOperationError after a completion.
+  void set_exception(std::exception_ptr e) {
+    if (!e) detail::throw_builder_null_exception("AsyncVoidMethodBuilder");
+    if (builder_.is_completed()) detail::throw_builder_completed("set_exception");
+    detail::async_void_throw(context_, std::move(e));
+    set_result();
   }
 
   // set_state_machine — parity with .NET; unused.
@@ -106,6 +127,7 @@ class AsyncVoidMethodBuilder {
   AsyncTaskMethodBuilder<void> builder_;
   SynchronizationContext* context_ = nullptr;
   bool captured_ = false;
+  bool started_ = false;  // start() ran: its AsyncVoidEnd / async_void_end reports the end
   detail::AsyncVoidEnd done_;
 };
 

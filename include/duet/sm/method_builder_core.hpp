@@ -83,6 +83,13 @@ concept AsyncStateMachine = std::is_move_constructible_v<SM> && requires(SM& sm)
 namespace detail {
 
 [[noreturn]] void throw_task_before_start();
+// throw_builder_completed(what) — InvalidOperationError for a builder completed a second time.
+[[noreturn]] void throw_builder_completed(const char* what);
+// throw_builder_null_exception(builder) — ArgumentError for set_exception(nullptr).
+[[noreturn]] void throw_builder_null_exception(const char* builder);
+// throw_builder_assigned_started(builder) — InvalidOperationError for a builder assigned over,
+// or from, one that already started.
+[[noreturn]] void throw_builder_assigned_started(const char* builder);
 
 // exchange_completed_in_step(state) — the calling thread's "a method completed in the running
 // step" slot (src/sm/method_builder_core.cpp): stores `state`, returns the previous value. Set by
@@ -268,10 +275,17 @@ struct MethodBuilderCore {
 template <class Builder>
 class MethodBuilderBase {
  public:
-  // start(sm) — MethodBuilderCore::start.
+  // start(sm) — MethodBuilderCore::start. An exception escaping move_next() goes to the
+  // builder's non-throwing fault(e) when it has one, else to set_exception(e).
   template <AsyncStateMachine SM>
   void start(SM& sm) noexcept {
-    MethodBuilderCore::start(sm, [this](std::exception_ptr e) { self().set_exception(std::move(e)); });
+    MethodBuilderCore::start(sm, [this](std::exception_ptr e) {
+      if constexpr (requires { self().fault(std::move(e)); }) {
+        self().fault(std::move(e));
+      } else {
+        self().set_exception(std::move(e));
+      }
+    });
   }
   // await_on_completed(awaiter, sm) / await_unsafe_on_completed(awaiter, sm) — the suspension
   // step: boxes `sm` on its first suspension. After the call the caller returns from move_next()
@@ -380,12 +394,19 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
   AsyncTaskMethodBuilder() noexcept = default;
   // Moving a builder happens when its state machine is boxed (see "References").
   AsyncTaskMethodBuilder(AsyncTaskMethodBuilder&&) noexcept = default;
-  AsyncTaskMethodBuilder& operator=(AsyncTaskMethodBuilder&&) = delete;
+  // operator=(fresh) — `sm.builder_ = AsyncTaskMethodBuilder::create();` as Roslyn's stubs write
+  // it: allowed while neither builder has started (both are empty, so nothing moves).
+  // Assigning over, or from, a builder that started throws InvalidOperationError.
+  AsyncTaskMethodBuilder& operator=(AsyncTaskMethodBuilder&& o) {
+    if (ref_.get() || o.ref_.get()) detail::throw_builder_assigned_started("AsyncTaskMethodBuilder");
+    return *this;
+  }
 
   // create() — a fresh builder (.NET's AsyncTaskMethodBuilder.Create()).
   static AsyncTaskMethodBuilder create() noexcept { return AsyncTaskMethodBuilder(); }
 
-  // set_result(v) — completes the task (the last statement of move_next()).
+  // set_result(v) — completes the task (the last statement of move_next()). A builder that
+  // already completed throws InvalidOperationError (in every build type).
   template <class... Args>
   void set_result(Args&&... args) {
     if constexpr (std::is_void_v<T>) {
@@ -394,21 +415,42 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
         ref_.borrow(detail::TaskState<void>::completed());  // immortal; no reference to own
         return;
       }
-      const bool done = ref_.get()->try_complete_value();
-      DUET_ASSERT(done, "AsyncTaskMethodBuilder completed twice");
-      (void)done;
+      if (!ref_.get()->try_complete_value()) [[unlikely]] detail::throw_builder_completed("set_result");
     } else {
       static_assert(sizeof...(Args) == 1, "duet: a Task<T> method returns one value: set_result(v)");
       if (!ref_.get()) ref_.adopt(new detail::TaskState<T>(1));
-      const bool done = ref_.get()->try_complete_value(std::forward<Args>(args)...);
-      DUET_ASSERT(done, "AsyncTaskMethodBuilder completed twice");
-      (void)done;
+      if (!ref_.get()->try_complete_value(std::forward<Args>(args)...)) [[unlikely]] {
+        detail::throw_builder_completed("set_result");
+      }
     }
     release_running();
   }
 
-  // set_exception(e) — faults the task (cancels it for an OperationCanceledError).
-  void set_exception(std::exception_ptr e) noexcept {
+  // set_exception(e) — faults the task (cancels it for an OperationCanceledError: the method
+  // rule). Throws ArgumentError for a null `e` and InvalidOperationError when the builder already
+  // completed, in every build type.
+  void set_exception(std::exception_ptr e) {
+    if (!e) detail::throw_builder_null_exception("AsyncTaskMethodBuilder");
+    if (ref_.get() && ref_.get()->is_claimed()) detail::throw_builder_completed("set_exception");
+    fault(std::move(e));
+  }
+
+  // is_completed() — whether the builder's task has been completed (or claimed) already.
+  bool is_completed() const noexcept { return ref_.get() && ref_.get()->is_claimed(); }
+
+  // task() — the method's task. Call it after start() (it throws InvalidOperationError before).
+  Task<T> task() const {
+    detail::TaskState<T>* const s = ref_.get();
+    if (!s) detail::throw_task_before_start();
+    s->add_ref();
+    return detail::adopt_task(s);
+  }
+
+ private:
+  // fault(e) — set_exception without the misuse checks: start()'s handler for an exception
+  // escaping move_next(). One escaping after the method completed goes to the
+  // unhandled-exception handler.
+  void fault(std::exception_ptr e) noexcept {
     if (!ref_.get()) {
       auto* const s = new (std::nothrow) detail::TaskState<T>(1);
       if (!s) [[unlikely]] {  // out of memory: the task faults with std::bad_alloc instead
@@ -424,15 +466,6 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
     }
   }
 
-  // task() — the method's task. Call it after start() (it throws InvalidOperationError before).
-  Task<T> task() const {
-    detail::TaskState<T>* const s = ref_.get();
-    if (!s) detail::throw_task_before_start();
-    s->add_ref();
-    return detail::adopt_task(s);
-  }
-
- private:
   // The hooks of MethodBuilderBase's suspension step.
   template <class SM>
   using Box = detail::AsyncStateMachineBox<SM, T>;

@@ -126,12 +126,15 @@ class [[nodiscard]] ValueTask {
   ValueTask() noexcept(std::is_nothrow_default_constructible_v<Stored>) : kind_(Kind::value) {
     ::new (static_cast<void*>(&value_)) Stored();
   }
-  // ValueTask(v) — completed with `v` (.NET's new ValueTask<T>(result)). No allocation.
+  // ValueTask(v) — completed with `v` (.NET's new ValueTask<T>(result)). No allocation. Implicit
+  // when `v` converts implicitly to T, so a function returning ValueTask<int> may `return 42;`
+  // (what an async method's `return 42;` means in C#).
   template <class U = Stored>
     requires(!std::is_void_v<T> && std::is_constructible_v<Stored, U &&> &&
              !std::is_same_v<std::remove_cvref_t<U>, ValueTask> &&
              !std::is_same_v<std::remove_cvref_t<U>, Task<T>>)
-  explicit ValueTask(U&& v) noexcept(std::is_nothrow_constructible_v<Stored, U&&>)
+  explicit(!std::is_convertible_v<U&&, Stored>) ValueTask(U&& v) noexcept(
+      std::is_nothrow_constructible_v<Stored, U&&>)
       : kind_(Kind::value) {
     ::new (static_cast<void*>(&value_)) Stored(std::forward<U>(v));
   }
@@ -158,6 +161,24 @@ class [[nodiscard]] ValueTask {
   ValueTask(const ValueTask&) = delete;
   ValueTask& operator=(const ValueTask&) = delete;
   ~ValueTask() { drop(); }
+
+  // from_result(v) — a ValueTask completed with `v` (.NET's ValueTask.FromResult). No allocation.
+  template <class U>
+    requires(!std::is_void_v<T> && std::is_constructible_v<Stored, U &&>)
+  static ValueTask from_result(U&& v) {
+    return ValueTask(Stored(std::forward<U>(v)));
+  }
+  // completed_task() — a completed ValueTask<> (.NET's ValueTask.CompletedTask). No allocation.
+  static ValueTask completed_task() noexcept
+    requires std::is_void_v<T>
+  {
+    return ValueTask();
+  }
+  // from_exception(e) — a ValueTask faulted with `e`, an OperationCanceledError too (.NET's
+  // ValueTask.FromException). Throws ArgumentError for a null `e`.
+  static ValueTask from_exception(std::exception_ptr e) { return ValueTask(duet::from_exception<T>(std::move(e))); }
+  // from_canceled() — a canceled ValueTask (.NET's ValueTask.FromCanceled).
+  static ValueTask from_canceled() { return ValueTask(duet::from_canceled<T>()); }
 
   // kind() — what this ValueTask holds (tests and diagnostics).
   Kind kind() const noexcept { return kind_; }
@@ -299,11 +320,11 @@ class [[nodiscard]] ValueTask {
 
   Task<T> value_task_to_task() {
     if constexpr (std::is_void_v<T>) {
-      return completed_task();
+      return duet::completed_task();
     } else if constexpr (std::is_copy_constructible_v<T>) {
-      return from_result(value_);
+      return duet::from_result(value_);
     } else {
-      return from_result(std::move(value_));
+      return duet::from_result(std::move(value_));
     }
   }
 
@@ -313,12 +334,15 @@ class [[nodiscard]] ValueTask {
       try {
         if constexpr (std::is_void_v<T>) {
           src->get_result(token);
-          return completed_task();
+          return duet::completed_task();
         } else {
-          return from_result(src->get_result(token));
+          return duet::from_result(src->get_result(token));
         }
       } catch (...) {
-        return from_exception<T>(std::current_exception());
+        // A source's outcome follows the method rule: an OperationCanceledError cancels.
+        auto* failed = new detail::TaskState<T>();
+        failed->try_complete_exception(std::current_exception());
+        return detail::adopt_task(failed);
       }
     }
     auto* s = new detail::SourceAsTask<T>(src, token);
@@ -439,7 +463,9 @@ class ValueTaskAwaiter {
         }
         case Kind::task:
           detail::capture(c, capture, flow);
-          vt.task_->add_continuation(c);
+          if (!vt.task_->try_add_continuation(c)) {
+            detail::dispatch_continuation(c, !c.run_synchronously);  // never synchronously (rule 2)
+          }
           return;
         case Kind::value:
           break;  // completed: resume at once below
@@ -451,10 +477,10 @@ class ValueTaskAwaiter {
       // (Only misuse gets here, so the allocation does not matter.)
       std::exception_ptr e = std::current_exception();
       vt.kind_ = Kind::consumed;  // do not report the source as abandoned: it is still in use
-      vt_ = ValueTask<T>(from_exception<T>(std::move(e)));
+      vt_ = ValueTask<T>(duet::from_exception<T>(std::move(e)));
     }
     detail::capture(c, capture, flow);
-    detail::dispatch_continuation(c, false);
+    detail::dispatch_continuation(c, !c.run_synchronously);  // never synchronously (rule 2)
   }
 
   ValueTask<T> vt_;

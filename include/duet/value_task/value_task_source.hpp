@@ -192,8 +192,9 @@ class ManualResetValueTaskSourceCoreImpl {
     if constexpr (!std::is_void_v<T>) return std::move(value());
   }
 
-  // on_completed(c, token, flags) — registers `c`, capturing what `flags` ask for; runs it at once
-  // (dispatch rule) when the operation already completed. Throws InvalidOperationError on a stale
+  // on_completed(c, token, flags) — registers `c`, capturing what `flags` ask for; when the
+  // operation already completed, queues it (its context, else the pool; a run_synchronously node
+  // runs at once). Throws InvalidOperationError on a stale
   // token or when another continuation is already registered (a concurrent await).
   void on_completed(Continuation& c, short token, ValueTaskSourceOnCompletedFlags flags) {
     validate(token);
@@ -205,7 +206,9 @@ class ManualResetValueTaskSourceCoreImpl {
       return;
     }
     if (expected != completed_sentinel()) throw_multiple_continuations();
-    dispatch_continuation(c, run_async_);
+    // Already completed: never run an await synchronously here (posted to its context or the
+    // pool), as .NET's ManualResetValueTaskSourceCore.OnCompleted.
+    dispatch_continuation(c, run_async_ || !c.run_synchronously);
   }
 
  private:
