@@ -102,8 +102,9 @@ void ManualClock::detach(TimerWheel& wheel) noexcept {
 // ---------------------------------------------------------------------------------------------
 // TimerWheel
 
-TimerWheel::TimerWheel(Clock& clock, Scheduler& scheduler) : clock_(clock), scheduler_(scheduler) {
-  elapsed_ = to_tick_floor(clock_.now());
+TimerWheel::TimerWheel(Clock& clock, Scheduler& scheduler)
+    : clock_(clock), scheduler_(scheduler), origin_(clock.now()) {
+  elapsed_ = 0;
   self_driven_ = clock_.attach(*this);
 }
 
@@ -210,7 +211,7 @@ std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
         "(about 2.18 years); got " + std::to_string(due.count()) + " ns");
   }
   const auto deadline_ns =
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (clock_.now() + due).count()));
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (clock_.now() - origin_ + due).count()));
   return (deadline_ns + k_tick_ns - 1) / k_tick_ns;  // round up: never early
 }
 
@@ -229,7 +230,7 @@ void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   if (pending == 0) {
     // Nothing pending: elapsed_ may be stale after an idle spell; catching up is safe (when was
     // rounded up from a later reading of the clock, so it stays >= the new elapsed_).
-    const std::uint64_t now_tick = to_tick_floor(clock_.now());
+    const std::uint64_t now_tick = to_tick_floor(clock_.now() - origin_);
     if (now_tick > elapsed_ && now_tick <= when) elapsed_ = now_tick;
   }
   if (when <= elapsed_) [[unlikely]] {
@@ -343,7 +344,7 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
 }
 
 void TimerWheel::poll() noexcept {
-  const std::uint64_t now = to_tick_floor(clock_.now());
+  const std::uint64_t now = to_tick_floor(clock_.now() - origin_);
   Continuation* fired_list = nullptr;
   Continuation** tail = &fired_list;
   std::size_t fired = 0;
@@ -374,7 +375,7 @@ std::optional<Clock::duration> TimerWheel::next_deadline() const noexcept {
   auto exp = next_expiration();
   unlock();
   if (!exp) return std::nullopt;
-  return std::chrono::duration_cast<Clock::duration>(
+  return origin_ + std::chrono::duration_cast<Clock::duration>(
       std::chrono::nanoseconds(static_cast<std::int64_t>(exp->deadline * k_tick_ns)));
 }
 
@@ -398,7 +399,7 @@ void TimerWheel::thread_main() {
       thread_cv_.wait(lk, [this] { return wake_ || stopping_; });
     } else {
       const auto wake_at = clock_.to_steady(
-          std::chrono::nanoseconds(static_cast<std::int64_t>(target * k_tick_ns)));
+          origin_ + std::chrono::nanoseconds(static_cast<std::int64_t>(target * k_tick_ns)));
       thread_cv_.wait_until(lk, wake_at, [this] { return wake_ || stopping_; });
     }
     if (stopping_) return;
