@@ -284,10 +284,12 @@ bool CancellationRegistration::release(bool wait) noexcept {
   } else if (outcome != U::orphaned) {
     node_->destroy(node_);
   }
-  node_ = nullptr;
-  state_->release();
-  state_ = nullptr;
+  node_ = nullptr;  // state_ stays (one reference) for token()
   return outcome == U::removed;
+}
+
+CancellationToken CancellationRegistration::token() const noexcept {
+  return CancellationToken::from_state(state_);
 }
 
 bool CancellationRegistration::unregister() noexcept { return release(false); }

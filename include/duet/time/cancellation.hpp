@@ -235,12 +235,16 @@ class CancellationRegistration {
   CancellationRegistration& operator=(CancellationRegistration&& o) noexcept {
     if (this != &o) {
       dispose();
+      if (state_) state_->release();
       state_ = std::exchange(o.state_, nullptr);
       node_ = std::exchange(o.node_, nullptr);
     }
     return *this;
   }
-  ~CancellationRegistration() { dispose(); }
+  ~CancellationRegistration() {
+    dispose();
+    if (state_) state_->release();
+  }
 
   // unregister() — .NET's Unregister(): removes the callback and returns true when it had not
   // run and now never will. Never waits: when cancel() is running the callback on another thread
@@ -250,6 +254,10 @@ class CancellationRegistration {
   // another thread, wait until it has returned (from inside the callback itself it does not
   // wait). Returns what unregister() would. Idempotent; the destructor calls it.
   bool dispose() noexcept;
+
+  // token() — the token the callback was registered on (.NET's Token), also after
+  // unregistering; the default token for an empty registration.
+  CancellationToken token() const noexcept;
 
   // valid() — whether this registration still refers to a callback.
   bool valid() const noexcept { return node_ != nullptr; }
