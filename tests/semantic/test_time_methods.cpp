@@ -411,9 +411,9 @@ TYPED_TEST(Rule6, Rule6_ZeroTimeoutSourceIsCanceledBeforeTheMethodAwaits) {
       [&] {
         cts = std::make_unique<duet::CancellationTokenSource>(0ms);
         EXPECT_TRUE(cts->is_cancellation_requested()) << "canceled when the constructor returned";
-        return duet::delay(1h, cts->token());
+        return TypeParam::task(nop, [&] { return duet::delay(1h, cts->token()); }, [] { return 0; });
       },
-      [] { return 0; }, [](const duet::OperationCanceledError&) { return duet::from_result(0); },
+      [](int) { return 0; }, [](const duet::OperationCanceledError&) { return duet::from_result(0); },
       [](const duet::OperationCanceledError&, int) { return -1; });
   ASSERT_TRUE(t.is_completed()) << "the delay was canceled synchronously";
   EXPECT_EQ(t.result(), -1);
@@ -428,7 +428,11 @@ TYPED_TEST(Rule6, Rule6_InfiniteTimeoutMeansNoTimerUntilCanceled) {
   cts.cancel_after(duet::k_infinite_timeout);  // disarms the pending timer
   EXPECT_EQ(this->wheel_->pending(), 0u);
   Task<int> t = TypeParam::template try_recover<duet::OperationCanceledError>(
-      [&] { return duet::delay(duet::k_infinite_timeout, cts.token()); }, [] { return 0; },
+      [&] {
+        return TypeParam::task(nop, [&] { return duet::delay(duet::k_infinite_timeout, cts.token()); },
+                               [] { return 0; });
+      },
+      [](int) { return 0; },
       [](const duet::OperationCanceledError&) { return duet::from_result(0); },
       [](const duet::OperationCanceledError&, int) { return -1; });
   this->clock_.advance(24h);

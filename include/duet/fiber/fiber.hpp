@@ -204,6 +204,17 @@ template <class A>
 using fiber_await_result_t =
     std::conditional_t<std::is_rvalue_reference_v<await_result_t<A>>,
                        std::remove_cvref_t<await_result_t<A>>, await_result_t<A>>;
+// fiber_awaitable_v<A> — whether get_awaiter accepts an A (no diagnostic when not).
+template <class A>
+inline constexpr bool fiber_awaitable_v = detail_adl::has_member_get_awaiter<A> ||
+                                          detail_adl::has_adl_get_awaiter<A> ||
+                                          detail_adl::has_trait_get_awaiter<A>;
+// NotAwaitableResult — what await(x) of a non-awaitable x "returns" after its compile error: it
+// converts to anything, so the caller's code adds no errors of its own.
+struct NotAwaitableResult {
+  template <class T>
+  operator T() const;  // never defined: only reached in a program that does not compile
+};
 }  // namespace detail
 
 // await(x) — inside a fiber: waits for awaitable x without blocking the thread and returns its
@@ -214,14 +225,20 @@ using fiber_await_result_t =
 // Hazard: the fiber may come back on another thread. Do not keep a thread_local's address, or
 // a std::this_thread::get_id() / errno read, across this call: the compiler may reuse the value
 // read before it. Read duet::fiber::current_thread_id() after the await instead.
+// A non-awaitable x is one compile error (require_awaitable's), and nothing else: the result
+// type is then computed from nothing, and converts to whatever the caller expects.
 template <class A>
-detail::fiber_await_result_t<A> await(A&& x) {
-  require_awaitable<A>();
-  fiber::detail::FiberBase* const self = fiber::detail::current_fiber();
-  if (self == nullptr) fiber::detail::throw_await_outside_fiber();
-  auto awaiter = duet::get_awaiter(std::forward<A>(x));
-  if (!awaiter.is_completed()) self->suspend(awaiter);
-  return awaiter.get_result();
+decltype(auto) await(A&& x) {
+  if constexpr (!detail::fiber_awaitable_v<A>) {
+    require_awaitable<A>();
+    return detail::NotAwaitableResult{};
+  } else {
+    fiber::detail::FiberBase* const self = fiber::detail::current_fiber();
+    if (self == nullptr) fiber::detail::throw_await_outside_fiber();
+    auto awaiter = duet::get_awaiter(std::forward<A>(x));
+    if (!awaiter.is_completed()) self->suspend(awaiter);
+    return static_cast<detail::fiber_await_result_t<A>>(awaiter.get_result());
+  }
 }
 
 }  // namespace duet
