@@ -6,6 +6,7 @@
 #include "duet/core/configure_await.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
+#include "duet/core/manual_scheduler.hpp"
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 #include "duet/core/task.hpp"
@@ -21,6 +22,7 @@
 #include "duet/time/timer_wheel.hpp"
 
 #include "duet/compose/continue_with.hpp"
+#include "duet/compose/start_new.hpp"
 #include "duet/compose/task_factory.hpp"
 #include "duet/compose/wait.hpp"
 #include "duet/compose/wait_async.hpp"

@@ -470,4 +470,16 @@ std::size_t current_stack_size() noexcept {
   return f ? f->stack_size() : 0;
 }
 
+// Both are opaque to the optimiser: out of line, and the asm barrier keeps even a whole-program
+// (LTO) optimiser from inferring them const and merging two calls across an await.
+std::thread::id current_thread_id() noexcept {
+  asm volatile("" ::: "memory");
+  return std::this_thread::get_id();
+}
+
+std::uint64_t switch_count() noexcept {
+  asm volatile("" ::: "memory");
+  return detail::thread_switch_count();
+}
+
 }  // namespace duet::fiber

@@ -30,41 +30,89 @@ bool CancellationState::register_node(CancellationCallbackNode& n) noexcept {
   return true;
 }
 
-bool CancellationState::unregister_node(CancellationCallbackNode& n, bool* running_here) noexcept {
+bool CancellationState::unlink(CancellationCallbackNode& n) noexcept {
   lock();
-  if (n.linked) {
-    if (n.prev) {
-      n.prev->next = n.next;
-    } else {
-      head_ = n.next;
-    }
-    if (n.next) n.next->prev = n.prev;
-    n.prev = n.next = nullptr;
-    n.linked = false;
+  if (!n.linked) {
     unlock();
-    return true;
+    return false;
   }
+  if (n.prev) {
+    n.prev->next = n.next;
+  } else {
+    head_ = n.next;
+  }
+  if (n.next) n.next->prev = n.prev;
+  n.prev = n.next = nullptr;
+  n.linked = false;
   unlock();
+  return true;
+}
+
+CancellationState::Unregistered CancellationState::try_unregister_node(
+    CancellationCallbackNode& n) noexcept {
+  if (unlink(n)) return Unregistered::removed;
+  // cancel() took it (or try_reset() dropped it). Running right now?
+  auto running = reinterpret_cast<std::uintptr_t>(&n);
+  if (executing_.load(std::memory_order_acquire) != running) return Unregistered::done;
+  if (executing_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
+    return Unregistered::running_here;
+  }
+  // Hand the node to cancel(): it frees it when the callback returns. Failing the exchange means
+  // the callback has just returned, and the node is ours again.
+  if (executing_.compare_exchange_strong(running, running | 1, std::memory_order_acq_rel)) {
+    return Unregistered::orphaned;
+  }
+  return Unregistered::done;
+}
+
+bool CancellationState::unregister_node(CancellationCallbackNode& n, bool* running_here) noexcept {
+  if (unlink(n)) return true;
   // cancel() took it. Wait while it is running on another thread (never from inside it).
-  if (executing_.load(std::memory_order_acquire) != &n) return false;
+  const auto running = reinterpret_cast<std::uintptr_t>(&n);
+  if (executing_.load(std::memory_order_acquire) != running) return false;
   if (executing_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
     if (running_here) *running_here = true;
     return false;
   }
-  {
-    for (;;) {
-      const std::uint32_t seen = executed_.load(std::memory_order_acquire);
-      if (executing_.load(std::memory_order_acquire) != &n) break;
-      executed_.wait(seen, std::memory_order_acquire);
-    }
-  }
+  wait_while_executing(&n);
   return false;
 }
 
-void CancellationState::cancel() {
+void CancellationState::wait_while_executing(const CancellationCallbackNode* n) noexcept {
+  const auto running = reinterpret_cast<std::uintptr_t>(n);
+  for (;;) {
+    const std::uint32_t seen = executed_.load(std::memory_order_acquire);
+    if ((executing_.load(std::memory_order_acquire) & ~std::uintptr_t{1}) != running) break;
+    executed_.wait(seen, std::memory_order_acquire);
+  }
+}
+
+bool CancellationState::begin_cancel() noexcept {
   int expected = k_not_canceled;
-  if (!state_.compare_exchange_strong(expected, k_notifying, std::memory_order_acq_rel)) return;
+  if (!state_.compare_exchange_strong(expected, k_notifying, std::memory_order_acq_rel)) return false;
   add_ref();  // a callback may drop the last outside reference (e.g. a linked source's owner)
+  return true;
+}
+
+void CancellationState::unlink_all_locked() noexcept {
+  for (CancellationCallbackNode* n = head_; n;) {
+    CancellationCallbackNode* const next = n->next;
+    n->prev = n->next = nullptr;
+    n->linked = false;
+    n = next;
+  }
+  head_ = nullptr;
+}
+
+bool CancellationState::stop_timer_locked(bool* drop_ref) noexcept {
+  if (!timer_wheel_) return true;
+  if (!timer_wheel_->cancel(timer_)) return false;  // firing right now
+  timer_wheel_ = nullptr;
+  *drop_ref = true;
+  return true;
+}
+
+void CancellationState::notify(bool throw_on_first) {
   executing_thread_.store(std::this_thread::get_id(), std::memory_order_release);
 
   // Our own timer is of no use any more.
@@ -75,10 +123,12 @@ void CancellationState::cancel() {
 
   std::vector<std::exception_ptr> errors;
   std::exception_ptr lost;  // a callback's exception that could not be recorded (no memory)
+  std::exception_ptr first;  // throw_on_first: the exception that stopped notification
   for (;;) {
     lock();
     CancellationCallbackNode* n = head_;
-    if (!n) {
+    if (!n || first) {
+      unlink_all_locked();  // after a throw_on_first stop: the rest never run
       unlock();
       break;
     }
@@ -86,33 +136,64 @@ void CancellationState::cancel() {
     if (head_) head_->prev = nullptr;
     n->prev = n->next = nullptr;
     n->linked = false;
-    executing_.store(n, std::memory_order_release);
+    executing_.store(reinterpret_cast<std::uintptr_t>(n), std::memory_order_release);
     unlock();
     try {
       n->invoke(n);  // may free n: never touch it again (unless it asked us to free it)
     } catch (...) {
-      try {
-        errors.push_back(std::current_exception());
-      } catch (...) {  // out of memory: keep notifying, report the std::bad_alloc at the end
-        if (!lost) lost = std::current_exception();
+      if (throw_on_first) {
+        first = std::current_exception();
+      } else {
+        try {
+          errors.push_back(std::current_exception());
+        } catch (...) {  // out of memory: keep notifying, report the std::bad_alloc at the end
+          if (!lost) lost = std::current_exception();
+        }
       }
     }
     if (CancellationCallbackNode* d = std::exchange(deferred_destroy_, nullptr)) d->destroy(d);
-    executing_.store(nullptr, std::memory_order_release);
+    const std::uintptr_t ran = executing_.exchange(0, std::memory_order_acq_rel);
+    if (ran & 1) {  // unregister() orphaned it while it ran: ours to free
+      auto* orphan = reinterpret_cast<CancellationCallbackNode*>(ran & ~std::uintptr_t{1});
+      orphan->destroy(orphan);
+    }
     executed_.fetch_add(1, std::memory_order_acq_rel);
     executed_.notify_all();
   }
   state_.store(k_notified, std::memory_order_release);
   release();
+  if (first) std::rethrow_exception(first);
   if (!errors.empty()) throw AggregateError(std::move(errors));
   if (lost) std::rethrow_exception(lost);
 }
 
+bool CancellationState::try_reset() noexcept {
+  bool drop_ref = false;
+  lock();
+  if (state_.load(std::memory_order_relaxed) != k_not_canceled || !stop_timer_locked(&drop_ref)) {
+    unlock();
+    return false;
+  }
+  unlink_all_locked();
+  unlock();
+  if (drop_ref) release();  // the stopped timer's; the source still holds its own
+  return true;
+}
+
 void CancellationState::cancel_after(TimerWheel& wheel, std::chrono::nanoseconds due) {
+  if (due == k_infinite_timeout) {  // .NET: Change(Infinite) disarms the timer
+    bool drop_ref = false;
+    lock();
+    stop_timer_locked(&drop_ref);  // a timer firing right now cancels anyway, as in .NET
+    unlock();
+    if (drop_ref) release();
+    return;
+  }
   if (due < std::chrono::nanoseconds::zero() || due > TimerWheel::k_max_delay) {
     throw ArgumentError(
         "CancellationTokenSource::cancel_after: the delay must be between 0 and "
-        "TimerWheel::k_max_delay; got " + std::to_string(due.count()) + " ns");
+        "TimerWheel::k_max_delay, or duet::k_infinite_timeout; got " +
+        std::to_string(due.count()) + " ns");
   }
   // The timer is allocated on the first cancel_after (a source that never uses one does not
   // carry its 72 bytes), outside the spin lock; a racing first call's spare is dropped.
@@ -197,20 +278,31 @@ std::vector<CancellationRegistration>& CancellationState::linked() noexcept {
 
 // ---------------------------------------------------------------------------------------------
 
-bool CancellationRegistration::dispose() noexcept {
+bool CancellationRegistration::release(bool wait) noexcept {
   if (!node_) return false;
-  bool running_here = false;
-  const bool removed = state_->unregister_node(*node_, &running_here);
-  if (running_here) {
-    state_->destroy_after_callback(node_);  // disposed from inside its own callback
-  } else {
+  using U = detail::CancellationState::Unregistered;
+  U outcome = state_->try_unregister_node(*node_);
+  if (outcome == U::orphaned && wait) {
+    // dispose(): wait for the callback. cancel() owns and frees the node now, so wait on the
+    // state's executed_ counter for the orphan mark to go, without touching the node.
+    state_->wait_while_executing(node_);
+  }
+  if (outcome == U::running_here) {
+    state_->destroy_after_callback(node_);  // from inside its own callback
+  } else if (outcome != U::orphaned) {
     node_->destroy(node_);
   }
-  node_ = nullptr;
-  state_->release();
-  state_ = nullptr;
-  return removed;
+  node_ = nullptr;  // state_ stays (one reference) for token()
+  return outcome == U::removed;
 }
+
+CancellationToken CancellationRegistration::token() const noexcept {
+  return CancellationToken::from_state(state_);
+}
+
+bool CancellationRegistration::unregister() noexcept { return release(false); }
+
+bool CancellationRegistration::dispose() noexcept { return release(true); }
 
 CancellationToken CancellationToken::canceled() {
   CancellationTokenSource cts;
@@ -222,7 +314,7 @@ void CancellationToken::throw_canceled() const { throw OperationCanceledError(*t
 
 CancellationTokenSource::~CancellationTokenSource() {
   if (state_) {
-    state_->dispose();
+    if (!disposed_) state_->dispose();
     state_->release();
   }
 }
@@ -232,7 +324,56 @@ detail::CancellationState* CancellationTokenSource::checked() const {
     throw InvalidOperationError(
         "this CancellationTokenSource was moved from; use the source it was moved into");
   }
+  if (disposed_) {
+    throw ObjectDisposedError(
+        "this CancellationTokenSource was disposed: token(), cancel(), cancel_after() and "
+        "try_reset() are not allowed after dispose(); take the token before disposing, or "
+        "dispose only when done with the source");
+  }
   return state_;
+}
+
+void CancellationTokenSource::dispose() noexcept {
+  if (!state_ || disposed_) return;
+  disposed_ = true;
+  state_->dispose();
+}
+
+namespace {
+// CancelAsyncState — cancel_async's task and its pool work item.
+struct CancelAsyncState final : detail::TaskState<void>, Continuation {
+  explicit CancelAsyncState(detail::CancellationState* s) : TaskState<void>(2), source(s) {
+    source->add_ref();
+    invoke = &CancelAsyncState::run;
+    owner = this;
+  }
+  static void run(Continuation* c) noexcept {
+    auto* self = &static_cast<CancelAsyncState&>(*c);
+    try {
+      self->source->notify(false);
+      self->try_complete_value();
+    } catch (...) {
+      self->try_complete_exception(std::current_exception());
+    }
+    self->source->release();
+    self->TaskState<void>::release();
+  }
+  detail::CancellationState* source;
+};
+}  // namespace
+
+Task<> CancellationTokenSource::cancel_async() {
+  detail::CancellationState* const s = checked();
+  auto* st = new CancelAsyncState(s);  // before begin_cancel: a bad_alloc leaves us not canceled
+  if (!s->begin_cancel()) {
+    st->source->release();
+    st->TaskState<void>::release();
+    st->TaskState<void>::release();  // never completed, never observed: just freed
+    return completed_task();
+  }
+  Task<> task = detail::adopt_task(static_cast<detail::TaskState<void>*>(st));
+  default_scheduler().post(*st);
+  return task;
 }
 
 CancellationTokenSource CancellationTokenSource::create_linked_range(

@@ -102,8 +102,9 @@ void ManualClock::detach(TimerWheel& wheel) noexcept {
 // ---------------------------------------------------------------------------------------------
 // TimerWheel
 
-TimerWheel::TimerWheel(Clock& clock, Scheduler& scheduler) : clock_(clock), scheduler_(scheduler) {
-  elapsed_ = to_tick_floor(clock_.now());
+TimerWheel::TimerWheel(Clock& clock, Scheduler& scheduler)
+    : clock_(clock), scheduler_(scheduler), origin_(clock.now()) {
+  elapsed_ = 0;
   self_driven_ = clock_.attach(*this);
 }
 
@@ -216,7 +217,7 @@ void TimerWheel::check_due(std::chrono::nanoseconds due) {
 std::uint64_t TimerWheel::deadline_tick(std::chrono::nanoseconds due) const {
   check_due(due);
   const auto deadline_ns =
-      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (clock_.now() + due).count()));
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, (clock_.now() - origin_ + due).count()));
   return (deadline_ns + k_tick_ns - 1) / k_tick_ns;  // round up: never early
 }
 
@@ -271,7 +272,7 @@ void TimerWheel::schedule(TimerEntry& entry, std::chrono::nanoseconds due) {
   if (pending == 0) {
     // Nothing pending: elapsed_ may be stale after an idle spell; catching up is safe (when was
     // rounded up from a later reading of the clock, so it stays >= the new elapsed_).
-    const std::uint64_t now_tick = to_tick_floor(clock_.now());
+    const std::uint64_t now_tick = to_tick_floor(clock_.now() - origin_);
     if (now_tick > elapsed_ && now_tick <= when) elapsed_ = now_tick;
   }
   if (when <= elapsed_) [[unlikely]] {
@@ -400,7 +401,7 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
   return fired_tail;
 }
 
-void TimerWheel::poll() noexcept { poll_at(clock_.now(), false); }
+void TimerWheel::poll() noexcept { poll_at(clock_.now() - origin_, false); }
 
 Continuation** TimerWheel::drain_staged(std::int64_t now_ns, Continuation** fired_tail,
                                         std::size_t& fired) noexcept {
@@ -477,7 +478,7 @@ std::optional<Clock::duration> TimerWheel::next_deadline() const noexcept {
   auto exp = next_expiration();
   unlock();
   if (!exp) return std::nullopt;
-  return std::chrono::duration_cast<Clock::duration>(
+  return origin_ + std::chrono::duration_cast<Clock::duration>(
       std::chrono::nanoseconds(static_cast<std::int64_t>(exp->deadline * k_tick_ns)));
 }
 
@@ -487,7 +488,7 @@ void TimerWheel::ensure_thread() {
 
 void TimerWheel::thread_main() {
   for (;;) {
-    const Clock::duration now = clock_.now();  // the thread's one clock read per tick
+    const Clock::duration now = clock_.now() - origin_;  // the thread's one clock read per tick
     poll_at(now, true);
     std::uint64_t target;
     lock();
@@ -505,7 +506,7 @@ void TimerWheel::thread_main() {
       thread_cv_.wait(lk, [this] { return wake_ || stopping_; });
     } else {
       const auto wake_at = clock_.to_steady(
-          std::chrono::nanoseconds(static_cast<std::int64_t>(target * k_tick_ns)));
+          origin_ + std::chrono::nanoseconds(static_cast<std::int64_t>(target * k_tick_ns)));
       thread_cv_.wait_until(lk, wake_at, [this] { return wake_ || stopping_; });
     }
     if (stopping_) return;

@@ -372,4 +372,26 @@ TEST_F(ExecutionContextTest, FlowingAContextAddsNoAllocationToAnAwait) {
   EXPECT_EQ(with_value, with_default);
 }
 
+// Rule 8 (issue 12): ExecutionContext::run lifts suppress_flow inside the run, as .NET, and the
+// caller's suppression is back afterwards, also when fn throws.
+TEST_F(ExecutionContextTest, Rule8_RunLiftsSuppressFlow) {
+  duet::AsyncLocal<int> al;
+  al.set_value(4);
+  const duet::ExecutionContext ec = duet::ExecutionContext::capture();
+  auto guard = duet::ExecutionContext::suppress_flow();
+  bool inside_suppressed = true;
+  bool captured_null = true;
+  duet::ExecutionContext::run(ec, [&] {
+    inside_suppressed = duet::ExecutionContext::is_flow_suppressed();
+    captured_null = duet::ExecutionContext::capture().is_null();
+  });
+  EXPECT_FALSE(inside_suppressed);
+  EXPECT_FALSE(captured_null) << "capture works inside run";
+  EXPECT_TRUE(duet::ExecutionContext::is_flow_suppressed()) << "the caller's suppression is back";
+  EXPECT_THROW(duet::ExecutionContext::run(ec, [] { throw std::runtime_error("x"); }), std::runtime_error);
+  EXPECT_TRUE(duet::ExecutionContext::is_flow_suppressed());
+  guard.undo();
+  al.set_value(0);
+}
+
 }  // namespace

@@ -211,4 +211,34 @@ TEST(FiberStack, StacksArePooled) {
   EXPECT_EQ(after.mapped, before.mapped);
 }
 
+// Item 22 (issue 12): current_thread_id() is read afresh after an await that moved the fiber to
+// another thread (two std::this_thread::get_id() reads may be merged at -O1/-O2), and
+// switch_count() counts the switches into fibers of the calling thread.
+TEST(Fiber, Item22_CurrentThreadIdAndSwitchCountAcrossAMigratingAwait) {
+  TaskCompletionSource<int> tcs;
+  std::thread::id before, after;
+  const std::uint64_t switches_before = duet::fiber::switch_count();
+  Task<int> t = async([&] {
+    before = duet::fiber::current_thread_id();
+    const int v = duet::await(tcs.task());  // resumes on the completing thread
+    after = duet::fiber::current_thread_id();
+    return v;
+  });
+  EXPECT_EQ(duet::fiber::switch_count() - switches_before, 1u) << "the start switched in once";
+  std::thread::id completer;
+  std::uint64_t completer_switches = 0;
+  std::thread other([&] {
+    completer = std::this_thread::get_id();
+    const std::uint64_t s0 = duet::fiber::switch_count();
+    tcs.set_result(9);
+    completer_switches = duet::fiber::switch_count() - s0;
+  });
+  other.join();
+  EXPECT_EQ(t.result(), 9);
+  EXPECT_EQ(before, std::this_thread::get_id());
+  EXPECT_EQ(after, completer);
+  EXPECT_NE(before, after);
+  EXPECT_EQ(completer_switches, 1u) << "the resumption switched into the fiber on the completer";
+}
+
 }  // namespace

@@ -337,3 +337,112 @@ TYPED_TEST(TimeMethods, WhenAnyAsATimeout) {
 
 }  // namespace
 }  // namespace semantic
+
+// ---- issue 12: .NET fidelity rules 4 and 6, inside async methods ----------------------------------
+
+namespace semantic::issue12 {
+
+// Rule 4: a register_callback made inside a method runs, when a later cancel() fires it from
+// outside, with the method's AsyncLocal values of registration time; unsafe_register captures
+// nothing and sees the canceling thread's values.
+template <class S>
+class Rule4 : public duet::testing::DuetTest {};
+TYPED_TEST_SUITE(Rule4, AllStyles, StyleName);
+
+TYPED_TEST(Rule4, Rule4_RegistrationsCaptureTheExecutionContext) {
+  duet::AsyncLocal<int> al;
+  duet::CancellationTokenSource cts;
+  std::vector<int> seen;
+  duet::CancellationRegistration flowing, unsafe;
+  TaskCompletionSource<int> tcs;
+  // al = 7; flowing = token.Register(() => seen.Add(al)); unsafe = token.UnsafeRegister(...);
+  // return await tcs.Task;
+  Task<int> t = TypeParam::task(
+      [&] {
+        al.set_value(7);
+        flowing = cts.token().register_callback([&] { seen.push_back(al.value()); });
+        unsafe = cts.token().unsafe_register([&] { seen.push_back(100 + al.value()); });
+      },
+      [&] { return tcs.task(); }, [](int v) { return v; });
+  EXPECT_EQ(al.value(), 0) << "the method's value stays inside the method";
+  al.set_value(3);  // the canceling thread's own value
+  cts.cancel();
+  al.set_value(0);
+  EXPECT_EQ(seen, (std::vector<int>{103, 7})) << "LIFO: unsafe (canceler's 3), then flowing (7)";
+  tcs.set_result(5);
+  EXPECT_EQ(t.result(), 5);
+}
+
+// Rule 6: a ManualClock that starts off a millisecond boundary; the wheel is built on it.
+template <class S>
+class Rule6 : public duet::testing::DuetTest {
+ protected:
+  ~Rule6() override {
+    scope_.reset();
+    wheel_.reset();
+  }
+  duet::ManualClock clock_{std::chrono::microseconds(500)};
+  duet::testing::QueueScheduler queue_;
+  std::unique_ptr<duet::TimerWheel> wheel_ = std::make_unique<duet::TimerWheel>(clock_, queue_);
+  std::unique_ptr<duet::TimerWheelScope> scope_ = std::make_unique<duet::TimerWheelScope>(*wheel_);
+};
+TYPED_TEST_SUITE(Rule6, AllStyles, StyleName);
+
+TYPED_TEST(Rule6, Rule6_DelayCompletesExactlyAtTheDeadlineFromAnOffTickStart) {
+  // await Task.Delay(100); return now;
+  Task<long long> t = TypeParam::task(nop, [] { return duet::delay(100ms); }, [&] {
+    return static_cast<long long>(
+        std::chrono::duration_cast<std::chrono::microseconds>(this->clock_.now()).count());
+  });
+  this->clock_.advance(std::chrono::microseconds(99'999));
+  this->queue_.drain();
+  EXPECT_FALSE(t.is_completed()) << "never early";
+  this->clock_.advance(std::chrono::microseconds(1));  // exactly +100 ms
+  this->queue_.drain();
+  ASSERT_TRUE(t.is_completed()) << "complete at exactly +100 ms, not at the next whole ms";
+  EXPECT_EQ(t.result(), 100'500);
+}
+
+TYPED_TEST(Rule6, Rule6_ZeroTimeoutSourceIsCanceledBeforeTheMethodAwaits) {
+  // var cts = new CancellationTokenSource(0); try { await Task.Delay(1h, cts.Token); } catch
+  // (OperationCanceledException) { return -1; } return 0;
+  std::unique_ptr<duet::CancellationTokenSource> cts;
+  Task<int> t = TypeParam::template try_recover<duet::OperationCanceledError>(
+      [&] {
+        cts = std::make_unique<duet::CancellationTokenSource>(0ms);
+        EXPECT_TRUE(cts->is_cancellation_requested()) << "canceled when the constructor returned";
+        return TypeParam::task(nop, [&] { return duet::delay(1h, cts->token()); }, [] { return 0; });
+      },
+      [](int) { return 0; }, [](const duet::OperationCanceledError&) { return duet::from_result(0); },
+      [](const duet::OperationCanceledError&, int) { return -1; });
+  ASSERT_TRUE(t.is_completed()) << "the delay was canceled synchronously";
+  EXPECT_EQ(t.result(), -1);
+  EXPECT_EQ(this->wheel_->pending(), 0u);
+}
+
+TYPED_TEST(Rule6, Rule6_InfiniteTimeoutMeansNoTimerUntilCanceled) {
+  // var cts = new CancellationTokenSource(Infinite); cts.CancelAfter(10); cts.CancelAfter(Infinite);
+  // await Task.Delay(Infinite, cts.Token) — only cancel() ends it.
+  duet::CancellationTokenSource cts(duet::k_infinite_timeout);
+  cts.cancel_after(10ms);
+  cts.cancel_after(duet::k_infinite_timeout);  // disarms the pending timer
+  EXPECT_EQ(this->wheel_->pending(), 0u);
+  Task<int> t = TypeParam::template try_recover<duet::OperationCanceledError>(
+      [&] {
+        return TypeParam::task(nop, [&] { return duet::delay(duet::k_infinite_timeout, cts.token()); },
+                               [] { return 0; });
+      },
+      [](int) { return 0; },
+      [](const duet::OperationCanceledError&) { return duet::from_result(0); },
+      [](const duet::OperationCanceledError&, int) { return -1; });
+  this->clock_.advance(24h);
+  this->queue_.drain();
+  EXPECT_FALSE(t.is_completed());
+  EXPECT_FALSE(cts.is_cancellation_requested());
+  cts.cancel();
+  this->queue_.drain();
+  ASSERT_TRUE(t.is_completed());
+  EXPECT_EQ(t.result(), -1);
+}
+
+}  // namespace semantic::issue12

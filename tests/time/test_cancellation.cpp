@@ -1,6 +1,7 @@
 // test_cancellation.cpp — CancellationTokenSource / CancellationToken / CancellationRegistration
 // against .NET's semantics; cancel_after on a ManualClock wheel.
 #include <atomic>
+#include <semaphore>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -309,9 +310,111 @@ TEST_F(CancelAfterTest, ConstructorWithDelayUsesTheCurrentWheel) {
   EXPECT_TRUE(cts.is_cancellation_requested());
 }
 
+// -1 ms is k_infinite_timeout (it disarms); any other negative delay is rejected.
 TEST_F(CancelAfterTest, NegativeDelayThrows) {
   CancellationTokenSource cts;
-  EXPECT_THROW(cts.cancel_after(wheel, -1ms), duet::ArgumentError);
+  EXPECT_THROW(cts.cancel_after(wheel, -2ms), duet::ArgumentError);
+}
+
+// ---- issue 12: .NET fidelity (rule 5, item 16) ---------------------------------------------------
+
+class Issue12Cancellation : public duet::testing::DuetTest {};
+
+// Rule 5: unregister() returns at once while the callback runs on another thread.
+TEST_F(Issue12Cancellation, Rule5_UnregisterNeverWaits) {
+  std::binary_semaphore running{0}, release{0};
+  CancellationTokenSource cts;
+  auto reg = cts.token().register_callback([&] {
+    running.release();
+    release.acquire();
+  });
+  std::thread canceler([&] { cts.cancel(); });
+  running.acquire();
+  EXPECT_FALSE(reg.unregister()) << "returns false at once (else this test deadlocks)";
+  EXPECT_FALSE(reg.valid());
+  release.release();
+  canceler.join();  // cancel() freed the orphaned node (the leak checkers see it)
+}
+
+// Rule 5: dispose() from another thread returns only after the running callback has returned.
+TEST_F(Issue12Cancellation, Rule5_DisposeWaitsForTheRunningCallback) {
+  std::binary_semaphore running{0}, release{0};
+  std::atomic<int> step{0};
+  int callback_done_at = 0, dispose_returned_at = 0;
+  CancellationTokenSource cts;
+  auto reg = cts.token().register_callback([&] {
+    running.release();
+    release.acquire();
+    callback_done_at = ++step;
+  });
+  std::thread canceler([&] { cts.cancel(); });
+  running.acquire();
+  std::thread disposer([&] {
+    reg.dispose();
+    dispose_returned_at = ++step;
+  });
+  release.release();
+  disposer.join();
+  canceler.join();
+  EXPECT_EQ(callback_done_at, 1);
+  EXPECT_EQ(dispose_returned_at, 2) << "dispose() returned before the callback finished";
+}
+
+// Rule 5: dispose() from inside the callback itself does not wait (it would deadlock).
+TEST_F(Issue12Cancellation, Rule5_DisposeOnTheCallbacksOwnThreadDoesNotWait) {
+  CancellationTokenSource cts;
+  duet::CancellationRegistration reg;
+  bool disposed_inside = false;
+  reg = cts.token().register_callback([&] {
+    EXPECT_FALSE(reg.dispose());
+    disposed_inside = true;
+  });
+  cts.cancel();
+  EXPECT_TRUE(disposed_inside);
+}
+
+// Item 16: cancel_async requests cancellation before it returns and runs the callbacks on the
+// pool; its task completes when they have run, faulted when one threw.
+TEST_F(Issue12Cancellation, Item16_CancelAsyncRunsTheCallbacksOnThePool) {
+  CancellationTokenSource cts;
+  std::atomic<bool> on_pool{false};
+  auto reg = cts.token().register_callback([&] { on_pool = duet::is_thread_pool_thread(); });
+  duet::Task<> t = cts.cancel_async();
+  EXPECT_TRUE(cts.is_cancellation_requested()) << "requested before cancel_async returns";
+  t.wait();
+  EXPECT_TRUE(on_pool);
+  EXPECT_TRUE(cts.cancel_async().is_completed_successfully()) << "already canceled: completed";
+
+  CancellationTokenSource throwing;
+  auto r2 = throwing.token().register_callback([] { throw std::runtime_error("cb"); });
+  duet::Task<> f = throwing.cancel_async();
+  EXPECT_THROW(f.wait(), duet::AggregateError);
+  EXPECT_EQ(f.status(), duet::TaskStatus::faulted);
+}
+
+// Item 16: register_callback(fn, state) passes its own copy of the state.
+TEST_F(Issue12Cancellation, Item16_RegisterWithState) {
+  CancellationTokenSource cts;
+  std::string got;
+  auto reg = cts.token().register_callback([&](std::string& s) { got = s; }, std::string("state"));
+  cts.cancel();
+  EXPECT_EQ(got, "state");
+  EXPECT_EQ(CancellationToken::none(), CancellationToken());
+  EXPECT_FALSE(CancellationToken::none().can_be_canceled());
+}
+
+// Item 16: cancel(true) stops at the first throwing callback; the rest never run.
+TEST_F(Issue12Cancellation, Item16_CancelThrowOnFirstExceptionSkipsTheRest) {
+  CancellationTokenSource cts;
+  bool older_ran = false;
+  auto r1 = cts.token().register_callback([&] { older_ran = true; });
+  auto r2 = cts.token().register_callback([] { throw std::runtime_error("first"); });
+  EXPECT_THROW(cts.cancel(true), std::runtime_error);
+  EXPECT_FALSE(older_ran);
+  EXPECT_TRUE(cts.is_cancellation_requested());
+  bool late = false;
+  auto r3 = cts.token().register_callback([&] { late = true; });
+  EXPECT_TRUE(late) << "a registration after the stop still runs at once";
 }
 
 }  // namespace

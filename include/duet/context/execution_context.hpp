@@ -80,12 +80,15 @@ class ExecutionContext {
 
   // run(ctx, fn) — runs fn() with `ctx` installed as the current context and always restores
   // the caller's ExecutionContext and SynchronizationContext afterwards, also when fn throws
-  // (.NET's ExecutionContext.Run / RunInternal). Returns what fn returns. Throws
-  // InvalidOperationError for a null context (captured while flow was suppressed).
+  // (.NET's ExecutionContext.Run / RunInternal). Flow is never suppressed inside fn, whatever
+  // the caller's suppress_flow() (as in .NET, where the suppression belongs to the caller's
+  // context); the caller's suppression is back when run returns. Returns what fn returns.
+  // Throws InvalidOperationError for a null context (captured while flow was suppressed).
   template <class Fn>
   static decltype(auto) run(const ExecutionContext& ctx, Fn&& fn) {
     if (ctx.null_) throw_run_null();
     detail::AmbientScope restore;
+    FlowScope lift;
     detail::ec_set_current(ctx.node_);
     return std::forward<Fn>(fn)();
   }
@@ -109,6 +112,19 @@ class ExecutionContext {
 
  private:
   [[noreturn]] static void throw_run_null();
+  // FlowScope — lifts suppress_flow() for run()'s body and puts the caller's back afterwards.
+  class FlowScope {
+   public:
+    FlowScope() noexcept : suppressed_(detail::ec_flow_suppressed()) {
+      if (suppressed_) detail::ec_set_flow_suppressed(false);
+    }
+    FlowScope(const FlowScope&) = delete;
+    FlowScope& operator=(const FlowScope&) = delete;
+    ~FlowScope() { detail::ec_set_flow_suppressed(suppressed_); }
+
+   private:
+    bool suppressed_;
+  };
 
   detail::ExecutionContextNode* node_ = nullptr;
   bool null_ = false;

@@ -26,6 +26,14 @@ class InvalidOperationError : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// ObjectDisposedError — an operation on an object after its dispose() (.NET's
+// ObjectDisposedException, which is an InvalidOperationException too), e.g. cancel() on a
+// disposed CancellationTokenSource.
+class ObjectDisposedError : public InvalidOperationError {
+ public:
+  using InvalidOperationError::InvalidOperationError;
+};
+
 // ArgumentError — a caller passed a value outside the accepted domain (.NET's
 // ArgumentException / ArgumentOutOfRangeException), e.g. a negative delay.
 class ArgumentError : public std::invalid_argument {

@@ -1,8 +1,8 @@
 // duet/core/scheduler.hpp — the Scheduler interface, the ThreadPool, default_scheduler().
 //
 // Policy apart from mechanism (as Boost.Fiber's algorithm): a Scheduler only knows how to run a
-// Continuation later. ThreadPool is one policy; tests can drive their own (ManualScheduler in
-// tests/support) and SingleThreadContext is another.
+// Continuation later. ThreadPool is one policy; tests can drive their own (ManualScheduler,
+// core/manual_scheduler.hpp) and SingleThreadContext is another.
 //
 // ThreadPool — a work-stealing pool in the manner of Go's and tokio's schedulers, with .NET's
 // thread injection for blocking. The mechanism lives in src/core/thread_pool.cpp and
@@ -156,5 +156,34 @@ ThreadPool& default_scheduler();
 
 // is_thread_pool_thread() — whether the calling thread is a default_scheduler() worker.
 bool is_thread_pool_thread() noexcept;
+
+// TaskScheduler — .NET's TaskScheduler statics over duet's Scheduler (a Scheduler *is* a
+// TaskScheduler here; start_new(scheduler, fn) in compose/start_new.hpp runs work on one).
+class TaskScheduler {
+ public:
+  // current() — the Scheduler running the current start_new work item on this thread
+  // (.NET's TaskScheduler.Current), else default_scheduler() (.NET's TaskScheduler.Default).
+  static Scheduler& current() noexcept;
+  // default_scheduler() — the pool (.NET's TaskScheduler.Default).
+  static Scheduler& default_scheduler() noexcept;
+  // from_current_synchronization_context() — a Scheduler that posts to the calling thread's
+  // SynchronizationContext::current() (.NET's TaskScheduler.FromCurrentSynchronizationContext).
+  // Throws InvalidOperationError when the thread has none. The context must outlive it.
+  static std::unique_ptr<Scheduler> from_current_synchronization_context();
+};
+
+namespace detail {
+// CurrentSchedulerScope — makes `s` TaskScheduler::current() on this thread for its lifetime.
+class CurrentSchedulerScope {
+ public:
+  explicit CurrentSchedulerScope(Scheduler* s) noexcept;
+  ~CurrentSchedulerScope();
+  CurrentSchedulerScope(const CurrentSchedulerScope&) = delete;
+  CurrentSchedulerScope& operator=(const CurrentSchedulerScope&) = delete;
+
+ private:
+  Scheduler* saved_;
+};
+}  // namespace detail
 
 }  // namespace duet

@@ -35,8 +35,10 @@
 // non-inlined accessors for that reason). WARNING: some C library accessors of thread-local
 // state are declared __attribute__((const)) — pthread_self() (so std::this_thread::get_id()) and
 // __errno_location() (so errno) — and the compiler may fold two calls in one function into one,
-// across an await: after a migration the second read would report the old thread. Read them in
-// a helper the optimiser cannot see through (see this_thread_id() in tests/fiber/test_fiber.cpp).
+// across an await: after a migration the second read would report the old thread. Use
+// duet::fiber::current_thread_id() instead of std::this_thread::get_id() inside a fiber (it is
+// opaque to the optimiser, so it is read afresh after every await), and read errno only through
+// a non-inlined helper.
 // An await inside a catch handler is supported: the handler's exception state travels with the
 // fiber.
 //
@@ -72,6 +74,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <thread>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -135,6 +139,14 @@ bool default_guard_page() noexcept;
 
 // in_fiber() — whether the calling code runs on a duet fiber.
 bool in_fiber() noexcept;
+// current_thread_id() — std::this_thread::get_id() of the thread running the caller now, read
+// afresh on every call (not inlined, so the compiler cannot merge two calls across an await the
+// way it merges two std::this_thread::get_id() calls: see the header comment). Use it in fibers.
+[[gnu::noinline]] std::thread::id current_thread_id() noexcept;
+// switch_count() — how many times the calling thread has switched into a fiber since it started
+// (a per-thread counter; a fast-path await that did not suspend does not count). Tests use the
+// difference around a piece of code to prove whether it suspended.
+[[gnu::noinline]] std::uint64_t switch_count() noexcept;
 // current_stack_size() — the usable stack size of the running fiber; 0 outside a fiber.
 std::size_t current_stack_size() noexcept;
 
@@ -192,6 +204,17 @@ template <class A>
 using fiber_await_result_t =
     std::conditional_t<std::is_rvalue_reference_v<await_result_t<A>>,
                        std::remove_cvref_t<await_result_t<A>>, await_result_t<A>>;
+// fiber_awaitable_v<A> — whether get_awaiter accepts an A (no diagnostic when not).
+template <class A>
+inline constexpr bool fiber_awaitable_v = detail_adl::has_member_get_awaiter<A> ||
+                                          detail_adl::has_adl_get_awaiter<A> ||
+                                          detail_adl::has_trait_get_awaiter<A>;
+// NotAwaitableResult — what await(x) of a non-awaitable x "returns" after its compile error: it
+// converts to anything, so the caller's code adds no errors of its own.
+struct NotAwaitableResult {
+  template <class T>
+  operator T() const;  // never defined: only reached in a program that does not compile
+};
 }  // namespace detail
 
 // await(x) — inside a fiber: waits for awaitable x without blocking the thread and returns its
@@ -199,14 +222,23 @@ using fiber_await_result_t =
 // Precondition: called on a fiber started by duet::fiber::async; anywhere else it throws
 // InvalidOperationError (blocking is Task::wait()'s job), also when x is already completed, so
 // the misuse does not depend on timing.
+// Hazard: the fiber may come back on another thread. Do not keep a thread_local's address, or
+// a std::this_thread::get_id() / errno read, across this call: the compiler may reuse the value
+// read before it. Read duet::fiber::current_thread_id() after the await instead.
+// A non-awaitable x is one compile error (require_awaitable's), and nothing else: the result
+// type is then computed from nothing, and converts to whatever the caller expects.
 template <class A>
-detail::fiber_await_result_t<A> await(A&& x) {
-  require_awaitable<A>();
-  fiber::detail::FiberBase* const self = fiber::detail::current_fiber();
-  if (self == nullptr) fiber::detail::throw_await_outside_fiber();
-  auto awaiter = duet::get_awaiter(std::forward<A>(x));
-  if (!awaiter.is_completed()) self->suspend(awaiter);
-  return awaiter.get_result();
+decltype(auto) await(A&& x) {
+  if constexpr (!detail::fiber_awaitable_v<A>) {
+    require_awaitable<A>();
+    return detail::NotAwaitableResult{};
+  } else {
+    fiber::detail::FiberBase* const self = fiber::detail::current_fiber();
+    if (self == nullptr) fiber::detail::throw_await_outside_fiber();
+    auto awaiter = duet::get_awaiter(std::forward<A>(x));
+    if (!awaiter.is_completed()) self->suspend(awaiter);
+    return static_cast<detail::fiber_await_result_t<A>>(awaiter.get_result());
+  }
 }
 
 }  // namespace duet

@@ -211,13 +211,26 @@
 //    that lives across an await). Locals whose whole lifetime is between two awaits are fine
 //    inside their own `{ }` block. `for (int i = 0; ...)` around an await is the same mistake:
 //    write `for (i_ = 0; ...)` with a member i_.
+//    THE COMPILER DOES NOT CATCH A LOCAL DECLARED WITHOUT AN INITIALIZER. This compiles without a
+//    warning (g++ and clang++, -Wall -Wextra, any -O) and returns 0 or 1234 depending on the
+//    optimisation level once the await really suspends — `n` lived in the stack frame of the
+//    move_next() call that returned at the await:
+//        int n;
+//        n = 1234;
+//        DUET_AWAIT(a_);
+//        DUET_RETURN(n);      // WRONG: n is garbage after a real suspension
+//    C++ allows a jump past a declaration with vacuous initialization, so no macro can see it.
+//    RULE: declare every local of a DSL body with DUET_LOCAL(type, name, init...) — it always
+//    initializes (`type name{init...}`, value-initialized when init is omitted), so the same
+//    mistake written `DUET_LOCAL(int, n); n = 1234; DUET_AWAIT(a_); DUET_RETURN(n);` is the
+//    compile error above (tests/dsl/compile_fail/local_without_initializer.cpp). A local that
+//    must survive an await is a member of the machine, never a local.
 //
-// 2. NO AWAIT INSIDE YOUR OWN `switch`. The await's label would belong to your switch. Because
-//    the DSL's labels have the enum type duet::detail::DslLabel this does not compile:
-//      g++:     error: could not convert '(duet::detail::DslLabel)N' from
-//               'duet::detail::DslLabel' to 'int'
-//      clang++: error: value of type 'duet::detail::DslLabel' is not implicitly convertible to
-//               'int'
+// 2. NO AWAIT INSIDE YOUR OWN `switch`. The await's label would belong to your switch. The DSL's
+//    case labels convert only to the DSL's own label type, so this is one error naming the rule:
+//      error: static assertion failed: duet DSL: DUET_AWAIT (or DUET_TRY / DUET_CATCH /
+//             DUET_FINALLY) inside your own `switch` statement (LIMITATIONS 2) ...
+//    (g++ and clang++ may add a "duplicate case value" error after it: their error recovery).
 //    FIX: turn the switch into an if / else-if chain (the DSL labels may sit in any `if`).
 //
 // 3. NO `break`, `continue`, `goto` OR `return` OUT OF A SECTION. Use DUET_RETURN instead of
@@ -241,6 +254,12 @@
 // 5. MACRO ARGUMENTS WITH TOP-LEVEL COMMAS: the awaited expression may contain them
 //    (DUET_AWAIT(f<a, b>()) works); DUET_CATCH's type and DUET_AWAIT_INTO's member may not.
 //    FIX: a type alias (`using Err = std::pair<int, int>;`).
+//
+// 5b. EVERY DUET_TRY NEEDS ITS DUET_END_TRY. A missing one is caught at DUET_END:
+//      error: static assertion failed: duet DSL: DUET_END inside an open DUET_TRY: a DUET_END_TRY
+//             is missing ...
+//    among the parser's unbalanced-brace errors (which no macro can suppress; it is the first or
+//    second error).
 //
 // 6. ONE BODY PER FUNCTION, AND ONLY IN move_next(). DUET_BEGIN defines the function-scope label
 //    `duet_dispatch_`; the macros use `this`, state_, builder_, awaiter_ and dsl_. A DUET_*
@@ -288,6 +307,26 @@ namespace duet::detail {
 // DslLabel — the type of every DSL case label and of the switches that dispatch on them (an enum,
 // so that a label inside a user's integer switch does not compile; LIMITATIONS 2).
 enum class DslLabel : int {};
+
+template <class T>
+inline constexpr bool dsl_always_false = false;
+
+// DslCase — the value of every DSL `case` label. It converts to DslLabel (the DSL's own
+// switches); converting it to anything else means the label sits inside a user's own switch
+// (LIMITATIONS 2), and the conversion's static_assert says so in one error naming the rule.
+struct DslCase {
+  int value;
+  constexpr operator DslLabel() const noexcept { return static_cast<DslLabel>(value); }
+  template <class T>
+  constexpr operator T() const noexcept {
+    static_assert(dsl_always_false<T>,
+                  "duet DSL: DUET_AWAIT (or DUET_TRY / DUET_CATCH / DUET_FINALLY) inside your own "
+                  "`switch` statement (LIMITATIONS 2): its resume label would belong to your switch. "
+                  "FIX: turn the switch into an if / else-if chain");
+    return static_cast<T>(value);
+  }
+};
+
 
 // dsl_label(counter, kind) — the label number for one construct (kinds below). Distinct
 // counters give distinct labels.
@@ -698,6 +737,7 @@ bool dsl_return(M& self, Args&&... args) {
 #endif
 
 #define DUET_DSL_LABEL_(...) static_cast<::duet::detail::DslLabel>(__VA_ARGS__)
+#define DUET_DSL_CASE_(...) ::duet::detail::DslCase{__VA_ARGS__}
 
 // DUET_BEGIN — opens the method body (see the manual above).
 #define DUET_BEGIN                                                                           \
@@ -710,10 +750,16 @@ bool dsl_return(M& self, Args&&... args) {
       switch (DUET_DSL_LABEL_(this->state_)) {                                               \
         default:                                                                             \
           ::duet::detail::dsl_bad_state(this->state_);                                       \
-        case DUET_DSL_LABEL_(-1):;
+        case DUET_DSL_CASE_(-1):;
 
 // DUET_END — closes the method body.
 #define DUET_END                                                                             \
+  /* First check: DUET_END inside an open try block means a DUET_END_TRY is missing. A plain  \
+     static_assert (not in a template) fires here, before the unbalanced braces' errors. */  \
+  static_assert(duet_scope_::is_top,                                                         \
+                "duet DSL: DUET_END inside an open DUET_TRY: a DUET_END_TRY is missing. Every "  \
+                "DUET_TRY ... DUET_CATCH / DUET_FINALLY block must be closed by DUET_END_TRY "   \
+                "before DUET_END");                                                          \
   duet_reached_end_ = true;                                                                  \
   }                                                                                          \
   }                                                                                          \
@@ -728,6 +774,11 @@ bool dsl_return(M& self, Args&&... args) {
   duet_guard_.left();                                                                        \
   if (false) goto duet_dispatch_; /* keeps the label used in methods without DUET_TRY */
 
+// DUET_LOCAL(type, name, init...) — a local of a DSL body: `type name{init...};` (value-initialized
+// without init). Always initialized, so one that would live across an await does not compile
+// (LIMITATIONS 1). A type with top-level commas needs an alias (LIMITATIONS 5).
+#define DUET_LOCAL(type, name, ...) type name{__VA_ARGS__}
+
 // DUET_AWAIT(expr) — `await expr;`, discarding the result.
 #define DUET_AWAIT(...) DUET_DSL_AWAIT_(__COUNTER__, static_cast<void>, __VA_ARGS__)
 
@@ -738,7 +789,7 @@ bool dsl_return(M& self, Args&&... args) {
   do {                                                                                            \
     using duet_awaiter_t_ = ::duet::detail::dsl_awaiter_t<decltype((__VA_ARGS__))>;               \
     if (false) {                                                                                  \
-      case DUET_DSL_LABEL_(::duet::detail::dsl_label(n, ::duet::detail::k_dsl_await)):            \
+      case DUET_DSL_CASE_(::duet::detail::dsl_label(n, ::duet::detail::k_dsl_await)):            \
         this->state_ = -1;                                                                        \
         sink(::duet::detail::dsl_take_result<duet_awaiter_t_>(this->awaiter_));                   \
     } else if (duet_awaiter_t_ duet_awaiter_ = ::duet::detail::dsl_get_awaiter((__VA_ARGS__));    \
@@ -766,7 +817,7 @@ bool dsl_return(M& self, Args&&... args) {
 // Section plumbing shared by DUET_TRY / DUET_CATCH / DUET_FINALLY / DUET_END_TRY.
 #define DUET_DSL_SECTION_HEAD_(...)                                                          \
   if (false) {                                                                               \
-    case DUET_DSL_LABEL_(__VA_ARGS__::entry_label):;                                         \
+    case DUET_DSL_CASE_(__VA_ARGS__::entry_label):;                                         \
   }                                                                                          \
   ::duet::detail::dsl_enter_section<__VA_ARGS__>(*this);
 
@@ -778,7 +829,7 @@ bool dsl_return(M& self, Args&&... args) {
     switch (::duet::detail::dsl_section_target<duet_scope_>(*this)) {                        \
       default:                                                                               \
         ::duet::detail::dsl_bad_state(this->state_);                                         \
-      case DUET_DSL_LABEL_(duet_scope_::start_label):                                        \
+      case DUET_DSL_CASE_(duet_scope_::start_label):                                        \
         this->state_ = -1;
 
 #define DUET_DSL_SECTION_CLOSE_                                                              \
@@ -843,7 +894,7 @@ bool dsl_return(M& self, Args&&... args) {
 #define DUET_END_TRY                                                                         \
   DUET_DSL_SECTION_CLOSE_                                                                    \
   if (false) {                                                                               \
-    case DUET_DSL_LABEL_(duet_has_finally_::value ? duet_region_::end_unused                 \
+    case DUET_DSL_CASE_(duet_has_finally_::value ? duet_region_::end_unused                 \
                                                   : duet_region_::finally_entry):            \
       this->state_ = -1;                                                                     \
   }                                                                                          \

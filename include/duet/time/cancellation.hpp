@@ -17,11 +17,23 @@
 //    running other callbacks) runs at once, synchronously, inside register_callback().
 //  * Exceptions thrown by callbacks do not stop the others; cancel() throws one AggregateError
 //    holding all of them, in the order they were thrown, after every callback ran.
-//  * Unregistering (CancellationRegistration::dispose / destructor) removes the node in O(1). If
-//    cancel() has already taken the node and is running it on another thread, unregistering
-//    waits until that callback has returned, so after dispose() the callback is not running and
-//    never will; called from inside the callback itself it does not wait (it would deadlock).
-//  * cancel() never touches a node after its callback returned: the callback may free it.
+//  * A callback runs in the ExecutionContext captured when it was registered (its AsyncLocal
+//    values), unless it was registered with unsafe_register or while flow was suppressed; with
+//    use_synchronization_context it runs through the registering thread's SynchronizationContext
+//    (send, as .NET does).
+//  * Unregistering removes the node in O(1). CancellationRegistration::unregister() never waits:
+//    when cancel() has already taken the node and is running it on another thread, it returns
+//    false at once and cancel() frees the node when the callback returns. dispose() (and the
+//    destructor) waits until that callback has returned, so after dispose() the callback is not
+//    running and never will; called from inside the callback itself it does not wait (it would
+//    deadlock).
+//  * cancel() never touches a node after its callback returned: the callback may free it (an
+//    orphaned node, see unregister(), is freed by cancel() itself).
+//  * cancel(true) (throw_on_first_exception) stops at the first callback that throws: that
+//    exception propagates as is and the callbacks not yet run never run.
+//  * try_reset() returns a source that was never canceled (and whose timer could be stopped) to
+//    its fresh state, dropping every registration; cancel_async() requests cancellation at once
+//    and runs the callbacks on the pool.
 //
 // Thread-safety: every member of every type here may be called from any thread, except that a
 // single CancellationRegistration / CancellationTokenSource object must not be used concurrently
@@ -30,6 +42,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <thread>
@@ -37,7 +51,10 @@
 #include <utility>
 #include <vector>
 
+#include "duet/context/execution_context.hpp"
 #include "duet/core/errors.hpp"
+#include "duet/core/synchronization_context.hpp"
+#include "duet/core/task.hpp"
 #include "duet/detail/spin_lock.hpp"
 #include "duet/time/timer_wheel.hpp"
 
@@ -76,8 +93,18 @@ class CancellationState final : public CancellationStateBase {
     return state_.load(std::memory_order_acquire) != k_not_canceled;
   }
 
-  // cancel() — see the ground rules. Throws AggregateError when callbacks threw.
-  void cancel();
+  // cancel(throw_on_first) — see the ground rules. Throws AggregateError when callbacks threw
+  // (throw_on_first: the first callback exception itself, the rest not run).
+  void cancel(bool throw_on_first = false) {
+    if (begin_cancel()) notify(throw_on_first);
+  }
+  // begin_cancel() — not_canceled -> notifying (true), taking the reference notify() drops;
+  // false when cancellation was already requested.
+  bool begin_cancel() noexcept;
+  // notify(throw_on_first) — runs the callbacks after a successful begin_cancel().
+  void notify(bool throw_on_first);
+  // try_reset() — see CancellationTokenSource::try_reset.
+  bool try_reset() noexcept;
 
   // register_node(n) — links `n`; false when cancellation was already requested (the node was
   // not linked; the caller runs the callback itself).
@@ -88,12 +115,24 @@ class CancellationState final : public CancellationStateBase {
   // very callback, which sets *running_here (when given) instead of waiting.
   bool unregister_node(CancellationCallbackNode& n, bool* running_here = nullptr) noexcept;
 
+  // Outcome of try_unregister_node.
+  enum class Unregistered { removed, done, running_here, orphaned };
+  // try_unregister_node(n) — never waits: removed (unlinked), done (its callback already
+  // returned), running_here (called from inside it), or orphaned (running on another thread:
+  // cancel() now owns the heap node and frees it when the callback returns).
+  Unregistered try_unregister_node(CancellationCallbackNode& n) noexcept;
+
+  // wait_while_executing(n) — waits until cancel() is no longer running `n` (orphaned or not),
+  // without touching `n`.
+  void wait_while_executing(const CancellationCallbackNode* n) noexcept;
+
   // destroy_after_callback(n) — called from inside n's own callback (running_here): cancel()
   // frees the heap node `n` once the callback returns, instead of the caller freeing it under
   // the running callable.
   void destroy_after_callback(CancellationCallbackNode* n) noexcept { deferred_destroy_ = n; }
 
-  // cancel_after(wheel, due) — arms (or re-arms) the source's own timer. No-op once canceled.
+  // cancel_after(wheel, due) — arms (or re-arms) the source's own timer; k_infinite_timeout
+  // disarms it. No-op once canceled.
   void cancel_after(TimerWheel& wheel, std::chrono::nanoseconds due);
 
   // dispose() — the source is gone: stop its timer; a timer already firing does not cancel.
@@ -106,6 +145,13 @@ class CancellationState final : public CancellationStateBase {
   ~CancellationState() override;
   void lock() const noexcept { lock_.lock(); }
   void unlock() const noexcept { lock_.unlock(); }
+  // unlink(n) — removes `n` from the list when linked (true).
+  bool unlink(CancellationCallbackNode& n) noexcept;
+  // unlink_all_locked() — drops every registration (under the lock).
+  void unlink_all_locked() noexcept;
+  // stop_timer_locked() — cancels an armed timer: true when none is armed any more (*drop_ref
+  // set when the timer's reference must be released after unlocking).
+  bool stop_timer_locked(bool* drop_ref) noexcept;
   static void on_timer(Continuation* c) noexcept;
 
   struct Timer final : TimerEntry {
@@ -115,7 +161,8 @@ class CancellationState final : public CancellationStateBase {
   std::atomic<int> state_{k_not_canceled};
   mutable SpinLock lock_;
   CancellationCallbackNode* head_ = nullptr;             // newest first; guarded by the lock
-  std::atomic<CancellationCallbackNode*> executing_{nullptr};  // node cancel() is running
+  // executing_ — the node cancel() is running; its low bit is set when unregister() orphaned it.
+  std::atomic<std::uintptr_t> executing_{0};
   std::atomic<std::thread::id> executing_thread_{};
   std::atomic<std::uint32_t> executed_{0};               // bumped after each callback (futex)
   CancellationCallbackNode* deferred_destroy_ = nullptr;  // only touched by the canceling thread
@@ -129,16 +176,51 @@ class CancellationState final : public CancellationStateBase {
   std::unique_ptr<std::vector<CancellationRegistration>> linked_;
 };
 
-// FunctionCallbackNode<F> — a heap node holding a user callable.
-template <class F>
+// How a registered callable is run (register_callback's forms).
+enum class CallbackFlow {
+  none,                     // unsafe_register: in whatever context cancel() runs in
+  execution_context,        // register_callback: in the ExecutionContext captured at registration
+  synchronization_context,  // use_synchronization_context: also through the captured context's send
+};
+
+// FunctionCallbackNode<F, Flow> — a heap node holding a user callable.
+template <class F, CallbackFlow Flow>
 struct FunctionCallbackNode final : CancellationCallbackNode {
   explicit FunctionCallbackNode(F f) : fn(std::move(f)) {
     invoke = &run;
     destroy = &free;
+    if constexpr (Flow != CallbackFlow::none) ec = ExecutionContext::capture();
+    if constexpr (Flow == CallbackFlow::synchronization_context) {
+      sync = SynchronizationContext::current();
+    }
   }
-  static void run(CancellationCallbackNode* n) { static_cast<FunctionCallbackNode*>(n)->fn(); }
+  static void run(CancellationCallbackNode* n) {
+    auto* self = static_cast<FunctionCallbackNode*>(n);
+    if constexpr (Flow == CallbackFlow::none) {
+      self->fn();
+    } else if constexpr (Flow == CallbackFlow::synchronization_context) {
+      if (self->sync) {
+        self->sync->send([self] { self->invoke_in_context(); });
+      } else {
+        self->invoke_in_context();
+      }
+    } else {
+      self->invoke_in_context();
+    }
+  }
+  void invoke_in_context() {
+    if (ec.is_null()) {
+      fn();  // registered while flow was suppressed: runs in the canceling thread's context
+    } else {
+      ExecutionContext::run(ec, fn);
+    }
+  }
   static void free(CancellationCallbackNode* n) noexcept { delete static_cast<FunctionCallbackNode*>(n); }
   F fn;
+  struct Empty {};
+  [[no_unique_address]] std::conditional_t<Flow == CallbackFlow::none, Empty, ExecutionContext> ec{};
+  [[no_unique_address]] std::conditional_t<Flow == CallbackFlow::synchronization_context,
+                                           SynchronizationContext*, Empty> sync{};
 };
 
 }  // namespace detail
@@ -155,16 +237,29 @@ class CancellationRegistration {
   CancellationRegistration& operator=(CancellationRegistration&& o) noexcept {
     if (this != &o) {
       dispose();
+      if (state_) state_->release();
       state_ = std::exchange(o.state_, nullptr);
       node_ = std::exchange(o.node_, nullptr);
     }
     return *this;
   }
-  ~CancellationRegistration() { dispose(); }
+  ~CancellationRegistration() {
+    dispose();
+    if (state_) state_->release();
+  }
 
-  // dispose() — unregisters; true when the callback had not run and now never will (.NET's
-  // Unregister()). Idempotent.
+  // unregister() — .NET's Unregister(): removes the callback and returns true when it had not
+  // run and now never will. Never waits: when cancel() is running the callback on another thread
+  // right now it returns false at once (the callback may still be running). Idempotent.
+  bool unregister() noexcept;
+  // dispose() — .NET's Dispose(): unregister(), and when cancel() is running the callback on
+  // another thread, wait until it has returned (from inside the callback itself it does not
+  // wait). Returns what unregister() would. Idempotent; the destructor calls it.
   bool dispose() noexcept;
+
+  // token() — the token the callback was registered on (.NET's Token), also after
+  // unregistering; the default token for an empty registration.
+  CancellationToken token() const noexcept;
 
   // valid() — whether this registration still refers to a callback.
   bool valid() const noexcept { return node_ != nullptr; }
@@ -175,6 +270,7 @@ class CancellationRegistration {
       : state_(s), node_(n) {}
   detail::CancellationState* state_ = nullptr;  // one reference owned
   detail::CancellationCallbackNode* node_ = nullptr;  // heap node, owned
+  bool release(bool wait) noexcept;
 };
 
 // CancellationToken — a listener's view of a source (.NET's CancellationToken). Copyable and
@@ -213,21 +309,38 @@ class CancellationToken {
   [[noreturn]] void throw_canceled() const;
 
   // register_callback(fn) — .NET's Register(fn) (`register` is a C++ keyword). Runs fn() once
-  // when the source is canceled; at once, on this thread, when it already is (exceptions then
+  // when the source is canceled, in the ExecutionContext current here (the AsyncLocal values at
+  // registration); at once, on this thread, when it already is canceled (exceptions then
   // propagate to this caller). Returns the registration that unregisters on destruction. One
   // allocation (the node); none when the token cannot be canceled.
   template <class F>
+    requires std::invocable<std::decay_t<F>&>
   [[nodiscard]] CancellationRegistration register_callback(F&& fn) const {
-    if (!state_) return {};
-    using Node = detail::FunctionCallbackNode<std::decay_t<F>>;
-    auto* node = new Node(std::forward<F>(fn));
-    if (state_->register_node(*node)) {
-      state_->add_ref();
-      return CancellationRegistration(state_, node);
-    }
-    std::unique_ptr<Node> owned(node);
-    owned->fn();
-    return {};
+    return register_node<detail::CallbackFlow::execution_context>(std::forward<F>(fn));
+  }
+  // register_callback(fn, use_synchronization_context) — .NET's Register(fn, bool): when true,
+  // the callback runs through SynchronizationContext::current() of the registering thread
+  // (send(): cancel() waits for it), in the captured ExecutionContext.
+  template <class F>
+    requires std::invocable<std::decay_t<F>&>
+  [[nodiscard]] CancellationRegistration register_callback(F&& fn, bool use_synchronization_context) const {
+    if (!use_synchronization_context) return register_callback(std::forward<F>(fn));
+    return register_node<detail::CallbackFlow::synchronization_context>(std::forward<F>(fn));
+  }
+  // register_callback(fn, state) — .NET's Register(Action<object>, object): fn(state) (a copy of
+  // `state` is kept with the callback).
+  template <class F, class S>
+    requires(std::invocable<std::decay_t<F>&, std::decay_t<S>&> && !std::is_same_v<std::decay_t<S>, bool>)
+  [[nodiscard]] CancellationRegistration register_callback(F&& fn, S&& state) const {
+    return register_callback(
+        [f = std::forward<F>(fn), st = std::forward<S>(state)]() mutable { f(st); });
+  }
+  // unsafe_register(fn) — .NET's UnsafeRegister: as register_callback(fn), but captures no
+  // ExecutionContext (the callback runs in the context of whoever cancels).
+  template <class F>
+    requires std::invocable<std::decay_t<F>&>
+  [[nodiscard]] CancellationRegistration unsafe_register(F&& fn) const {
+    return register_node<detail::CallbackFlow::none>(std::forward<F>(fn));
   }
 
   // state() — the shared state (internal: delay, wait_async, errors).
@@ -249,6 +362,20 @@ class CancellationToken {
   }
 
  private:
+  template <detail::CallbackFlow Flow, class F>
+  CancellationRegistration register_node(F&& fn) const {
+    if (!state_) return {};
+    using Node = detail::FunctionCallbackNode<std::decay_t<F>, Flow>;
+    auto* node = new Node(std::forward<F>(fn));
+    if (state_->register_node(*node)) {
+      state_->add_ref();
+      return CancellationRegistration(state_, node);
+    }
+    std::unique_ptr<Node> owned(node);
+    Node::run(owned.get());
+    return {};
+  }
+
   detail::CancellationState* state_ = nullptr;
 };
 
@@ -259,32 +386,64 @@ class CancellationTokenSource {
  public:
   // CancellationTokenSource() — a fresh, not-canceled source. One allocation.
   CancellationTokenSource() : state_(new detail::CancellationState()) {}
-  // CancellationTokenSource(delay) — cancel_after(delay) on TimerWheel::current().
+  // CancellationTokenSource(delay) — cancel_after(delay) on TimerWheel::current(); a zero delay
+  // gives a source that is already canceled when the constructor returns, k_infinite_timeout one
+  // with no timer (.NET).
   template <class Rep, class Period>
   explicit CancellationTokenSource(std::chrono::duration<Rep, Period> delay) : CancellationTokenSource() {
-    cancel_after(delay);
+    if (delay == std::chrono::duration<Rep, Period>::zero()) {
+      state_->cancel();  // no callback can be registered yet
+    } else {
+      cancel_after(delay);
+    }
   }
-  CancellationTokenSource(CancellationTokenSource&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  CancellationTokenSource(CancellationTokenSource&& o) noexcept
+      : state_(std::exchange(o.state_, nullptr)), disposed_(std::exchange(o.disposed_, false)) {}
   CancellationTokenSource& operator=(CancellationTokenSource&& o) noexcept {
     CancellationTokenSource(std::move(o)).swap(*this);
     return *this;
   }
   ~CancellationTokenSource();
-  void swap(CancellationTokenSource& o) noexcept { std::swap(state_, o.state_); }
+  void swap(CancellationTokenSource& o) noexcept {
+    std::swap(state_, o.state_);
+    std::swap(disposed_, o.disposed_);
+  }
 
   // token() — a token observing this source.
   CancellationToken token() const { return CancellationToken::from_state(checked()); }
   // is_cancellation_requested() — whether cancel() was called (or the timer fired).
-  bool is_cancellation_requested() const { return checked()->is_cancellation_requested(); }
+  // Works after dispose() too, as in .NET.
+  bool is_cancellation_requested() const {
+    if (!state_) checked();
+    return state_->is_cancellation_requested();
+  }
 
-  // cancel() — requests cancellation and runs the callbacks (see the ground rules); throws
-  // AggregateError when any callback threw.
-  void cancel() { checked()->cancel(); }
+  // cancel(throw_on_first_exception) — requests cancellation and runs the callbacks (see the
+  // ground rules); throws AggregateError when any callback threw, or with
+  // throw_on_first_exception the first callback's exception itself, the rest not run.
+  void cancel(bool throw_on_first_exception = false) { checked()->cancel(throw_on_first_exception); }
+
+  // cancel_async() — .NET's CancelAsync: requests cancellation before it returns
+  // (is_cancellation_requested() is true), then runs the callbacks on the thread pool; the task
+  // completes when they have all run (faulted with AggregateError when any threw). Already
+  // canceled: a completed task.
+  Task<> cancel_async();
+
+  // try_reset() — .NET's TryReset: when cancellation was never requested and the cancel_after
+  // timer (if any) could be stopped, drops every registration (their callbacks never run; their
+  // unregister() returns false) and returns true: the source is as good as new for an unrelated
+  // operation. Otherwise false.
+  bool try_reset() { return checked()->try_reset(); }
+
+  // dispose() — .NET's Dispose: stops the timer and unlinks from parents (as the destructor);
+  // afterwards token(), cancel(), cancel_after() and try_reset() throw ObjectDisposedError.
+  // Idempotent. Tokens handed out earlier keep working.
+  void dispose() noexcept;
 
   // cancel_after(d) — cancels after `d` on TimerWheel::current() (or `wheel`); a later call
-  // re-arms the timer. No-op once canceled. d must be >= 0 (0 cancels on the pool at once).
-  // The first call allocates the source's timer (72 bytes; a source that never calls it does
-  // not carry one); re-arming allocates nothing.
+  // re-arms the timer, k_infinite_timeout disarms it. No-op once canceled. d must be >= 0 or
+  // k_infinite_timeout (0 cancels on the pool at once). The first call allocates the source's
+  // timer (72 bytes; a source that never calls it does not carry one); re-arming allocates nothing.
   template <class Rep, class Period>
   void cancel_after(std::chrono::duration<Rep, Period> d) {
     cancel_after(TimerWheel::current(), d);
@@ -305,6 +464,7 @@ class CancellationTokenSource {
  private:
   detail::CancellationState* checked() const;
   detail::CancellationState* state_ = nullptr;
+  bool disposed_ = false;
 };
 
 }  // namespace duet

@@ -16,6 +16,12 @@
 //   clock.advance(100ms);                     // the delay's expiry is now queued to the pool
 //   t.wait();
 //
+// Rounding. A wheel counts whole 1 ms ticks from its origin (the clock's time when the wheel was
+// built) and rounds a deadline up to the next tick, never down: a timer never fires early, and one
+// armed a whole number of milliseconds after the origin fires exactly on time — with
+// ManualClock(0.5ms) and a wheel built on it, delay(100ms) armed at the start completes when
+// advance(100ms) returns, not 0.5 ms later. A timer armed between ticks fires < 1 ms late.
+//
 // Times are nanoseconds since the clock's own epoch; only differences mean anything.
 #pragma once
 

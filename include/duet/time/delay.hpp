@@ -14,10 +14,6 @@
 
 namespace duet {
 
-// k_infinite_timeout — "no timeout" for delay() and wait_async() (.NET's Timeout.InfiniteTimeSpan,
-// -1 ms).
-inline constexpr std::chrono::milliseconds k_infinite_timeout{-1};
-
 // ---------------------------------------------------------------------------------------------
 // delay
 

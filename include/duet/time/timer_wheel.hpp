@@ -2,7 +2,7 @@
 //
 // Geometry
 // --------
-// Time is counted in ticks of 1 ms. The wheel has k_levels = 5 levels of k_slots = 256 slots.
+// Time is counted in ticks of 1 ms from the wheel's origin (its clock's time at construction). The wheel has k_levels = 5 levels of k_slots = 256 slots.
 // A slot of level L spans 256^L ticks, so a level spans 256^(L+1) ticks:
 //
 //   level 0: 256 slots x 1 ms      = 256 ms         level 3: 256 slots x 4.66 h   = 49.7 days
@@ -139,6 +139,10 @@
 
 namespace duet {
 
+// k_infinite_timeout — "no timeout" for delay(), wait_async(), CancellationTokenSource(d) and
+// cancel_after() (.NET's Timeout.InfiniteTimeSpan, -1 ms).
+inline constexpr std::chrono::milliseconds k_infinite_timeout{-1};
+
 class TimerWheel;
 
 // TimerEntry — one timer, embedded in its owner. The owner sets the inherited Continuation's
@@ -154,7 +158,7 @@ class TimerEntry : public Continuation {
   // abandoned() — true when the entry was posted because its wheel was destroyed, not because
   // its deadline passed. Read it from `invoke`.
   bool abandoned() const noexcept { return (when_ & k_abandoned_bit) != 0; }
-  // deadline_tick() — the tick (ms of the wheel's clock) the entry is due at; valid after
+  // deadline_tick() — the tick (ms since the wheel's origin) the entry is due at; valid after
   // schedule().
   std::uint64_t deadline_tick() const noexcept { return when_ & ~k_abandoned_bit; }
 
@@ -271,8 +275,9 @@ class TimerWheel {
   // (or onto the fired list), its deadline shifted by the cached reading's age at now_ns.
   Continuation** drain_staged(std::int64_t now_ns, Continuation** fired_tail,
                               std::size_t& fired) noexcept;
-  // poll_at(now, from_thread) — poll() at the clock reading `now`; the timer thread also
-  // publishes `now` as the cached reading and decides whether to keep ticking.
+  // poll_at(now, from_thread) — poll() at `now`, a clock reading minus origin_ (every reading the
+  // wheel keeps, cached_ns_ included, counts from its origin); the timer thread also publishes
+  // `now` as the cached reading and decides whether to keep ticking.
   void poll_at(Clock::duration now, bool from_thread) noexcept;
   void post_list(Continuation* list) noexcept;
   void wake_thread();
@@ -282,6 +287,10 @@ class TimerWheel {
   // Hot fields first, together: every schedule/cancel reads or writes them under the lock.
   Clock& clock_;
   Scheduler& scheduler_;
+  // origin_ — the clock time tick 0 starts at: the wheel's construction. Ticks are counted from
+  // there, so a delay armed on a wheel whose clock started off a tick boundary (a ManualClock
+  // at 0.5 ms) still fires exactly `due` later, not at the clock's next whole millisecond.
+  const Clock::duration origin_;
   bool self_driven_ = false;
   mutable detail::SpinLock lock_;
   unsigned lane_ = 0;                                           // guarded by lock_: next lane
@@ -291,7 +300,7 @@ class TimerWheel {
   // The cached now (essay): all guarded by lock_, written by the timer thread once per tick.
   bool ticking_ = false;                     // the thread wakes every tick; cached_ns_ is fresh
   bool tick_requested_ = false;              // a schedule read the clock: start ticking
-  std::int64_t cached_ns_ = 0;               // the thread's clock reading at its last tick
+  std::int64_t cached_ns_ = 0;               // the thread's reading at its last tick, from origin_
   std::uint64_t cached_tick_ = 0;            // the tick at which ticking_ was last decided
   std::size_t staged_since_tick_ = 0;        // schedules that used cached_ns_ since that tick
   Continuation* staged_ = nullptr;           // entries armed from cached_ns_, not yet in a slot
