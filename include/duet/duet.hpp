@@ -29,6 +29,7 @@
 #include "duet/value_task/value_task.hpp"
 #include "duet/value_task/value_task_source.hpp"
 #include "duet/coord/channel.hpp"
+#include "duet/coord/periodic_timer.hpp"
 #include "duet/coord/semaphore_slim.hpp"
 
 #include "duet/sm/async_method.hpp"

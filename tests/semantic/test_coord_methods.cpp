@@ -254,5 +254,74 @@ TYPED_TEST(CoordMethods, SemaphoreReleaseAboveMaxThrowsAndChangesNothing) {
   EXPECT_THROW((void)sem.wait_async(-5ms), duet::ArgumentError);
 }
 
+// ---- PeriodicTimer -------------------------------------------------------------------------------
+
+TYPED_TEST(CoordMethods, PeriodicTimerTickResumesTheMethodNeverEarly) {
+  duet::PeriodicTimer timer(100ms);
+  // async Task<long> M() { await timer.WaitForNextTickAsync(); return now; }
+  auto now_ms = [this] {
+    return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(this->clock_.now()).count());
+  };
+  Task<long long> t = TypeParam::task(nop, [&] { return timer.wait_for_next_tick_async(); },
+                                      [now_ms](bool ok) { return ok ? now_ms() : -1; });
+  this->advance(99ms);
+  EXPECT_FALSE(t.is_completed());
+  this->advance(1ms);
+  EXPECT_EQ(t.result(), 100);
+}
+
+TYPED_TEST(CoordMethods, PeriodicTimerMissedTicksCoalesceIntoOne) {
+  duet::PeriodicTimer timer(100ms);
+  this->advance(350ms);  // ticks at 100, 200 and 300 with nobody waiting
+  auto wait_method = [&] {
+    return TypeParam::task(nop, [&] { return timer.wait_for_next_tick_async(); }, [](bool ok) { return ok; });
+  };
+  Task<bool> first = wait_method();
+  ASSERT_TRUE(first.is_completed()) << "a tick came while nobody waited: the wait completes at once";
+  EXPECT_TRUE(first.result());
+  Task<bool> second = wait_method();
+  EXPECT_FALSE(second.is_completed()) << "three missed ticks coalesced into one signal";
+  this->advance(49ms);
+  EXPECT_FALSE(second.is_completed()) << "the next tick is on the grid: 400 ms";
+  this->advance(1ms);
+  EXPECT_TRUE(second.result());
+}
+
+TYPED_TEST(CoordMethods, PeriodicTimerWaitIsFalseAfterDispose) {
+  duet::PeriodicTimer timer(100ms);
+  auto wait_method = [&] {
+    return TypeParam::task(nop, [&] { return timer.wait_for_next_tick_async(); }, [](bool ok) { return ok; });
+  };
+  Task<bool> pending = wait_method();
+  timer.dispose();
+  EXPECT_FALSE(pending.result()) << "dispose ends the pending wait false";
+  Task<bool> later = wait_method();
+  ASSERT_TRUE(later.is_completed());
+  EXPECT_FALSE(later.result());
+  EXPECT_EQ(this->wheel_->pending(), 0u) << "the timer left the wheel";
+}
+
+TYPED_TEST(CoordMethods, PeriodicTimerCanceledWaitLeavesTheTimerTicking) {
+  duet::PeriodicTimer timer(100ms);
+  CancellationTokenSource cts;
+  Task<bool> canceled = TypeParam::task(nop, [&] { return timer.wait_for_next_tick_async(cts.token()); },
+                                        [](bool ok) { return ok; });
+  cts.cancel();
+  EXPECT_THROW((void)canceled.result(), duet::OperationCanceledError);
+  Task<bool> next = TypeParam::task(nop, [&] { return timer.wait_for_next_tick_async(); }, [](bool ok) { return ok; });
+  this->advance(100ms);
+  EXPECT_TRUE(next.result());
+}
+
+TYPED_TEST(CoordMethods, PeriodicTimerRejectsASecondConcurrentWait) {
+  duet::PeriodicTimer timer(100ms);
+  Task<bool> first = TypeParam::task(nop, [&] { return timer.wait_for_next_tick_async(); }, [](bool ok) { return ok; });
+  Task<bool> second = TypeParam::task(nop, [&] { return timer.wait_for_next_tick_async(); }, [](bool ok) { return ok; });
+  EXPECT_THROW((void)second.result(), duet::InvalidOperationError);
+  this->advance(100ms);
+  EXPECT_TRUE(first.result());
+  EXPECT_THROW(duet::PeriodicTimer(0ms), duet::ArgumentError);
+}
+
 }  // namespace
 }  // namespace semantic
