@@ -30,6 +30,7 @@
 #include "duet/value_task/value_task_source.hpp"
 #include "duet/coord/async_stream.hpp"
 #include "duet/coord/channel.hpp"
+#include "duet/coord/parallel_for_each.hpp"
 #include "duet/coord/periodic_timer.hpp"
 #include "duet/coord/semaphore_slim.hpp"
 

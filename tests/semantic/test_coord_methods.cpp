@@ -323,5 +323,103 @@ TYPED_TEST(CoordMethods, PeriodicTimerRejectsASecondConcurrentWait) {
   EXPECT_THROW(duet::PeriodicTimer(0ms), duet::ArgumentError);
 }
 
+// ---- parallel_for_each_async ---------------------------------------------------------------------
+
+// Gated — per element a gate the test opens, and a count of started bodies.
+struct Gated {
+  explicit Gated(int n) : gates(static_cast<std::size_t>(n)) {}
+  std::vector<duet::TaskCompletionSource<>> gates;
+  std::atomic<int> started{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+  void enter() {
+    const int now = in_flight.fetch_add(1) + 1;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {}
+    started.fetch_add(1);
+    started.notify_all();
+  }
+  void wait_started(int n) {
+    for (int s = started.load(); s < n; s = started.load()) started.wait(s);
+  }
+};
+
+TYPED_TEST(CoordMethods, ParallelForEachRunsAtMostMaxDegreeBodiesAtOnce) {
+  std::vector<int> items{0, 1, 2, 3, 4};
+  Gated g(5);
+  std::vector<std::atomic<int>> done(5);
+  // body: async Task<int> B(int x, token) { enter(); await gates[x]; leave(); return x; }
+  Task<> t = duet::parallel_for_each_async(items, duet::ParallelOptions{2, {}}, [&](int x, const duet::CancellationToken&) {
+    return TypeParam::task([&g] { g.enter(); }, [&g, x] { return g.gates[static_cast<std::size_t>(x)].task(); },
+                           [&g, &done, x] {
+                             g.in_flight.fetch_sub(1);
+                             done[static_cast<std::size_t>(x)].fetch_add(1);
+                             return x;
+                           });
+  });
+  g.wait_started(2);
+  EXPECT_EQ(g.started.load(), 2) << "two workers: the third element waits for a free worker";
+  for (int i = 0; i < 5; ++i) {
+    g.gates[static_cast<std::size_t>(i)].set_result();
+    if (i + 3 <= 5) g.wait_started(i + 3);
+  }
+  t.wait();
+  EXPECT_LE(g.max_in_flight.load(), 2);
+  for (auto& d : done) EXPECT_EQ(d.load(), 1) << "every element exactly once";
+}
+
+TYPED_TEST(CoordMethods, ParallelForEachFirstFailureCancelsTheRestAndFaultsWithEveryError) {
+  std::vector<int> items{0, 1, 2, 3, 4, 5, 6, 7};
+  Gated g(8);
+  Task<> t = duet::parallel_for_each_async(items, duet::ParallelOptions{3, {}}, [&](int x, const duet::CancellationToken& token) {
+    return TypeParam::task([&g] { g.enter(); },
+                           [&g, x, token] {
+                             // element 0 fails at once; 1 fails when its gate opens; 2 waits on
+                             // the linked token (canceled by the first failure).
+                             if (x == 2) return duet::delay(duet::k_infinite_timeout, token);
+                             return g.gates[static_cast<std::size_t>(x)].task();
+                           },
+                           [&g, x] {
+                             g.in_flight.fetch_sub(1);
+                             if (x < 2) throw std::runtime_error("body " + std::to_string(x) + " failed");
+                             return x;
+                           });
+  });
+  g.wait_started(3);
+  g.gates[0].set_result();  // body 0 throws: the linked token is canceled, body 2 ends canceled
+  g.gates[1].set_result();  // body 1 throws too: both errors are kept
+  try {
+    t.wait();
+    ADD_FAILURE() << "expected a fault";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("failed"), std::string::npos);
+  }
+  ASSERT_TRUE(t.is_faulted()) << "faulted, not canceled: the cancellation came from the failure";
+  try {
+    std::rethrow_exception(t.exception());
+  } catch (const duet::AggregateError& a) {
+    EXPECT_EQ(a.inner_exceptions().size(), 2u) << "both failures, and not the caused cancellation";
+  }
+  EXPECT_EQ(g.started.load(), 3) << "no element started after the first failure";
+}
+
+TYPED_TEST(CoordMethods, ParallelForEachCallersTokenCancelsTheLoop) {
+  std::vector<int> items{0, 1, 2, 3};
+  Gated g(4);
+  CancellationTokenSource cts;
+  Task<> t = duet::parallel_for_each_async(items, duet::ParallelOptions{2, cts.token()}, [&](int, const duet::CancellationToken& token) {
+    return TypeParam::task([&g] { g.enter(); }, [token] { return duet::delay(duet::k_infinite_timeout, token); },
+                           [] { return 0; });
+  });
+  g.wait_started(2);
+  cts.cancel();
+  EXPECT_THROW(t.wait(), duet::OperationCanceledError);
+  EXPECT_TRUE(t.is_canceled());
+  EXPECT_EQ(g.started.load(), 2);
+  EXPECT_THROW((void)duet::parallel_for_each_async(items, duet::ParallelOptions{0, {}},
+                                                   [](int, const duet::CancellationToken&) { return duet::completed_task(); }),
+               duet::ArgumentError);
+}
+
 }  // namespace
 }  // namespace semantic
