@@ -32,13 +32,21 @@
 
 #include "duet/value_task/value_task.hpp"
 #include "duet/value_task/value_task_source.hpp"
+#include "duet/coord/async_stream.hpp"
+#include "duet/coord/channel.hpp"
+#include "duet/coord/parallel_for_each.hpp"
+#include "duet/coord/periodic_timer.hpp"
+#include "duet/coord/semaphore_slim.hpp"
 
+#include "duet/sm/async_iterator.hpp"
 #include "duet/sm/async_method.hpp"
 #include "duet/sm/async_value_task_method_builder.hpp"
 #include "duet/sm/async_void_method_builder.hpp"
 #include "duet/sm/dsl.hpp"
+#include "duet/sm/dsl_stream.hpp"
 #include "duet/sm/method_builder_core.hpp"
 
+#include "duet/fiber/async_stream.hpp"
 #include "duet/fiber/async_value.hpp"
 #include "duet/fiber/async_void.hpp"
 #include "duet/fiber/fiber.hpp"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """check_layers.py — enforces the layers of docs/design.md over the #include lines.
 
-    core <- context <- time <- compose <- value_task <- sm / fiber;  detail usable by all
+    core <- context <- time <- compose <- value_task <- coord <- sm / fiber;
+    detail usable by all
 
 A header in include/duet/<layer>/ and a source in src/<layer>/ may include duet headers of its own
 layer and of the layers below it, never of a layer above (sm and fiber, side by side at the top,
@@ -18,8 +19,8 @@ import re
 import sys
 import tempfile
 
-RANK = {"detail": 0, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5, "sm": 6,
-        "fiber": 6}
+RANK = {"detail": 0, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5, "coord": 6,
+        "sm": 7, "fiber": 7}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]duet/([^>"]+)[>"]')
 
 
