@@ -334,6 +334,7 @@ struct ThreadPool::Impl {
 
   void run_worker(Worker& w) noexcept {
     tls_worker = &w;
+    detail::shuffle::name_thread((std::uint64_t{ordinal} << 32) | (w.index + 1));
     Park why = Park::resumed;
     for (;;) {
       Continuation* c = local_item(w);
@@ -719,6 +720,14 @@ struct ThreadPool::Impl {
       if (w->lifo.load(std::memory_order_relaxed)) ++p;
     }
     return p;
+  }
+
+  // ordinal — this pool's creation order in the process: with the worker's index, its
+  // schedule-shuffler stream (detail/schedule_shuffler.hpp).
+  const unsigned ordinal = next_ordinal().fetch_add(1, std::memory_order_relaxed);
+  static std::atomic<unsigned>& next_ordinal() noexcept {
+    static std::atomic<unsigned> n{0};
+    return n;
   }
 
   Global global;

@@ -27,20 +27,31 @@ std::uint64_t splitmix64(std::uint64_t& x) noexcept {
   return z ^ (z >> 31);
 }
 
-// Stream — one thread's generator (xorshift64*), and the epoch it was seeded in.
+// Stream — one thread's generator (xorshift64*), the epoch it was seeded in, and the thread's
+// name (name_thread), which keys its stream instead of its rank.
 struct Stream {
   std::uint64_t state = 0;
   std::uint64_t epoch = ~std::uint64_t{0};
+  std::uint64_t name = 0;  // 0: unnamed
 };
 
-// next() — the calling thread's next 64 random bits. Not inlined, and the thread_local is reached
-// only in here: a fiber that migrates between threads must never keep another thread's address.
-[[gnu::noinline]] std::uint64_t next() noexcept {
+// stream() — the calling thread's Stream. Not inlined, and its address is used only inside the
+// calls below: a fiber that migrates between threads must never keep another thread's address.
+[[gnu::noinline]] Stream& stream() noexcept {
   thread_local Stream s;
+  return s;
+}
+
+// next() — the calling thread's next 64 random bits.
+std::uint64_t next() noexcept {
+  Stream& s = stream();
   const std::uint64_t epoch = g_epoch.load(std::memory_order_acquire);
   if (s.epoch != epoch) [[unlikely]] {
-    std::uint64_t x = g_seed.load(std::memory_order_relaxed) ^
-                      (g_threads.fetch_add(1, std::memory_order_relaxed) * 0xD1B54A32D192ED03ull);
+    // A named thread (a pool worker) is keyed by its name; any other thread by the order in which
+    // unnamed threads first drew in this epoch.
+    const std::uint64_t key = s.name != 0 ? s.name | (std::uint64_t{1} << 63)
+                                          : g_threads.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t x = g_seed.load(std::memory_order_relaxed) ^ (key * 0xD1B54A32D192ED03ull);
     s.state = splitmix64(x) | 1;  // xorshift's state must not be 0
     s.epoch = epoch;
   }
@@ -78,6 +89,12 @@ void disable() noexcept {
 std::optional<std::uint64_t> seed() noexcept {
   if (!on()) return std::nullopt;
   return g_seed.load(std::memory_order_relaxed);
+}
+
+void name_thread(std::uint64_t name) noexcept {
+  Stream& s = stream();
+  s.name = name;
+  s.epoch = ~std::uint64_t{0};  // restart the stream under the new key
 }
 
 std::uint32_t draw(std::uint32_t n) noexcept {

@@ -260,35 +260,37 @@ TEST(FiberAsyncVoidOutOfMemory, EveryAllocationPointThrowsFromTheCallOrRunsTheMe
     const std::int64_t baseline = duet::live_task_states();
     duet::testing::UnhandledRecorder unhandled;
     OperationCountingContext ctx;
-    TaskCompletionSource<int> gate;
-    int began = 0;
-    int ended = 0;
     bool threw = false;
     {
-      duet::SyncContextScope scope(&ctx);
-      FailAt fail(k);
-      try {
-        duet::fiber::async_void([&] {
-          ++began;
-          ended += duet::await(gate.task());
-        });
-      } catch (const std::bad_alloc&) {
-        threw = true;
-      } catch (const duet::fiber::FiberStackError&) {
-        threw = true;
+      TaskCompletionSource<int> gate;
+      int began = 0;
+      int ended = 0;
+      {
+        duet::SyncContextScope scope(&ctx);
+        FailAt fail(k);
+        try {
+          duet::fiber::async_void([&] {
+            ++began;
+            ended += duet::await(gate.task());
+          });
+        } catch (const std::bad_alloc&) {
+          threw = true;
+        } catch (const duet::fiber::FiberStackError&) {
+          threw = true;
+        }
+        gate.set_result(1);
+        ctx.run_all();
+        r.fired = fail.fired();
+        r.site = fail.fired_site();
       }
-      gate.set_result(1);
       ctx.run_all();
-      r.fired = fail.fired();
-      r.site = fail.fired_site();
-    }
-    ctx.run_all();
-    if (threw) {
-      EXPECT_EQ(began, 0) << "k=" << k << ": the call threw after the method had started";
-    } else {
-      EXPECT_EQ(began, 1) << "k=" << k;
-      EXPECT_EQ(ended, 1) << "k=" << k << ": the method did not run to its end";
-    }
+      if (threw) {
+        EXPECT_EQ(began, 0) << "k=" << k << ": the call threw after the method had started";
+      } else {
+        EXPECT_EQ(began, 1) << "k=" << k;
+        EXPECT_EQ(ended, 1) << "k=" << k << ": the method did not run to its end";
+      }
+    }  // the gate's task state is gone here
     EXPECT_EQ(ctx.started, ctx.completed) << "k=" << k << ": operation_started/completed unbalanced";
     EXPECT_EQ(unhandled.count(), 0) << "k=" << k;
     EXPECT_EQ(duet::live_task_states(), baseline) << "k=" << k << ": task states leaked";
