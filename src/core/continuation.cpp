@@ -5,6 +5,7 @@
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 #include "duet/detail/assert.hpp"
+#include "../detail/shuffle_hook.hpp"
 
 namespace duet {
 
@@ -102,7 +103,9 @@ void dispatch_continuation(Continuation& c, bool force_async) noexcept {
     }
   }
   int& depth = a.inline_depth;
-  if (force_async || depth >= k_max_inline_depth) {
+  // The schedule shuffler (test builds) posts some continuations that could run inline.
+  const bool shuffled = shuffle::on() && shuffle::one_in(2);
+  if (force_async || depth >= k_max_inline_depth || shuffled) {
     if (ctx) {
       ctx->post(c);
     } else {
@@ -110,6 +113,7 @@ void dispatch_continuation(Continuation& c, bool force_async) noexcept {
     }
     return;
   }
+  if (shuffle::on()) shuffle::preempt();
   ++depth;
   run_continuation(&c);
   --ambient().inline_depth;  // re-read: the continuation may have switched fibers

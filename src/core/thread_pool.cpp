@@ -27,6 +27,7 @@
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 #include "duet/detail/assert.hpp"
+#include "../detail/shuffle_hook.hpp"
 #include "duet/detail/cpu_relax.hpp"
 #include "duet/detail/work_stealing_ring.hpp"
 
@@ -217,6 +218,7 @@ struct ThreadPool::Impl {
   void post(Continuation& c) noexcept {
     Worker* w = tls_worker;
     if (w && w->pool == this) {
+      if (detail::shuffle::on()) [[unlikely]] return shuffled_post(*w, c);
       post_local(*w, c);
     } else {
       global.push_list(&c, &c, 1);
@@ -325,6 +327,7 @@ struct ThreadPool::Impl {
 
   void run_worker(Worker& w) noexcept {
     tls_worker = &w;
+    detail::shuffle::name_thread((std::uint64_t{ordinal} << 32) | (w.index + 1));
     Park why = Park::resumed;
     for (;;) {
       Continuation* c = local_item(w);
@@ -339,6 +342,7 @@ struct ThreadPool::Impl {
         break;
       }
       w.ticks.store(w.ticks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      if (detail::shuffle::on()) [[unlikely]] detail::shuffle::preempt();
       execute(c);
     }
     tls_worker = nullptr;
@@ -359,6 +363,9 @@ struct ThreadPool::Impl {
   // into a breadth-first one in fork/join trees (see k_stale_time). The clock is read only while
   // the top is stale, once per 61 picks.
   Continuation* local_item(Worker& w) noexcept {
+    if (detail::shuffle::on()) [[unlikely]] {
+      if (Continuation* c = shuffled_pick(w)) return c;
+    }
     if (++w.picks == k_fair_interval) {
       w.picks = 0;
       if (Continuation* c = take_global(w)) return c;
@@ -469,7 +476,8 @@ struct ThreadPool::Impl {
   Continuation* steal_any(Worker& w) noexcept {
     const unsigned n = slot_count.load(std::memory_order_acquire);
     if (n <= 1) return nullptr;
-    const unsigned start = next_random(w.rng) % n;
+    const unsigned start =
+        (detail::shuffle::on() ? detail::shuffle::draw(n) : next_random(w.rng)) % n;
     for (unsigned i = 0; i < n; ++i) {
       Worker* v = slots[(start + i) % n].load(std::memory_order_acquire);
       if (!v || v == &w || v->ring.approx_size() == 0) continue;
@@ -536,6 +544,45 @@ struct ThreadPool::Impl {
       w.parked = false;
       parked.fetch_sub(1, std::memory_order_relaxed);
       return Park::retire;
+    }
+  }
+
+  // ---- the schedule shuffler (test builds; detail/schedule_shuffler.hpp) -----------------------
+
+  // shuffled_post(w, c) — a worker's post while the shuffler is on: the slot (as usual), the
+  // ring, or the global queue.
+  void shuffled_post(Worker& w, Continuation& c) noexcept {
+    switch (detail::shuffle::draw(4)) {
+      case 0:
+        push_ring(w, c);
+        return;
+      case 1:
+        global.push_list(&c, &c, 1);
+        notify_if_needed();
+        return;
+      default:
+        post_local(w, c);
+        return;
+    }
+  }
+
+  // shuffled_pick(w) — a worker's pick while the shuffler is on: the global queue first, the
+  // ring's oldest or newest item ahead of the slot, or (null) the usual order.
+  Continuation* shuffled_pick(Worker& w) noexcept {
+    switch (detail::shuffle::draw(4)) {
+      case 0:
+        return take_global(w);
+      case 1:
+        for (;;) {
+          Continuation* c = nullptr;
+          const Ring::Steal r = w.ring.steal(c);
+          if (r == Ring::Steal::success) return c;
+          if (r == Ring::Steal::empty) return nullptr;
+        }
+      case 2:
+        return w.ring.pop();
+      default:
+        return nullptr;
     }
   }
 
@@ -666,6 +713,14 @@ struct ThreadPool::Impl {
       if (w->lifo.load(std::memory_order_relaxed)) ++p;
     }
     return p;
+  }
+
+  // ordinal — this pool's creation order in the process: with the worker's index, its
+  // schedule-shuffler stream (detail/schedule_shuffler.hpp).
+  const unsigned ordinal = next_ordinal().fetch_add(1, std::memory_order_relaxed);
+  static std::atomic<unsigned>& next_ordinal() noexcept {
+    static std::atomic<unsigned> n{0};
+    return n;
   }
 
   Global global;

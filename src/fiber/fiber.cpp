@@ -27,12 +27,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <utility>
 
 
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
+#include "duet/detail/fault_point.hpp"
 #include "stack_pool.hpp"
 
 #if defined(DUET_FIBER_ASAN)
@@ -268,6 +270,10 @@ void* allocate_block(std::size_t size) {
   const std::size_t c = (size - 1) / k_block_granule;
   BlockCache& bc = t_blocks;
   if (void* p = bc.head[c]) {
+    // A cached block is an allocation too: out-of-memory injection counts it (fault_point.hpp).
+    if (duet::detail::fault_point(duet::detail::FaultSite::fiber_control_block)) [[unlikely]] {
+      throw std::bad_alloc();
+    }
     bc.head[c] = *static_cast<void**>(p);
     --bc.count[c];
 #if defined(DUET_FIBER_ASAN)

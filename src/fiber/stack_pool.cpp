@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "duet/detail/fault_point.hpp"
 #include "duet/fiber/fiber.hpp"
 
 #if defined(DUET_FIBER_ASAN)
@@ -272,6 +273,9 @@ StackKind guard_kind() noexcept {
 }
 
 boost::context::stack_context StackPool::acquire(std::size_t size, StackKind kind) {
+  if (duet::detail::fault_point(duet::detail::FaultSite::fiber_stack)) [[unlikely]] {
+    throw_map_failure(size, kind, "take a stack from the pool (injected out-of-memory)", ENOMEM);
+  }
   void* sp = nullptr;
   ThreadCache& tc = thread_cache();
   for (int i = tc.count; i-- > 0;) {  // newest first; almost always the top entry

@@ -130,7 +130,7 @@ TEST_F(CompensationTest, SixtyFourItemsBlockedInWaitOnTwoWorkersAllFinish) {
   pool.post(completer);
   ASSERT_TRUE(within([&] { return finished.load() == k_blockers; }))
       << finished.load() << " of 64 blockers finished";
-  EXPECT_TRUE(completer.ran.load());
+  EXPECT_TRUE(within([&] { return completer.ran.load(); }));
   for (int i = 0; i < k_blockers; ++i) EXPECT_EQ(blockers[i].value, 7) << "blocker " << i;
 }
 
@@ -152,7 +152,8 @@ TEST_F(CompensationTest, BlockersPostedTogetherWithTheirCompleterAllFinish) {
     if (i == k_blockers / 2) pool.post(completer);
   }
   ASSERT_TRUE(within([&] { return finished.load() == k_blockers; }));
-  EXPECT_TRUE(completer.ran.load());
+  // The blockers may finish before the completer's own last step, which follows set_result.
+  EXPECT_TRUE(within([&] { return completer.ran.load(); }));
 }
 
 TEST_F(CompensationTest, TheKnobsValidateLikeDotNet) {
@@ -264,8 +265,13 @@ TEST_F(CompensationTest, SurplusWorkersRetireWhenIdleAndSlotsAreReused) {
     blocker.finished = &finished;
     pool.post(blocker);
     ASSERT_TRUE(within([&] { return started.load() == 1; }));
-    EXPECT_TRUE(within([&] { return pool.thread_count() == 2; }))
-        << "round " << round << ": one replacement";
+    // A replacement exists: it runs an item while the only worker blocks. (Not polled through
+    // thread_count(): with a 1 ms idle timeout the idle replacement may retire between polls.)
+    std::atomic<bool> probed{false};
+    Releaser probe;
+    probe.flag = &probed;
+    pool.post(probe);
+    EXPECT_TRUE(within([&] { return probed.load(); })) << "round " << round << ": no replacement";
     gate.set_result(round);
     ASSERT_TRUE(within([&] { return finished.load() == 1; }));
     ASSERT_TRUE(within([&] { return pool.thread_count() == 1; }))

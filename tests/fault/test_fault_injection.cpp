@@ -11,8 +11,15 @@
 // over the results, a delay on a ManualClock wheel canceled through cancel_after, an AsyncLocal
 // flowing across an await (context styles), and Task.Yield hops through the thread pool. The
 // inputs (TaskCompletionSources, the exception to fault with) are made before arming; a call
-// refused with std::bad_alloc ("throw from the call that could not start") leaves its handle
-// empty, and the scenario goes on with the rest.
+// refused with std::bad_alloc or FiberStackError ("throw from the call that could not start")
+// leaves its handle empty, and the scenario goes on with the rest. Allocation points are every
+// operator new plus the memory the library pools itself (detail/fault_point.hpp): in the fiber
+// style each fiber's control block (from the per-thread cache) and its stack (from the stack
+// pool). The sweep prints how many points of each kind it failed, per style.
+//
+// A second sweep starts a fiber async void method under FailAt(k): the call throws before the
+// method ran, or the method runs to its end; either way the context's operation count balances,
+// nothing reaches the unhandled-exception handler and no task state is left.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -64,7 +71,19 @@ bool settle(const Task<T>& t) {
 struct RunResult {
   bool fired = false;           // the injected failure happened: run again with k + 1
   std::uint64_t allocations = 0;  // allocations the scenario made while armed
+  duet::testing::AllocationSite site = duet::testing::AllocationSite::none;  // where it fired
 };
+
+// attempt(fn) — runs a call that may be refused for want of memory: std::bad_alloc, or
+// FiberStackError for a fiber's stack. The refused call's handle stays empty.
+template <class Fn>
+void attempt(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::bad_alloc&) {
+  } catch (const duet::fiber::FiberStackError&) {
+  }
+}
 
 // run_once(style, context_style, k) — the scenario under FailAt(k), then its checks.
 RunResult run_once(const styles::Style& st, const styles::ContextStyle& cs, std::uint64_t k) {
@@ -89,12 +108,6 @@ RunResult run_once(const styles::Style& st, const styles::ContextStyle& cs, std:
     Task<int> hops;
     {
       FailAt fail(k);
-      auto attempt = [](auto&& fn) {
-        try {
-          fn();
-        } catch (const std::bad_alloc&) {  // the call could not start: its handle stays empty
-        }
-      };
       attempt([&] { sum = st.add(a.task(), b.task()); });
       attempt([&] { caught = st.try_catch_finally(log, in.task()); });
       attempt([&] { finally_result = st.await_in_finally(log, fin_in.task(), cleanup.task()); });
@@ -120,6 +133,7 @@ RunResult run_once(const styles::Style& st, const styles::ContextStyle& cs, std:
       attempt([&] { local.set_value(std::string()); });
       r.fired = fail.fired();
       r.allocations = fail.allocations();
+      r.site = fail.fired_site();
     }
     sched.drain();
     // Every task that was started ends: faulted, canceled or completed.
@@ -174,6 +188,7 @@ TEST_P(FaultInjectionTest, EveryAllocationPointFailsCleanly) {
   (void)duet::default_scheduler();
   (void)run_once(*st, *cs, 0);  // warm-up, not armed: first-use allocations (TLS caches, pools)
   std::uint64_t k = 1;
+  std::uint64_t by_site[4] = {};  // indexed by AllocationSite
   for (; k < 100000; ++k) {
     const RunResult r = run_once(*st, *cs, k);
     if (::testing::Test::HasFailure()) {
@@ -181,15 +196,129 @@ TEST_P(FaultInjectionTest, EveryAllocationPointFailsCleanly) {
       return;
     }
     if (!r.fired) break;
+    ++by_site[static_cast<int>(r.site)];
   }
   const std::uint64_t points = k - 1;
-  std::printf("[ fault    ] style %s: %llu allocation points failed one by one, all clean\n",
-              GetParam().c_str(), static_cast<unsigned long long>(points));
+  using Site = duet::testing::AllocationSite;
+  const auto count = [&](Site s) { return static_cast<unsigned long long>(by_site[static_cast<int>(s)]); };
+  std::printf("[ fault    ] style %s: %llu allocation points failed one by one, all clean "
+              "(operator new %llu, fiber control block %llu, fiber stack %llu)\n",
+              GetParam().c_str(), static_cast<unsigned long long>(points),
+              count(Site::operator_new), count(Site::fiber_control_block), count(Site::fiber_stack));
   EXPECT_GT(points, 10u) << "the scenario should reach many allocation points";
+  if (GetParam() == "fiber") {  // the pooled acquisitions are in the sweep, not only operator new
+    EXPECT_GT(count(Site::fiber_control_block), 0u);
+    EXPECT_GT(count(Site::fiber_stack), 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Styles, FaultInjectionTest,
                          ::testing::Values("explicit", "dsl", "fiber"),
                          [](const auto& param_info) { return param_info.param; });
+
+// OperationCountingContext — a SynchronizationContext pumped by hand that counts
+// operation_started / operation_completed. Its queue is intrusive (through Continuation::next),
+// so posting allocates nothing and cannot fail under injection. Single-threaded.
+class OperationCountingContext final : public duet::SynchronizationContext {
+ public:
+  void post(duet::Continuation& c) noexcept override {
+    c.next = nullptr;
+    if (tail_) {
+      tail_->next = &c;
+    } else {
+      head_ = &c;
+    }
+    tail_ = &c;
+  }
+  void operation_started() noexcept override { ++started; }
+  void operation_completed() noexcept override { ++completed; }
+  // run_all() — runs what was posted (and what that posts) with this context current.
+  void run_all() {
+    duet::SyncContextScope scope(this);
+    while (head_) {
+      duet::Continuation* c = head_;
+      head_ = c->next;
+      if (!head_) tail_ = nullptr;
+      c->next = nullptr;
+      duet::run_continuation(c);
+    }
+  }
+  int started = 0;
+  int completed = 0;
+
+ private:
+  duet::Continuation* head_ = nullptr;
+  duet::Continuation* tail_ = nullptr;
+};
+
+// Out of memory while starting a fiber `async void` method (fiber/async_void.hpp), at every
+// allocation point of the call, the method's await and its resumption: the call throws before
+// the method ran, or the method runs to its end; never std::terminate, never a lost end report.
+TEST(FiberAsyncVoidOutOfMemory, EveryAllocationPointThrowsFromTheCallOrRunsTheMethodToItsEnd) {
+  (void)duet::completed_task();
+  const auto run = [](std::uint64_t k, RunResult& r) {
+    const std::int64_t baseline = duet::live_task_states();
+    duet::testing::UnhandledRecorder unhandled;
+    OperationCountingContext ctx;
+    bool threw = false;
+    {
+      TaskCompletionSource<int> gate;
+      int began = 0;
+      int ended = 0;
+      {
+        duet::SyncContextScope scope(&ctx);
+        FailAt fail(k);
+        try {
+          duet::fiber::async_void([&] {
+            ++began;
+            ended += duet::await(gate.task());
+          });
+        } catch (const std::bad_alloc&) {
+          threw = true;
+        } catch (const duet::fiber::FiberStackError&) {
+          threw = true;
+        }
+        gate.set_result(1);
+        ctx.run_all();
+        r.fired = fail.fired();
+        r.site = fail.fired_site();
+      }
+      ctx.run_all();
+      if (threw) {
+        EXPECT_EQ(began, 0) << "k=" << k << ": the call threw after the method had started";
+      } else {
+        EXPECT_EQ(began, 1) << "k=" << k;
+        EXPECT_EQ(ended, 1) << "k=" << k << ": the method did not run to its end";
+      }
+    }  // the gate's task state is gone here
+    EXPECT_EQ(ctx.started, ctx.completed) << "k=" << k << ": operation_started/completed unbalanced";
+    EXPECT_EQ(unhandled.count(), 0) << "k=" << k;
+    EXPECT_EQ(duet::live_task_states(), baseline) << "k=" << k << ": task states leaked";
+    return threw;
+  };
+  RunResult warm;
+  EXPECT_FALSE(run(0, warm));  // not armed: fills the block cache and the stack pool
+  std::uint64_t k = 1;
+  int refused = 0;
+  bool saw_stack = false;
+  bool saw_block = false;
+  for (; k < 1000; ++k) {
+    RunResult r;
+    refused += run(k, r) ? 1 : 0;
+    if (::testing::Test::HasFailure()) {
+      ADD_FAILURE() << "failed at allocation point k=" << k;
+      return;
+    }
+    if (!r.fired) break;
+    saw_stack = saw_stack || r.site == duet::testing::AllocationSite::fiber_stack;
+    saw_block = saw_block || r.site == duet::testing::AllocationSite::fiber_control_block;
+  }
+  std::printf("[ fault    ] fiber async void: %llu allocation points, %d refused by the call\n",
+              static_cast<unsigned long long>(k - 1), refused);
+  EXPECT_GE(k - 1, 3u) << "the end node, the control block and the stack are allocation points";
+  EXPECT_TRUE(saw_stack);
+  EXPECT_TRUE(saw_block);
+  EXPECT_GE(refused, 3);
+}
 
 }  // namespace

@@ -2,6 +2,9 @@
 // call of any replaced operator new in the process (all threads, counted from the FailAt's
 // construction) fails: the throwing forms throw std::bad_alloc, the nothrow forms return null.
 // Link alloc_counter.cpp into the executable (it holds the replaced allocation functions).
+// Memory the library pools itself counts too: a fiber control block from the per-thread cache
+// and a fiber stack from the stack pool are allocation points (detail/fault_point.hpp); failing
+// one throws std::bad_alloc / FiberStackError from duet::fiber::async.
 //
 // The usual loop (tests/fault/test_fault_injection.cpp): run a scenario under FailAt(k) for
 // k = 1, 2, ... until fired() is false — the scenario then ran to its end without an injected
@@ -11,6 +14,14 @@
 #include <cstdint>
 
 namespace duet::testing {
+
+// AllocationSite — the kind of allocation point the injected failure hit.
+enum class AllocationSite {
+  none,                 // not fired (yet)
+  operator_new,         // a replaced operator new (throwing or nothrow form)
+  fiber_control_block,  // a fiber control block from the per-thread cache
+  fiber_stack,          // a fiber stack from the stack pool
+};
 
 // FailAt — arms the injection for its lifetime. One at a time (not nestable).
 class FailAt {
@@ -22,6 +33,8 @@ class FailAt {
 
   // fired() — whether the k-th allocation happened (and failed).
   bool fired() const noexcept;
+  // fired_site() — where the k-th allocation was (none until fired()).
+  AllocationSite fired_site() const noexcept;
   // allocations() — allocations counted since construction.
   std::uint64_t allocations() const noexcept;
   // disarm() — stops injecting (fired() keeps its value); the destructor does it too.

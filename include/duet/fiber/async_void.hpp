@@ -15,12 +15,16 @@
 //
 // Mechanism. fn runs through duet::fiber::async(fn, options); the fiber's Task stays internal.
 // When it has already ended inside the call, the end is reported at once; otherwise an
-// AsyncVoidEnd node (one allocation, freed when it fires) is registered on the task.
+// AsyncVoidEnd node (one allocation, freed when it fires) is registered on the task. The node is
+// allocated before the fiber starts, so out of memory (for the node, the fiber's control block or
+// its stack) throws from the call before anything ran; once fn runs, nothing can stop its end
+// from being reported. (A method that ends inside the call frees the node unused.)
 //
 // Thread-safety: async_void() may be called from any thread.
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -34,9 +38,9 @@ namespace duet::fiber {
 
 // async_void(fn, options) — runs fn() (which returns void) on a fiber as an `async void` method:
 // see the header comment for the context bookkeeping and where an escaping exception goes.
-// Runs synchronously until fn's first incomplete await. Throws FiberStackError / ArgumentError
-// (from async(), before anything ran, after calling operation_completed()); never rethrows fn's
-// exceptions to the caller.
+// Runs synchronously until fn's first incomplete await. Throws std::bad_alloc, FiberStackError or
+// ArgumentError before anything ran (after operation_completed() when operation_started() was
+// called); never rethrows fn's exceptions to the caller.
 template <class Fn>
 void async_void(Fn&& fn, FiberOptions options = {}) {
   using F = std::decay_t<Fn>;
@@ -45,6 +49,7 @@ void async_void(Fn&& fn, FiberOptions options = {}) {
   static_assert(std::is_void_v<std::invoke_result_t<F&>>,
                 "duet::fiber::async_void(fn): an async void method returns nothing; use "
                 "duet::fiber::async(fn) to return a Task of a value");
+  std::unique_ptr<duet::detail::AsyncVoidEnd> end(new duet::detail::AsyncVoidEnd());
   SynchronizationContext* const context = duet::detail::async_void_begin();
   Task<> task;
   try {
@@ -58,11 +63,7 @@ void async_void(Fn&& fn, FiberOptions options = {}) {
     duet::detail::async_void_end(context, *state);
     return;
   }
-  // Out of memory here terminates, as when a state machine cannot be boxed: the fiber already
-  // runs, and without the node its end could never be reported.
-  auto* end = new (std::nothrow) duet::detail::AsyncVoidEnd();
-  if (end == nullptr) std::terminate();
-  end->watch(context, *state, true);  // runs it at once if the fiber finished meanwhile
+  end.release()->watch(context, *state, true);  // runs it at once if the fiber finished meanwhile
 }
 
 }  // namespace duet::fiber
