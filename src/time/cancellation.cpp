@@ -106,7 +106,7 @@ void CancellationState::unlink_all_locked() noexcept {
 
 bool CancellationState::stop_timer_locked(bool* drop_ref) noexcept {
   if (!timer_wheel_) return true;
-  if (!timer_wheel_->cancel(timer_)) return false;  // firing right now
+  if (!timer_wheel_->cancel(*timer_)) return false;  // firing right now (timer_ exists while armed)
   timer_wheel_ = nullptr;
   *drop_ref = true;
   return true;

@@ -107,7 +107,7 @@ class TaskCompletionSource {
     if (!try_set_exception(std::forward<E>(e))) detail::throw_tcs_already_completed("set_exception");
   }
   void set_exception(std::vector<std::exception_ptr> list) {
-    if (!try_set_exception(std::move(list))) throw_already_completed("set_exception");
+    if (!try_set_exception(std::move(list))) detail::throw_tcs_already_completed("set_exception");
   }
   void set_canceled() {
     if (!try_set_canceled()) detail::throw_tcs_already_completed("set_canceled");
@@ -115,10 +115,10 @@ class TaskCompletionSource {
   template <class Token>
     requires std::same_as<Token, CancellationToken>
   void set_canceled(const Token& token) {
-    if (!try_set_canceled(token)) throw_already_completed("set_canceled");
+    if (!try_set_canceled(token)) detail::throw_tcs_already_completed("set_canceled");
   }
   void set_from_task(const Task<T>& completed) {
-    if (!try_set_from_task(completed)) throw_already_completed("set_from_task");
+    if (!try_set_from_task(completed)) detail::throw_tcs_already_completed("set_from_task");
   }
 
  private:
