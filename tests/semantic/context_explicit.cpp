@@ -5,10 +5,15 @@
 #include <utility>
 
 #include "context_styles.hpp"
+#include "explicit_steps.hpp"
 
 namespace {
 
 using duet::Task;
+using explicit_steps::fail;
+using explicit_steps::finish;
+using explicit_steps::resume_from;
+using explicit_steps::suspend_at;
 using styles::ResumePoint;
 
 template <class M>
@@ -32,24 +37,15 @@ struct LocalFlowsAcrossAwaitSm {
       if (state_ != 0) {
         seen_ = local_->value();
         local_->set_value(seen_ + "+callee");
-        awaiter_ = gate_.get_awaiter();
-        if (!awaiter_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(awaiter_, *this);
-          return;
-        }
+        if (suspend_at(*this, awaiter_, gate_, 0)) return;
       }
-      state_ = -1;
-      awaiter_.get_result();
-      awaiter_ = {};
+      resume_from(*this, awaiter_);
       result = seen_ + "|" + local_->value();
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
       return;
     }
-    state_ = -2;
-    builder_.set_result(std::move(result));
+    finish(*this, std::move(result));
   }
 };
 
@@ -68,24 +64,15 @@ struct ChildSm {
       if (state_ != 0) {
         seen_ = local_->value();
         local_->set_value("child");
-        awaiter_ = gate_.get_awaiter();
-        if (!awaiter_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(awaiter_, *this);
-          return;
-        }
+        if (suspend_at(*this, awaiter_, gate_, 0)) return;
       }
-      state_ = -1;
-      awaiter_.get_result();
-      awaiter_ = {};
+      resume_from(*this, awaiter_);
       result = seen_ + ">" + local_->value();
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
       return;
     }
-    state_ = -2;
-    builder_.set_result(std::move(result));
+    finish(*this, std::move(result));
   }
 };
 
@@ -102,24 +89,15 @@ struct ChildIsolationSm {
     try {
       if (state_ != 0) {
         local_->set_value("parent");
-        awaiter_ = start_machine(ChildSm{.local_ = local_, .gate_ = gate_}).get_awaiter();
-        if (!awaiter_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(awaiter_, *this);
-          return;
-        }
+        if (suspend_at(*this, awaiter_, start_machine(ChildSm{.local_ = local_, .gate_ = gate_}), 0)) return;
       }
-      state_ = -1;
-      std::string child = awaiter_.get_result();
-      awaiter_ = {};
+      std::string child = resume_from(*this, awaiter_);
       result = child + "|" + local_->value();
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
       return;
     }
-    state_ = -2;
-    builder_.set_result(std::move(result));
+    finish(*this, std::move(result));
   }
 };
 
@@ -137,25 +115,16 @@ struct ResumeWhereSm {
       if (state_ != 0) {
         point_.thread_before = styles::thread_id_now();
         point_.context_before = duet::SynchronizationContext::current();
-        awaiter_ = gate_.configure_await(continue_on_captured_context_).get_awaiter();
-        if (!awaiter_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(awaiter_, *this);
-          return;
-        }
+        if (suspend_at(*this, awaiter_, gate_.configure_await(continue_on_captured_context_), 0)) return;
       }
-      state_ = -1;
-      awaiter_.get_result();
-      awaiter_ = {};
+      resume_from(*this, awaiter_);
       point_.thread_after = styles::thread_id_now();
       point_.context_after = duet::SynchronizationContext::current();
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
       return;
     }
-    state_ = -2;
-    builder_.set_result(point_);
+    finish(*this, point_);
   }
 };
 

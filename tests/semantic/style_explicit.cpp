@@ -8,6 +8,7 @@
 // the try stores the value and jumps to the finally code first.
 #include <utility>
 
+#include "explicit_steps.hpp"
 #include "styles.hpp"
 
 namespace {
@@ -15,6 +16,10 @@ namespace {
 using duet::AsyncTaskMethodBuilder;
 using duet::Task;
 using duet::TaskAwaiter;
+using explicit_steps::fail;
+using explicit_steps::finish;
+using explicit_steps::resume_from;
+using explicit_steps::suspend_at;
 using styles::Log;
 using styles::OtherError;
 using styles::TestError;
@@ -30,8 +35,7 @@ struct ReturnValueSm {
   AsyncTaskMethodBuilder<int> builder_{};
   int v_{};
   void move_next() {
-    state_ = -2;
-    builder_.set_result(v_);
+    finish(*this, v_);
   }
 };
 
@@ -45,37 +49,21 @@ struct AddSm {
     try {
       switch (state_) {
         case -1:
-          aw_ = a_.get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 0;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;
-          }
+          if (suspend_at(*this, aw_, a_, 0)) return;
           [[fallthrough]];
         case 0:
-          state_ = -1;
-          x_ = aw_.get_result();
-          aw_ = {};
-          aw_ = b_.get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 1;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;
-          }
+          x_ = resume_from(*this, aw_);
+          if (suspend_at(*this, aw_, b_, 1)) return;
           [[fallthrough]];
         case 1:
-          state_ = -1;
-          y_ = aw_.get_result();
-          aw_ = {};
-          state_ = -2;
-          builder_.set_result(x_ + y_);
+          y_ = resume_from(*this, aw_);
+          finish(*this, x_ + y_);
           return;
         default:
           throw duet::InvalidOperationError("AddSm: bad state");
       }
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -91,21 +79,12 @@ struct ThrowBeforeAwaitSm {
     try {
       if (state_ == 0) goto resume0;
       if (v_ < 0) throw TestError("before");
-      aw_ = a_.get_awaiter();
-      if (!aw_.is_completed()) {
-        state_ = 0;
-        builder_.await_unsafe_on_completed(aw_, *this);
-        return;
-      }
+      if (suspend_at(*this, aw_, a_, 0)) return;
     resume0:
-      state_ = -1;
-      x_ = aw_.get_result();
-      aw_ = {};
-      state_ = -2;
-      builder_.set_result(v_ + x_);
+      x_ = resume_from(*this, aw_);
+      finish(*this, v_ + x_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -119,20 +98,12 @@ struct ThrowAfterAwaitSm {
   void move_next() {
     try {
       if (state_ == 0) goto resume0;
-      aw_ = a_.get_awaiter();
-      if (!aw_.is_completed()) {
-        state_ = 0;
-        builder_.await_unsafe_on_completed(aw_, *this);
-        return;
-      }
+      if (suspend_at(*this, aw_, a_, 0)) return;
     resume0:
-      state_ = -1;
-      x_ = aw_.get_result();
-      aw_ = {};
+      x_ = resume_from(*this, aw_);
       throw TestError("after " + std::to_string(x_));
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -152,16 +123,9 @@ struct TryCatchFinallySm {
         try {
           if (state_ == 0) goto resume0;
           log_->add("try");
-          aw_ = input_.get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 0;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;  // suspending: the finally code below does not run
-          }
+          if (suspend_at(*this, aw_, input_, 0)) return;  // suspending: the finally code below does not run
         resume0:
-          state_ = -1;
-          v_ = aw_.get_result();
-          aw_ = {};
+          v_ = resume_from(*this, aw_);
           log_->add("got:" + std::to_string(v_));
         } catch (const TestError& e) {
           log_->add(std::string("catch:") + e.what());
@@ -173,11 +137,9 @@ struct TryCatchFinallySm {
       log_->add("finally");
       if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
       log_->add("end");
-      state_ = -2;
-      builder_.set_result(v_);
+      finish(*this, v_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -197,16 +159,9 @@ struct ReturnFromTrySm {
       try {
         if (state_ == 0) goto resume0;
         log_->add("try");
-        aw_ = input_.get_awaiter();
-        if (!aw_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(aw_, *this);
-          return;
-        }
+        if (suspend_at(*this, aw_, input_, 0)) return;
       resume0:
-        state_ = -1;
-        v_ = aw_.get_result();
-        aw_ = {};
+        v_ = resume_from(*this, aw_);
         if (v_ > 0) {
           result_ = v_ * 10;
           returning_ = true;
@@ -220,16 +175,13 @@ struct ReturnFromTrySm {
       log_->add("finally");
       if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
       if (returning_) {
-        state_ = -2;
-        builder_.set_result(result_);
+        finish(*this, result_);
         return;
       }
       log_->add("end");
-      state_ = -2;
-      builder_.set_result(v_);
+      finish(*this, v_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -250,16 +202,9 @@ struct AwaitInCatchSm {
         if (state_ == 1) goto resume1;
         try {
           if (state_ == 0) goto resume0;
-          aw_ = input_.get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 0;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;
-          }
+          if (suspend_at(*this, aw_, input_, 0)) return;
         resume0:
-          state_ = -1;
-          v_ = aw_.get_result();
-          aw_ = {};
+          v_ = resume_from(*this, aw_);
           log_->add("got:" + std::to_string(v_));
         } catch (const TestError& e) {
           caught_ = std::current_exception();
@@ -267,16 +212,9 @@ struct AwaitInCatchSm {
         }
         if (caught_) {  // the catch block, moved out of the C++ handler so it may await
           log_->add("catch:" + caught_what_);
-          aw_ = handler_.get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 1;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;
-          }
+          if (suspend_at(*this, aw_, handler_, 1)) return;
         resume1:
-          state_ = -1;
-          v_ = aw_.get_result();
-          aw_ = {};
+          v_ = resume_from(*this, aw_);
           log_->add("handled:" + std::to_string(v_) + ":" + caught_what_);
           if (v_ < 0) std::rethrow_exception(caught_);  // `throw;`
           caught_ = nullptr;
@@ -286,11 +224,9 @@ struct AwaitInCatchSm {
       }
       log_->add("finally");
       if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
-      state_ = -2;
-      builder_.set_result(v_);
+      finish(*this, v_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -313,16 +249,9 @@ struct AwaitInFinallySm {
       try {
         if (state_ == 0) goto resume0;
         log_->add("try");
-        aw_ = input_.get_awaiter();
-        if (!aw_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(aw_, *this);
-          return;
-        }
+        if (suspend_at(*this, aw_, input_, 0)) return;
       resume0:
-        state_ = -1;
-        v_ = aw_.get_result();
-        aw_ = {};
+        v_ = resume_from(*this, aw_);
         if (v_ == 7) {
           result_ = 70;
           returning_ = true;
@@ -334,29 +263,19 @@ struct AwaitInFinallySm {
       }
     finally:
       log_->add("finally");
-      void_aw_ = cleanup_.get_awaiter();
-      if (!void_aw_.is_completed()) {
-        state_ = 1;
-        builder_.await_unsafe_on_completed(void_aw_, *this);
-        return;
-      }
+      if (suspend_at(*this, void_aw_, cleanup_, 1)) return;
     resume1:
-      state_ = -1;
-      void_aw_.get_result();
-      void_aw_ = {};
+      resume_from(*this, void_aw_);
       log_->add("cleaned");
       if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
       if (returning_) {
-        state_ = -2;
-        builder_.set_result(result_);
+        finish(*this, result_);
         return;
       }
       log_->add("end");
-      state_ = -2;
-      builder_.set_result(v_);
+      finish(*this, v_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -386,16 +305,9 @@ struct NestedSm {
             try {  // inner try body
               if (state_ == 0) goto resume0;
               log_->add("inner-try");
-              aw_ = input_.get_awaiter();
-              if (!aw_.is_completed()) {
-                state_ = 0;
-                builder_.await_unsafe_on_completed(aw_, *this);
-                return;
-              }
+              if (suspend_at(*this, aw_, input_, 0)) return;
             resume0:
-              state_ = -1;
-              v_ = aw_.get_result();
-              aw_ = {};
+              v_ = resume_from(*this, aw_);
               if (v_ == 42) {
                 result_ = 420;
                 returning_ = true;
@@ -408,16 +320,9 @@ struct NestedSm {
             }
             if (inner_caught_) {  // inner catch block
               log_->add("inner-catch:" + caught_what_);
-              void_aw_ = cleanup_.get_awaiter();
-              if (!void_aw_.is_completed()) {
-                state_ = 1;
-                builder_.await_unsafe_on_completed(void_aw_, *this);
-                return;
-              }
+              if (suspend_at(*this, void_aw_, cleanup_, 1)) return;
             resume1:
-              state_ = -1;
-              void_aw_.get_result();
-              void_aw_ = {};
+              resume_from(*this, void_aw_);
               inner_caught_ = nullptr;
               throw OtherError("from inner catch: " + caught_what_);
             }
@@ -426,16 +331,9 @@ struct NestedSm {
           }
         inner_finally:
           log_->add("inner-finally");
-          void_aw_ = cleanup_.get_awaiter();
-          if (!void_aw_.is_completed()) {
-            state_ = 2;
-            builder_.await_unsafe_on_completed(void_aw_, *this);
-            return;
-          }
+          if (suspend_at(*this, void_aw_, cleanup_, 2)) return;
         resume2:
-          state_ = -1;
-          void_aw_.get_result();
-          void_aw_ = {};
+          resume_from(*this, void_aw_);
           log_->add("inner-finally-end");
           if (inner_pending_) std::rethrow_exception(std::exchange(inner_pending_, nullptr));
           if (returning_) goto outer_finally;
@@ -451,16 +349,13 @@ struct NestedSm {
       log_->add("outer-finally");
       if (outer_pending_) std::rethrow_exception(std::exchange(outer_pending_, nullptr));
       if (returning_) {
-        state_ = -2;
-        builder_.set_result(result_);
+        finish(*this, result_);
         return;
       }
       log_->add("end");
-      state_ = -2;
-      builder_.set_result(v_);
+      finish(*this, v_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -485,19 +380,11 @@ struct RetrySm {
         if (state_ == 1) goto resume1;
         try {
           if (state_ == 0) goto resume0;
-          aw_ = attempts_[i_].get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 0;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;
-          }
+          if (suspend_at(*this, aw_, attempts_[i_], 0)) return;
         resume0:
-          state_ = -1;
-          v_ = aw_.get_result();
-          aw_ = {};
+          v_ = resume_from(*this, aw_);
           log_->add("ok:" + std::to_string(v_));
-          state_ = -2;
-          builder_.set_result(v_);
+          finish(*this, v_);
           return;
         } catch (const TestError& e) {
           caught_ = std::current_exception();
@@ -505,25 +392,16 @@ struct RetrySm {
         }
         if (caught_) {
           log_->add("retry:" + caught_what_);
-          void_aw_ = backoff_.get_awaiter();
-          if (!void_aw_.is_completed()) {
-            state_ = 1;
-            builder_.await_unsafe_on_completed(void_aw_, *this);
-            return;
-          }
+          if (suspend_at(*this, void_aw_, backoff_, 1)) return;
         resume1:
-          state_ = -1;
-          void_aw_.get_result();
-          void_aw_ = {};
+          resume_from(*this, void_aw_);
           caught_ = nullptr;
         }
       }
       log_->add("gave-up");
-      state_ = -2;
-      builder_.set_result(-1);
+      finish(*this, -1);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -539,23 +417,14 @@ struct SumLoopSm {
     try {
       if (state_ == 0) goto resume0;
       for (i_ = 0; i_ < parts_.size(); ++i_) {
-        aw_ = parts_[i_].get_awaiter();
-        if (!aw_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(aw_, *this);
-          return;
-        }
+        if (suspend_at(*this, aw_, parts_[i_], 0)) return;
       resume0:
-        state_ = -1;
-        x_ = aw_.get_result();
-        aw_ = {};
+        x_ = resume_from(*this, aw_);
         sum_ += x_;
       }
-      state_ = -2;
-      builder_.set_result(sum_);
+      finish(*this, sum_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -569,22 +438,15 @@ struct YieldLoopSm {
     try {
       if (state_ == 0) goto resume0;
       while (i_ < n_) {
-        aw_ = duet::yield().get_awaiter();
-        if (!aw_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(aw_, *this);
-          return;
-        }
+        if (suspend_at(*this, aw_, duet::yield(), 0)) return;
       resume0:
         state_ = -1;
         aw_.get_result();
         ++i_;
       }
-      state_ = -2;
-      builder_.set_result(i_);
+      finish(*this, i_);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -599,37 +461,21 @@ struct ConcatSm {
     try {
       switch (state_) {
         case -1:
-          aw_ = a_.get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 0;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;
-          }
+          if (suspend_at(*this, aw_, a_, 0)) return;
           [[fallthrough]];
         case 0:
-          state_ = -1;
-          x_ = aw_.get_result();
-          aw_ = {};
-          aw_ = b_.get_awaiter();
-          if (!aw_.is_completed()) {
-            state_ = 1;
-            builder_.await_unsafe_on_completed(aw_, *this);
-            return;
-          }
+          x_ = resume_from(*this, aw_);
+          if (suspend_at(*this, aw_, b_, 1)) return;
           [[fallthrough]];
         case 1:
-          state_ = -1;
-          y_ = aw_.get_result();
-          aw_ = {};
-          state_ = -2;
-          builder_.set_result(x_ + "+" + y_);
+          y_ = resume_from(*this, aw_);
+          finish(*this, x_ + "+" + y_);
           return;
         default:
           throw duet::InvalidOperationError("ConcatSm: bad state");
       }
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -643,22 +489,13 @@ struct BumpUniqueSm {
   void move_next() {
     try {
       if (state_ == 0) goto resume0;
-      aw_ = input_.get_awaiter();
-      if (!aw_.is_completed()) {
-        state_ = 0;
-        builder_.await_unsafe_on_completed(aw_, *this);
-        return;
-      }
+      if (suspend_at(*this, aw_, input_, 0)) return;
     resume0:
-      state_ = -1;
-      p_ = aw_.get_result();
-      aw_ = {};
+      p_ = resume_from(*this, aw_);
       *p_ += 1;
-      state_ = -2;
-      builder_.set_result(std::move(p_));
+      finish(*this, std::move(p_));
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -673,22 +510,13 @@ struct VoidMethodSm {
     try {
       if (state_ == 0) goto resume0;
       log_->add("start");
-      aw_ = input_.get_awaiter();
-      if (!aw_.is_completed()) {
-        state_ = 0;
-        builder_.await_unsafe_on_completed(aw_, *this);
-        return;
-      }
+      if (suspend_at(*this, aw_, input_, 0)) return;
     resume0:
-      state_ = -1;
-      aw_.get_result();
-      aw_ = {};
+      resume_from(*this, aw_);
       log_->add("done");
-      state_ = -2;
-      builder_.set_result();
+      finish(*this);
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
     }
   }
 };
@@ -710,12 +538,6 @@ struct ShapesSm {
   std::exception_ptr p1f_{};     // parked for the finally inside f1
   TaskAwaiter<void> aw_{};
 
-  // suspend(n) — the suspension step of await n on aw_ (the caller returns right after).
-  void suspend(int n) {
-    state_ = n;
-    builder_.await_unsafe_on_completed(aw_, *this);
-  }
-
   void move_next() {
     try {
       if (state_ != 3) {
@@ -726,8 +548,7 @@ struct ShapesSm {
               try {  // t3 try body (finally f3)
                 if (state_ == 0) goto resume0;
                 log_ += "t3 ";
-                aw_ = gate_.get_awaiter();
-                if (!aw_.is_completed()) return suspend(0);
+                if (suspend_at(*this, aw_, gate_, 0)) return;
               resume0:
                 state_ = -1;
                 aw_.get_result();
@@ -740,8 +561,7 @@ struct ShapesSm {
                 p3_ = std::current_exception();
               }
               log_ += "f3 ";  // finally f3
-              aw_ = gate_.get_awaiter();
-              if (!aw_.is_completed()) return suspend(1);
+              if (suspend_at(*this, aw_, gate_, 1)) return;
             resume1:
               state_ = -1;
               aw_.get_result();
@@ -755,8 +575,7 @@ struct ShapesSm {
             if (state_ != 2) log_ += "catch-all ";
             try {
               if (state_ == 2) goto resume2;
-              aw_ = gate_.get_awaiter();
-              if (!aw_.is_completed()) return suspend(2);
+              if (suspend_at(*this, aw_, gate_, 2)) return;
             resume2:
               state_ = -1;
               aw_.get_result();
@@ -774,8 +593,7 @@ struct ShapesSm {
       try {  // finally f1: try { ... } finally { log += "f1f "; }
         if (state_ == 3) goto resume3;
         log_ += "f1 ";
-        aw_ = gate_.get_awaiter();
-        if (!aw_.is_completed()) return suspend(3);
+        if (suspend_at(*this, aw_, gate_, 3)) return;
       resume3:
         state_ = -1;
         aw_.get_result();
@@ -787,12 +605,10 @@ struct ShapesSm {
       if (p1_) std::rethrow_exception(std::exchange(p1_, nullptr));
       if (!returning_) result_ = log_ + "end";
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
       return;
     }
-    state_ = -2;
-    builder_.set_result(std::move(result_));
+    finish(*this, std::move(result_));
   }
 };
 
@@ -808,12 +624,7 @@ struct VoidReturnInTrySm {
     try {
       try {
         if (state_ == 0) goto resume0;
-        aw_ = gate_.get_awaiter();
-        if (!aw_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(aw_, *this);
-          return;
-        }
+        if (suspend_at(*this, aw_, gate_, 0)) return;
       resume0:
         state_ = -1;
         aw_.get_result();
@@ -825,12 +636,10 @@ struct VoidReturnInTrySm {
       if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
       if (!returning_) log_->add("unreachable");
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
       return;
     }
-    state_ = -2;
-    builder_.set_result();
+    finish(*this);
   }
 };
 
@@ -848,12 +657,7 @@ struct ReturnThroughFinallySm {
       try {
         if (state_ == 0) goto resume0;
         log_->add("try");
-        aw_ = first_.get_awaiter();
-        if (!aw_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(aw_, *this);
-          return;
-        }
+        if (suspend_at(*this, aw_, first_, 0)) return;
       resume0:
         state_ = -1;
         aw_.get_result();
@@ -862,12 +666,7 @@ struct ReturnThroughFinallySm {
         pending_ = std::current_exception();
       }
       log_->add("finally");
-      aw_ = second_.get_awaiter();
-      if (!aw_.is_completed()) {
-        state_ = 1;
-        builder_.await_unsafe_on_completed(aw_, *this);
-        return;
-      }
+      if (suspend_at(*this, aw_, second_, 1)) return;
     resume1:
       state_ = -1;
       aw_.get_result();
@@ -875,12 +674,10 @@ struct ReturnThroughFinallySm {
       if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
       if (!returning_) log_->add("unreachable");
     } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
+      fail(*this);
       return;
     }
-    state_ = -2;
-    builder_.set_result();
+    finish(*this);
   }
 };
 
