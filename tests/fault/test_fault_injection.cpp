@@ -114,7 +114,14 @@ RunResult run_once(const styles::Style& st, const styles::ContextStyle& cs, std:
       attempt([&] {
         if (sum.valid() && caught.valid()) both = duet::when_all(sum, caught);
       });
-      attempt([&] { cts.cancel_after(wheel, 10ms); });
+      // cancel_after's first call allocates the source's timer: under injection it may throw
+      // std::bad_alloc, arming nothing. The source is then canceled by hand below, so the delay
+      // that waits on it still ends.
+      bool armed = false;
+      attempt([&] {
+        cts.cancel_after(wheel, 10ms);
+        armed = true;
+      });
       attempt([&] { delayed = duet::delay(wheel, std::chrono::nanoseconds(1h), cts.token()); });
       attempt([&] {
         local.set_value("caller");
@@ -131,6 +138,7 @@ RunResult run_once(const styles::Style& st, const styles::ContextStyle& cs, std:
       attempt([&] { clock.advance(10ms); });
       attempt([&] { sched.drain(); });
       attempt([&] { local.set_value(std::string()); });
+      if (!armed) attempt([&] { cts.cancel(); });
       r.fired = fail.fired();
       r.allocations = fail.allocations();
       r.site = fail.fired_site();

@@ -443,7 +443,8 @@ class CancellationTokenSource {
   // cancel_after(d) — cancels after `d` on TimerWheel::current() (or `wheel`); a later call
   // re-arms the timer, k_infinite_timeout disarms it. No-op once canceled. d must be >= 0 or
   // k_infinite_timeout (0 cancels on the pool at once). The first call allocates the source's
-  // timer (72 bytes; a source that never calls it does not carry one); re-arming allocates nothing.
+  // timer (72 bytes; a source that never calls it does not carry one): out of memory, it throws
+  // std::bad_alloc and arms nothing. Re-arming allocates nothing.
   template <class Rep, class Period>
   void cancel_after(std::chrono::duration<Rep, Period> d) {
     cancel_after(TimerWheel::current(), d);
