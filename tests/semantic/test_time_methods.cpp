@@ -299,6 +299,8 @@ TYPED_TEST(TimeMethods, WhenAnyAwaitedByAMethodNamesTheFirst) {
   this->advance(100ms);
   EXPECT_FALSE(t.is_completed());
   this->advance(200ms);
+  // A later await of a completed operation is queued to the pool (issue 12, rules 2 and 3).
+  ASSERT_TRUE(t.state()->wait_for(std::chrono::minutes(1)));
   ASSERT_TRUE(t.is_completed_successfully());
   EXPECT_EQ(t.result(), 113);  // index 1, winner 1, loser 3
   EXPECT_EQ(winner_at, 100);
@@ -330,6 +332,8 @@ TYPED_TEST(TimeMethods, WhenAnyAsATimeout) {
 
   Task<std::string> quick = call_with_timeout(50ms);
   reply.set_result(7);  // also finishes the first call's abandoned operation
+  // Two methods await `reply`: only the first resumes inline, the other is queued (rule 3).
+  ASSERT_TRUE(quick.state()->wait_for(std::chrono::minutes(1)));
   ASSERT_TRUE(quick.is_completed_successfully());
   EXPECT_EQ(quick.result(), "replied");
   EXPECT_EQ(this->wheel_->pending(), 0u) << "the losing timer was canceled";
