@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 #include "duet/detail/schedule_shuffler.hpp"
 
@@ -22,5 +23,11 @@ inline bool on() noexcept { return g_on.load(std::memory_order_relaxed); }
 // on() — compiled out: the hooks fold away.
 constexpr bool on() noexcept { return false; }
 #endif
+
+// name_thread(name) — keys the calling thread's stream by `name` (non-zero) instead of by the
+// order in which threads first draw (detail/schedule_shuffler.hpp), which idle threads make
+// irregular. The ThreadPool names its workers (pool ordinal and worker index), so a seed gives
+// each worker the same stream in a replay.
+void name_thread(std::uint64_t name) noexcept;
 
 }  // namespace duet::detail::shuffle

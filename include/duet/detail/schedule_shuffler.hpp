@@ -19,9 +19,8 @@
 // enable(seed) / disable(). A failing test reports the seed (duet_fixture.hpp's DuetTest), and
 // running it again with DUET_SCHEDULE_SEED set to that seed replays the same choices. Replay is
 // per thread: each thread draws from its own stream, derived from the seed and the order in which
-// threads first drew (pool workers: from their pool and index, see name_thread), so the choices
-// repeat; the OS scheduler's interleaving does not, so a replay reproduces a race with high
-// probability, not certainty.
+// threads first drew, so the choices repeat; the OS scheduler's interleaving does not, so a
+// replay reproduces a race with high probability, not certainty.
 //
 // Cost. Compiled in only when the meson option `schedule_shuffler` is on (by default: debug and
 // debugoptimized builds; never in release, see docs/design.md "Schedule shuffler"). Compiled in
@@ -49,11 +48,6 @@ void disable() noexcept;
 // seed() — the seed in use, or empty when the shuffler is off.
 std::optional<std::uint64_t> seed() noexcept;
 
-// name_thread(name) — keys the calling thread's stream by `name` (non-zero) instead of by the
-// order in which threads first draw, which idle threads make irregular. The ThreadPool names its
-// workers (pool ordinal and worker index), so a seed gives each worker the same stream in a
-// replay.
-void name_thread(std::uint64_t name) noexcept;
 // draw(n) — a number in [0, n) from the calling thread's stream. Precondition: n > 0. Call only
 // when on() (it still works when off, from a stream that never restarts).
 std::uint32_t draw(std::uint32_t n) noexcept;
