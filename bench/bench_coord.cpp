@@ -18,9 +18,11 @@
 #include <optional>
 #include <thread>
 
-#include <boost/fiber/all.hpp>
-
 #include <duet/duet.hpp>
+
+// After duet: Boost.Fiber defines a function-like macro cpu_relax that would break
+// duet/detail/cpu_relax.hpp.
+#include <boost/fiber/all.hpp>
 
 #include "bench_util.hpp"
 

@@ -178,6 +178,7 @@ TYPED_TEST(ChannelMethods, CanceledPendingWriteWritesNothing) {
   Task<int> canceled = this->writer(ch, 2, cts.token());
   Task<int> next = this->writer(ch, 3);
   cts.cancel();
+  EXPECT_THROW(canceled.wait(), duet::OperationCanceledError);  // its continuation is posted
   EXPECT_TRUE(canceled.is_canceled());
   EXPECT_EQ(ch.reader().try_read(), 1);
   EXPECT_EQ(next.result(), 3);

@@ -205,18 +205,18 @@ class ChannelOp final : public IValueTaskSource<R>, public CancellationCallbackN
   bool registered = false;
   bool waits_for_write = false;  // a WaitOp: in waiting_writers (else waiting_readers)
   std::atomic<int> shares{0};
-  CancellationToken token;
+  CancellationToken cancel_token;
   std::optional<T> item;  // a blocked write's item
 
  private:
   void unregister() noexcept {
-    if (registered) token.state()->unregister_node(*this);
+    if (registered) cancel_token.state()->unregister_node(*this);
   }
   static void on_canceled(CancellationCallbackNode* n) {
     auto& self = static_cast<ChannelOp&>(*n);
     if (self.channel_->take_out(self)) {
       self.registered = false;  // running inside our own callback: nothing to unregister
-      self.complete_error(canceled_error(self.token));
+      self.complete_error(canceled_error(self.cancel_token));
     }
   }
   void drop_share() noexcept {
@@ -444,7 +444,7 @@ class ChannelCore {
   template <class R>
   void recycle(ChannelOp<T, R>& op) noexcept {
     op.core_.reset();
-    op.token = CancellationToken();
+    op.cancel_token = CancellationToken();
     op.registered = false;
     op.item.reset();
     lock_.lock();
@@ -580,9 +580,9 @@ class ChannelCore {
   template <class Op>
   bool register_locked(Op& op, const CancellationToken& token) {
     if (!token.can_be_canceled()) return true;
-    op.token = token;
+    op.cancel_token = token;
     if (!token.state()->register_node(op)) {
-      op.token = CancellationToken();
+      op.cancel_token = CancellationToken();
       refs_.fetch_sub(1, std::memory_order_relaxed);  // the channel is still referenced by the caller
       return false;
     }
