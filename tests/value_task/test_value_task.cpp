@@ -395,7 +395,12 @@ TEST(ManualResetValueTaskSourceCore, FlagsChooseWhatIsCaptured) {
   EXPECT_EQ(g.context, nullptr);
   EXPECT_FALSE(g.flow_execution_context);
   core.set_result(2);
+  // Nothing captured, but this thread has a context of its own: the continuation is queued to the
+  // pool rather than run inline under a context it never asked for (issue 12, rule 1).
+  g.wait_ran();
   EXPECT_EQ(g.runs.load(), 1);
+  EXPECT_NE(g.thread, std::this_thread::get_id());
+  EXPECT_EQ(ctx.posts, 0);
 }
 
 TEST(ManualResetValueTaskSourceCore, ProducerOnAnotherThread) {

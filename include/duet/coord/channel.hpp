@@ -619,6 +619,15 @@ class ChannelCore {
     if (!error_) {
       completion_.try_set_result();
     } else {
+      // An OperationCanceledError cancels the completion (.NET's ChannelUtilities.Complete):
+      // handed to a TaskCompletionSource as an exception it would fault (issue 12, rule 7).
+      try {
+        std::rethrow_exception(error_);
+      } catch (const OperationCanceledError& oce) {
+        completion_.try_set_canceled(oce.token());
+        return;
+      } catch (...) {
+      }
       completion_.try_set_exception(error_);
     }
   }
