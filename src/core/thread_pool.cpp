@@ -187,7 +187,13 @@ struct ThreadPool::Impl {
     for (unsigned i = 0; i < n; ++i) {
       if (!spawn()) break;
     }
-    monitor = std::thread([this] { run_monitor(); });
+    // The monitor's bookkeeping is allocated here, not on its thread: a thread that first runs
+    // late would otherwise allocate while the pool is already in use.
+    using clock = std::chrono::steady_clock;
+    monitor = std::thread([this, seen = std::vector<std::uint64_t>(k_thread_limit, 0),
+                           since = std::vector<clock::time_point>(k_thread_limit, clock::now())]() mutable {
+      run_monitor(seen, since);
+    });
   }
 
   void shut_down() {
@@ -620,10 +626,10 @@ struct ThreadPool::Impl {
 
   // ---- starvation monitor ---------------------------------------------------------------------
 
-  void run_monitor() noexcept {
+  // run_monitor(seen, since) — the monitor thread; `seen`/`since` hold one entry per worker slot.
+  void run_monitor(std::vector<std::uint64_t>& seen,
+                   std::vector<std::chrono::steady_clock::time_point>& since) noexcept {
     using clock = std::chrono::steady_clock;
-    std::vector<std::uint64_t> seen(k_thread_limit, 0);
-    std::vector<clock::time_point> since(k_thread_limit, clock::now());
     std::uint64_t total_seen = 0;
     clock::time_point progress = clock::now();
     std::unique_lock<std::mutex> lk(monitor_mutex);
