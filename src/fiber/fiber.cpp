@@ -40,7 +40,6 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-
 namespace duet::fiber {
 
 namespace detail {
