@@ -42,7 +42,6 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-
 namespace duet::fiber {
 
 namespace detail {
