@@ -28,9 +28,12 @@
 // dispose_async() disposes the same way, fire-and-forget, and frees the producer when it ends.
 //
 // Thread-safety: one consumer at a time, as in .NET (a move_next_async while one is pending, or a
-// dispose_async while one is pending, throws InvalidOperationError).
+// dispose_async while one is pending, throws InvalidOperationError). The producer may run on any
+// thread (a pool thread after an await, a fiber); AsyncIteratorCore's "Hand-off" note says how the
+// two sides share the object without a lock.
 #pragma once
 
+#include <atomic>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -116,31 +119,49 @@ class AsyncStream {
 
 namespace detail {
 
+// StepFrame — the record run_step keeps on its own thread's stack while the body runs: an outcome
+// (a yield, the end, an error) produced synchronously inside that step is reported through it, and
+// handed to the consumer only after the step has returned (see AsyncIteratorCore's "Hand-off").
+struct StepFrame {
+  const void* owner;
+  bool produced;
+  StepFrame* prev;
+};
+inline thread_local StepFrame* t_step_frame = nullptr;
+
 // AsyncIteratorCore<T> — the consumer-facing half shared by every style's producer: the promise
 // behind move_next_async (a ManualResetValueTaskSourceCore<bool>: true = an item, false = the
 // end), current(), dispose mode and the orphan rule of "Disposal". A producer implements step()
 // (run the body until its next yield, await or end) and reports through on_yield / on_end /
 // on_error; every entry into the body goes through run_step().
+//
+// Hand-off. The consumer and the producer run on different threads, so the object has an owner at
+// every moment. An *activation* (move_next_async, dispose_async, or the disposal of an orphaned
+// enumerator) makes the producer the owner: it sets `active` in ctl_ and takes a reference. The
+// producer gives ownership back when it reports an outcome, in finish(): it clears `active`
+// (acq_rel), and only then completes the promise, reading nothing of the object but the promise
+// from that point; then it drops the activation's reference. An outcome produced inside run_step
+// is reported when the step has returned (StepFrame), so no code of the step still runs when the
+// consumer gets control back; a fiber's yield, which runs outside any step, reports directly.
+// release() (the handle dropped, possibly while an activation runs on another thread) sets
+// `orphaned`: if the producer is active, its finish() sees the flag and disposes or ends instead of
+// completing the promise; otherwise release() disposes a stream parked at a yield itself. The
+// object is freed when the last reference (the handle's, an activation's) goes.
 template <class T>
 class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bool> {
  public:
   enum class Phase { not_started, running, at_yield, disposing, done };
 
   ValueTask<bool> move_next_async() final {
-    switch (phase_) {
-      case Phase::done:
-        return ValueTask<bool>(false);
-      case Phase::running:
-      case Phase::disposing:
-        throw InvalidOperationError(
-            "IAsyncEnumerator::move_next_async: called while a previous move_next_async or "
-            "dispose_async of this enumerator is still pending; await each before the next");
-      default:
-        break;
+    if (active()) {
+      throw InvalidOperationError(
+          "IAsyncEnumerator::move_next_async: called while a previous move_next_async or "
+          "dispose_async of this enumerator is still pending; await each before the next");
     }
-    phase_ = Phase::running;
+    if (phase_ == Phase::done) return ValueTask<bool>(false);
     promise_.reset();
     const short version = promise_.version();
+    activate(Phase::running);
     run_step();
     return result_of(version);
   }
@@ -155,22 +176,19 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   }
 
   ValueTask<> dispose_async() final {
-    switch (phase_) {
-      case Phase::running:
-      case Phase::disposing:
-        throw InvalidOperationError(
-            "IAsyncEnumerator::dispose_async: called while a move_next_async is still pending; "
-            "await it first");
-      case Phase::not_started:
-      case Phase::done:
-        phase_ = Phase::done;
-        current_.reset();
-        return ValueTask<>();
-      case Phase::at_yield:
-        break;
+    if (active()) {
+      throw InvalidOperationError(
+          "IAsyncEnumerator::dispose_async: called while a move_next_async is still pending; "
+          "await it first");
     }
-    begin_dispose();
+    if (phase_ != Phase::at_yield) {  // not started, or ended: nothing to run
+      phase_ = Phase::done;
+      current_.reset();
+      return ValueTask<>();
+    }
+    promise_.reset();
     const short version = promise_.version();
+    begin_dispose();
     run_step();
     if (promise_.is_completed()) {
       try {
@@ -184,21 +202,13 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   }
 
   void release() noexcept final {
-    switch (phase_) {
-      case Phase::not_started:
-      case Phase::done:
-        destroy();
-        return;
-      case Phase::at_yield:
-        orphaned_ = true;
-        begin_dispose();
-        run_step();
-        return;
-      case Phase::running:
-      case Phase::disposing:
-        orphaned_ = true;  // run_step frees it once it ends
-        return;
+    const unsigned old = ctl_.fetch_or(orphaned_bit, std::memory_order_acq_rel);
+    // Not active: the object is the consumer's, phase_ is stable. Active: finish() sees the flag.
+    if (!(old & active_bit) && phase_ == Phase::at_yield) {
+      begin_dispose();
+      run_step();
     }
+    unref();  // the handle's reference
   }
 
   // ---- IValueTaskSource<bool> (the move_next_async promise) --------------------------------
@@ -220,27 +230,19 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
 
   // step() — run the body until its next yield, suspension or end.
   virtual void step() = 0;
-  // destroy() — frees the producer.
-  void destroy() noexcept { delete this; }
-
   // run_step() — every entry into the body: the first call, each resumption after an await, a
-  // dispose. Afterwards applies the orphan rule.
+  // dispose. An outcome the step produced is handed over once the step has returned; a step that
+  // suspended touches nothing afterwards (another thread may already own the object).
   void run_step() noexcept {
-    ++depth_;
+    StepFrame frame{this, false, t_step_frame};
+    t_step_frame = &frame;
     try {
       step();
     } catch (...) {
       on_error(std::current_exception());
     }
-    --depth_;
-    if (depth_ == 0 && orphaned_) {
-      if (phase_ == Phase::at_yield) {  // orphaned while the item was being produced
-        begin_dispose();
-        run_step();
-        return;
-      }
-      if (phase_ == Phase::done) destroy();
-    }
+    t_step_frame = frame.prev;
+    if (frame.produced) finish();
   }
 
   // on_yield(v) — the body produced `v` and stops at a yield.
@@ -248,29 +250,72 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   void on_yield(U&& v) {
     current_.emplace(std::forward<U>(v));
     phase_ = Phase::at_yield;
-    if (!orphaned_) promise_.set_result(true);
+    produced();
   }
   // on_end() — the body finished (ran off its end, yield break, or left in dispose mode).
   void on_end() noexcept {
+    if (phase_ == Phase::done) return;  // an outcome was already reported
     phase_ = Phase::done;
     current_.reset();
-    if (!promise_.is_completed()) promise_.set_result(false);
+    produced();
   }
   // on_error(e) — an exception escaped the body.
   void on_error(std::exception_ptr e) noexcept {
+    if (phase_ == Phase::done) return;
     phase_ = Phase::done;
     current_.reset();
-    if (!promise_.is_completed()) promise_.set_exception(std::move(e));
+    error_ = std::move(e);
+    produced();
   }
 
   Phase phase() const noexcept { return phase_; }
 
  private:
+  static constexpr unsigned active_bit = 1;
+  static constexpr unsigned orphaned_bit = 2;
+
+  bool active() const noexcept { return ctl_.load(std::memory_order_acquire) & active_bit; }
+  // activate(phase) — the consumer hands the object to the producer (see "Hand-off").
+  void activate(Phase phase) noexcept {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    phase_ = phase;
+    ctl_.fetch_or(active_bit, std::memory_order_acq_rel);
+  }
+  void unref() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  // begin_dispose() — an activation that leaves the body at its yield (dispose mode).
   void begin_dispose() noexcept {
-    phase_ = Phase::disposing;
     dispose_mode_ = true;
     current_.reset();
-    promise_.reset();
+    activate(Phase::disposing);
+  }
+  // produced() — an outcome is ready: report it now, or when the running step returns.
+  void produced() noexcept {
+    StepFrame* f = t_step_frame;
+    if (f && f->owner == this) {
+      f->produced = true;
+    } else {
+      finish();
+    }
+  }
+  // finish() — ends the activation: hands the object back and completes the promise (or, for an
+  // orphan, disposes / ends silently). Reads the outcome before giving up ownership.
+  void finish() noexcept {
+    const bool item = phase_ == Phase::at_yield;
+    std::exception_ptr error = std::move(error_);
+    const unsigned old = ctl_.fetch_and(~active_bit, std::memory_order_acq_rel);
+    if (old & orphaned_bit) {
+      if (item) {  // orphaned while the item was being produced: leave at that yield
+        begin_dispose();
+        run_step();
+      }
+    } else if (error) {
+      promise_.set_exception(std::move(error));
+    } else {
+      promise_.set_result(item);
+    }
+    unref();  // the activation's reference
   }
 
   ValueTask<bool> result_of(short version) {
@@ -299,10 +344,11 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   DisposeSource dispose_source_{*this};
   std::optional<T> current_;
   CancellationToken token_;
+  std::exception_ptr error_;
+  std::atomic<int> refs_{1};  // the handle's, plus one per activation
+  std::atomic<unsigned> ctl_{0};
   Phase phase_ = Phase::not_started;
   bool dispose_mode_ = false;
-  bool orphaned_ = false;
-  int depth_ = 0;
 };
 
 // ForEachAsync<T, Fn> — for_each_async's task: `await foreach (var x in s) fn(x);` as a
