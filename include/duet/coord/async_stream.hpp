@@ -127,7 +127,12 @@ struct StepFrame {
   bool produced;
   StepFrame* prev;
 };
-inline thread_local StepFrame* t_step_frame = nullptr;
+// step_frame() — this thread's innermost StepFrame. Not inlined: a fiber producer reads it, and a
+// fiber may move between threads (docs/design.md, "Threads, memory, errors").
+[[gnu::noinline]] inline StepFrame*& step_frame() noexcept {
+  thread_local StepFrame* frame = nullptr;
+  return frame;
+}
 
 // AsyncIteratorCore<T> — the consumer-facing half shared by every style's producer: the promise
 // behind move_next_async (a ManualResetValueTaskSourceCore<bool>: true = an item, false = the
@@ -234,14 +239,15 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   // dispose. An outcome the step produced is handed over once the step has returned; a step that
   // suspended touches nothing afterwards (another thread may already own the object).
   void run_step() noexcept {
-    StepFrame frame{this, false, t_step_frame};
-    t_step_frame = &frame;
+    StepFrame*& top = step_frame();  // step() never moves this thread's context elsewhere
+    StepFrame frame{this, false, top};
+    top = &frame;
     try {
       step();
     } catch (...) {
       on_error(std::current_exception());
     }
-    t_step_frame = frame.prev;
+    top = frame.prev;
     if (frame.produced) finish();
   }
 
@@ -292,7 +298,7 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   }
   // produced() — an outcome is ready: report it now, or when the running step returns.
   void produced() noexcept {
-    StepFrame* f = t_step_frame;
+    StepFrame* f = step_frame();
     if (f && f->owner == this) {
       f->produced = true;
     } else {
