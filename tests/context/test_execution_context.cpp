@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <deque>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -257,13 +258,16 @@ TEST_F(ExecutionContextTest, PoolThreadIsCleanBetweenItems) {
 // switch back (and any later one) reports nothing more.
 TEST_F(ExecutionContextTest, AChangeHandlerThrowingOnASwitchIsReportedOnceNamingTheRule) {
   duet::testing::UnhandledRecorder unhandled;
-  static duet::AsyncLocal<int> local([](const duet::AsyncLocalValueChangedArgs<int>& a) {
+  // A local with a handler must outlive every context (static), and its notifications stay off
+  // after the report: a fresh one per run keeps the test repeatable (--gtest_repeat).
+  static std::deque<duet::AsyncLocal<int>> locals;
+  duet::AsyncLocal<int>& local = locals.emplace_back([](const duet::AsyncLocalValueChangedArgs<int>& a) {
     if (a.thread_context_changed) throw std::runtime_error("handler threw");
   });
   local.set_value(1);  // not a switch: the handler does not throw
   duet::ExecutionContext empty;
   for (int i = 0; i < 3; ++i) {
-    duet::ExecutionContext::run(empty, [] { EXPECT_EQ(local.value(), 0); });  // 2 switches each
+    duet::ExecutionContext::run(empty, [&local] { EXPECT_EQ(local.value(), 0); });  // 2 switches each
   }
   EXPECT_EQ(local.value(), 1);
   ASSERT_EQ(unhandled.count(), 1);
