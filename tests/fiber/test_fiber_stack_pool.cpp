@@ -62,7 +62,9 @@ bool is_guard(const void* p) {
 
 TEST(StackPool, StacksAreCarvedFromSlabsWithTheGuardBelowEach) {
   const std::size_t page = duet::fiber::detail::page_size();
-  const std::size_t size = 40 * 1024;  // a size no other test uses: a fresh pool
+  // A size no other test (and no earlier run, under --gtest_repeat) uses: a fresh pool.
+  static int run = 0;
+  const std::size_t size = 40 * 1024 + std::size_t{32 * 1024} * static_cast<std::size_t>(run++);
   std::vector<boost::context::stack_context> stacks;
   for (int i = 0; i < 10; ++i) stacks.push_back(StackPool::acquire(size, guard_kind()));
   for (std::size_t i = 0; i + 1 < stacks.size(); ++i) {
@@ -86,7 +88,8 @@ TEST(StackPool, StacksAreCarvedFromSlabsWithTheGuardBelowEach) {
 }
 
 TEST(StackPool, UnguardedStacksAreContiguous) {
-  const std::size_t size = 24 * 1024;
+  static int run = 0;  // a fresh size per run, as above (24, 56, 88 KiB...: never 40 + 32k)
+  const std::size_t size = 24 * 1024 + std::size_t{32 * 1024} * static_cast<std::size_t>(run++);
   auto a = StackPool::acquire(size, StackKind::unguarded);
   auto b = StackPool::acquire(size, StackKind::unguarded);
   EXPECT_EQ(static_cast<char*>(a.sp) + size, b.sp);
