@@ -149,7 +149,7 @@ TEST(CancellationRegistration, DisposeWaitsForACallbackRunningOnAnotherThread) {
     phase.store(1);
     phase.notify_all();
     while (phase.load() != 2) std::this_thread::yield();
-    for (int i = 0; i < 20000; ++i) {  // the disposer is (or is about to be) inside dispose()
+    for (int i = 0; i < 2000; ++i) {  // the disposer is (or is about to be) inside dispose()
       if (disposed.load()) disposed_seen_inside = true;
       std::this_thread::yield();
     }
