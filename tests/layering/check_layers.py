@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 RANK = {"detail": 0, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5, "coord": 6,
-        "sm": 7, "fiber": 7}
+        "sm": 7, "fiber": 7, "net": 8}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]duet/([^>"]+)[>"]')
 
 
