@@ -7,3 +7,4 @@
 #include "duet/net/socket.hpp"
 #include "duet/net/socket_error.hpp"
 #include "duet/net/tcp.hpp"
+#include "duet/net/http.hpp"
