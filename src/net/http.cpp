@@ -473,15 +473,23 @@ HttpServer::HttpServer(Handler handler) : impl_(std::make_shared<Impl>()) {
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start(const IPEndPoint& endpoint, int backlog) {
-  if (impl_->listener.is_open() || impl_->stopping) {
-    throw InvalidOperationError("duet::net::HttpServer::start: the server was started already; "
-                                "create another HttpServer");
-  }
   Socket s(endpoint.address_family());
   s.set_reuse_address(true);
   s.bind(endpoint);
   s.listen(backlog);
-  impl_->listener = std::move(s);
+  start(std::move(s));
+}
+
+void HttpServer::start(Socket&& listening) {
+  if (impl_->listener.is_open() || impl_->stopping) {
+    throw InvalidOperationError("duet::net::HttpServer::start: the server was started already; "
+                                "create another HttpServer");
+  }
+  if (!listening.is_open()) {
+    throw ArgumentError("duet::net::HttpServer::start: the listening socket is closed; pass a "
+                        "bound, listening Socket");
+  }
+  impl_->listener = std::move(listening);
   impl_->began(nullptr);
   (void)duet::start<AcceptLoop>(impl_);
 }

@@ -18,6 +18,7 @@
 
 #include "duet/core/task.hpp"
 #include "duet/net/ip_address.hpp"
+#include "duet/net/socket.hpp"
 #include "duet/time/cancellation.hpp"
 
 namespace duet::net {
@@ -94,6 +95,9 @@ class HttpServer {
   // start(endpoint, backlog) — listens (default: loopback, an ephemeral port) and starts
   // accepting. InvalidOperationError when already started.
   void start(const IPEndPoint& endpoint = IPEndPoint(IPAddress::loopback(), 0), int backlog = 512);
+  // start(listening) — serves a socket that already listens (bound and listen()ed by the caller):
+  // connections made before this call wait in its backlog and are served now.
+  void start(Socket&& listening);
   // local_endpoint() — where it listens (the real port).
   IPEndPoint local_endpoint() const;
   // stop() — stops accepting, closes every connection, and returns once every connection's
