@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_layers.py — enforces the layers of docs/design.md over the #include lines.
 
-    core <- context <- time <- compose <- value_task <- coord <- sm / fiber;
+    core <- context <- time <- compose <- value_task <- coord <- sm / fiber <- net;
     detail usable by all
 
 A header in include/duet/<layer>/ and a source in src/<layer>/ may include duet headers of its own

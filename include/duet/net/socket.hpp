@@ -27,6 +27,12 @@
 // operation without awaiting it cancels the operation (C++ has no GC to keep the buffer alive);
 // send_async completes when every byte was sent, as .NET's does on a stream socket.
 //
+// Buffers: the memory passed to a waiting operation must stay where it is until the operation
+// completes. An explicit or dsl state machine moves into its box at its first suspension, so a
+// buffer that is a member of the machine (or a Socket a NetworkStream points to) moves away under
+// the waiting operation: keep them behind a unique_ptr (samples/echo_server). A fiber's stack
+// never moves.
+//
 // Thread-safety: the operations may be started from any thread and concurrently with each other;
 // close() may race with them. Moving or destroying a Socket must not race with anything.
 #pragma once
