@@ -201,7 +201,12 @@ void SocketContext::throw_disposed(const char* operation) const {
 
 void SocketContext::ensure_registered() {
   if (registered_) return;
-  SocketEngine::instance().add(*this, fd_);
+  SocketEngine* engine = SocketEngine::running();
+  if (!engine) {
+    throw ObjectDisposedError("duet::net::Socket: the process is exiting and the socket engine has "
+                              "stopped; an operation that has to wait cannot start now");
+  }
+  engine->add(*this, fd_);
   registered_ = true;
 }
 
@@ -389,7 +394,8 @@ void SocketContext::close() noexcept {
   }
   closed_ = true;
   if (registered_) {
-    SocketEngine::instance().remove(*this, fd_);
+    // After exit stopped the engine, its epoll is gone: nothing to unregister from.
+    if (SocketEngine* engine = SocketEngine::running()) engine->remove(*this, fd_);
     registered_ = false;
   }
   ::close(fd_);

@@ -17,6 +17,7 @@ namespace duet::net::detail {
 
 namespace {
 std::atomic<bool> g_thread_started{false};
+std::atomic<bool> g_engine_destroyed{false};
 
 void release_all(SocketContext* list) noexcept {
   while (list) {
@@ -32,6 +33,11 @@ SocketEngine& SocketEngine::instance() {
   // posts to, is never destroyed (core/scheduler.hpp), so no event can reach a dead scheduler.
   static SocketEngine engine;
   return engine;
+}
+
+SocketEngine* SocketEngine::running() {
+  if (g_engine_destroyed.load(std::memory_order_acquire)) return nullptr;
+  return &instance();
 }
 
 bool SocketEngine::thread_started() noexcept { return g_thread_started.load(std::memory_order_acquire); }
@@ -60,6 +66,7 @@ SocketEngine::SocketEngine() {
 }
 
 SocketEngine::~SocketEngine() {
+  g_engine_destroyed.store(true, std::memory_order_release);
   stopping_.store(true, std::memory_order_release);
   wake();
   if (thread_.joinable()) thread_.join();

@@ -29,6 +29,10 @@ class SocketEngine {
   // epoll or the thread cannot be created.
   static SocketEngine& instance();
 
+  // running() — the engine: started at the first call; null once exit destroyed it (a socket
+  // used by code still running at exit then fails its wait instead of touching a dead engine).
+  static SocketEngine* running();
+
   // add(ctx, fd) — registers `fd` for edge-triggered readiness on behalf of `ctx`, which gains a
   // reference the engine drops after remove(). Throws SocketError.
   void add(SocketContext& ctx, int fd);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <memory>
 #include <cstddef>
 #include <string>
 #include <thread>
@@ -311,6 +312,78 @@ TEST_F(NetTest, DnsResolvesLocalhostAndNamesAnUnknownHost) {
   } catch (const SocketError& e) {
     EXPECT_NE(std::string(e.what()).find("\"no-such-host.invalid\""), std::string::npos) << e.what();
   }
+}
+
+// ---- races (also run under the schedule shuffler: tests/shuffle, and under TSan) ------------
+
+TEST_F(NetTest, CancelRacingACompletionLosesNoByteAndCompletesOnce) {
+  Pair p = make_pair();
+  constexpr int k_rounds = 2000;
+  int canceled = 0;
+  int received = 0;
+  std::array<std::byte, 1> buf{};
+  std::array<std::byte, 1> one{std::byte{'x'}};
+  for (int i = 0; i < k_rounds; ++i) {
+    duet::CancellationTokenSource cts;
+    ValueTask<std::size_t> r = p.b.receive_async(buf, cts.token());
+    std::thread canceler([&] { cts.cancel(); });
+    ASSERT_EQ(p.a.send_async(one).result(), 1u);
+    canceler.join();
+    try {
+      EXPECT_EQ(r.result(), 1u);
+      ++received;
+    } catch (const duet::OperationCanceledError&) {
+      ++canceled;
+      EXPECT_EQ(p.b.receive_async(buf).result(), 1u) << "a canceled receive must not eat the byte";
+    }
+  }
+  EXPECT_EQ(canceled + received, k_rounds);
+}
+
+TEST_F(NetTest, CloseRacingACompletionEndsTheReceiveOnceAndLeavesNothingRegistered) {
+  constexpr int k_rounds = 300;
+  TcpListener l = make_listener();
+  int disposed = 0;
+  int received = 0;
+  for (int i = 0; i < k_rounds; ++i) {
+    Pair p = make_pair(l);
+    std::array<std::byte, 4> buf{};
+    ValueTask<std::size_t> r = p.b.receive_async(buf);
+    std::thread closer([&] { p.b.close(); });
+    ValueTask<std::size_t> s = p.a.send_async(bytes("data"));
+    closer.join();
+    try {
+      EXPECT_EQ(r.result(), 4u);
+      ++received;
+    } catch (const duet::ObjectDisposedError&) {
+      ++disposed;
+    }
+    try {
+      (void)s.result();
+    } catch (const SocketError&) {  // the peer may have reset
+    }
+  }
+  EXPECT_EQ(disposed + received, k_rounds);
+}
+
+TEST_F(NetTest, AbandoningRacingACompletionNeverWritesTheBuffer) {
+  Pair p = make_pair();
+  constexpr int k_rounds = 2000;
+  std::array<std::byte, 1> one{std::byte{'y'}};
+  std::size_t delivered = 0;
+  for (int i = 0; i < k_rounds; ++i) {
+    auto gone = std::make_unique<std::array<std::byte, 1>>();
+    auto r = std::make_unique<ValueTask<std::size_t>>(p.b.receive_async(*gone));
+    std::thread sender([&] { (void)p.a.send_async(one).result(); });
+    r.reset();      // abandoned: cancels the receive unless it completed already
+    gone.reset();   // under ASan, a late write into it is a use after free
+    sender.join();
+  }
+  // Every byte either went to an abandoned receive that had completed, or is still there.
+  p.a.shutdown(duet::net::SocketShutdown::send);
+  std::array<std::byte, 4096> rest{};
+  for (std::size_t n; (n = p.b.receive_async(rest).result()) > 0;) delivered += n;
+  EXPECT_LE(delivered, static_cast<std::size_t>(k_rounds));
 }
 
 }  // namespace
