@@ -29,18 +29,11 @@
 
 #include <duet/duet.hpp>
 
+#include "where.hpp"
+
 namespace {
 
-const std::thread::id g_main_thread = std::this_thread::get_id();
-
-// where() — a stable name for the calling thread's role (see get_status/driver.hpp: opaque, so a
-// fiber that migrated reads its thread afresh).
-[[gnu::noinline]] const char* where() {
-  asm volatile("" ::: "memory");
-  if (std::this_thread::get_id() == g_main_thread) return "the main thread";
-  if (duet::is_thread_pool_thread()) return "a thread-pool thread";
-  return "another thread";
-}
+using samples::where;  // samples/common/where.hpp
 
 // get_status_async(http, base, path) — GetStatusAsync(http, base + path); one per style. Prints
 // the path only: the port differs from run to run.
