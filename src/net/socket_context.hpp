@@ -118,20 +118,24 @@ class ValueOp : public SocketOp, public IValueTaskSource<T> {
   void finish() noexcept;
 
  protected:
-  // publish(args...) — completes with the stored error, else with T(args...).
+  // publish(args...) — completes with the stored error, else with T(args...). Completing is the
+  // last touch: the consumer may finish (reset, reuse or delete) the operation the moment the
+  // core is signaled, so nothing of it is read or written afterwards.
   template <class... Args>
   void publish(Args&&... args) noexcept {
+    std::exception_ptr e = std::move(error_);
+    error_ = nullptr;
     try {
-      if (error_) {
-        core_.set_exception(std::move(error_));
+      if (e) {
+        core_.set_exception(std::move(e));
       } else {
         core_.set_result(std::forward<Args>(args)...);
       }
     } catch (...) {
-      // set_result cannot fail here: the operation completes once. Moving the value threw.
+      // set_result cannot fail here (the operation completes once): constructing the value
+      // threw before anything was signaled.
       core_.set_exception(std::current_exception());
     }
-    error_ = nullptr;
   }
 
   ManualResetValueTaskSourceCore<T> core_;
