@@ -23,22 +23,13 @@
 
 #include <duet/duet.hpp>
 
+#include "where.hpp"
+
 #include "http_client.hpp"
 
 namespace {
 
-const std::thread::id g_main_thread = std::this_thread::get_id();
-
-// where() — a stable name for the calling thread's role (thread ids differ from run to run).
-// Not inlined, and opaque to the optimiser: pthread_self() is declared const, so inside one
-// function two reads of the thread id may be merged across an await — and after the await a
-// fiber runs on another thread (see "Fibers migrate" in duet/fiber/fiber.hpp).
-[[gnu::noinline]] const char* where() {
-  asm volatile("" ::: "memory");
-  if (std::this_thread::get_id() == g_main_thread) return "the main thread";
-  if (duet::is_thread_pool_thread()) return "a thread-pool thread";
-  return "another thread";
-}
+using samples::where;  // samples/common/where.hpp
 
 // get_status_async(http, url) — GetStatusAsync; one per style.
 duet::Task<int> get_status_async(samples::HttpClient& http, std::string url);
