@@ -50,3 +50,4 @@
 #include "duet/fiber/async_value.hpp"
 #include "duet/fiber/async_void.hpp"
 #include "duet/fiber/fiber.hpp"
+#include "duet/net/net.hpp"

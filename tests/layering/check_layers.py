@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_layers.py — enforces the layers of docs/design.md over the #include lines.
 
-    core <- context <- time <- compose <- value_task <- coord <- sm / fiber / asio;
+    core <- context <- time <- compose <- value_task <- coord <- sm / fiber / asio <- net;
     detail usable by all
 
 A header in include/duet/<layer>/ and a source in src/<layer>/ may include duet headers of its own
@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 RANK = {"detail": 0, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5, "coord": 6,
-        "sm": 7, "fiber": 7, "asio": 7}
+        "sm": 7, "fiber": 7, "asio": 7, "net": 8}
 TOP = {"sm", "fiber", "asio"}  # side by side: none includes another
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]duet/([^>"]+)[>"]')
 
