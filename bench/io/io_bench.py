@@ -61,6 +61,9 @@ class Server:
 
 
 SERVERS = [
+    Server("duet_explicit", "duet explicit", "bench/io/io_hello_duet_explicit", "1 + I/O thread"),
+    Server("duet_dsl", "duet dsl", "bench/io/io_hello_duet_dsl", "1 + I/O thread"),
+    Server("duet_fiber", "duet fiber", "bench/io/io_hello_duet_fiber", "1 + I/O thread"),
     Server("asio", "Boost.Asio callbacks", "bench/io/io_hello_asio", "1"),
     Server("boost_fiber", "Boost.Fiber over Asio", "bench/io/io_hello_boost_fiber", "1"),
     Server("epoll", "C epoll loop (floor)", "bench/io/io_hello_epoll", "1"),
