@@ -31,6 +31,12 @@ rows named (row ids as printed in the summary, e.g. skynet, pending_bytes); --st
 those styles (peers stay beside them). With a filter, only the summary's benchmarks run.
 --all-sizes adds the HEAVY benchmarks a default run leaves out (a million unguarded fibers).
 
+Part 3, I/O (full runs only: --quick and --no-io skip it, --io-only runs nothing else). The
+keep-alive "hello" HTTP server written on each model (bench/io/io_bench.py's SERVERS: Boost.Asio
+callbacks, Boost.Fiber over Asio, a C epoll loop as the floor, and duet's styles where built) is
+loaded with wrk at 100 and 10,000 connections: requests/s (median, min-max, ratio to Asio and to
+the floor), p50/p99 latency, resident bytes per idle connection; <out-dir>/io.json holds every run.
+
 Exit status: 0 when every sample ran, agreed across styles and matched expected.txt, and every
 benchmark ran; 1 otherwise (the report lists each failure; one failure hides nothing else);
 2 for bad options.
@@ -906,6 +912,32 @@ def write_charts(out_dir, summary):
     return paths, None
 
 
+# ---- the I/O section ---------------------------------------------------------------------------
+
+def run_io_section(args, width, log):
+    """The server benchmark (bench/io/io_bench.py: each server loaded with wrk, side by side);
+    writes <out-dir>/io.json. Returns the failures."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "io_bench", os.path.join(os.path.dirname(os.path.abspath(__file__)), "io", "io_bench.py"))
+    io_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(io_bench)
+    log("")
+    log("=" * width)
+    log(f"I/O: the keep-alive hello server in each model, loaded by wrk over loopback "
+        f"({args.io_repetitions} repetitions, interleaved)")
+    log("=" * width)
+    results, failures = io_bench.run(args.build_dir, repetitions=args.io_repetitions, log=log)
+    if results:
+        log("")
+        log(io_bench.render(results))
+        os.makedirs(args.out_dir, exist_ok=True)
+        with open(os.path.join(args.out_dir, "io.json"), "w", encoding="utf-8") as f:
+            json.dump({"results": results, "summary": io_bench.summarize(results),
+                       "failures": failures}, f, indent=1, default=str)
+    return [f"I/O: {f}" for f in failures]
+
+
 # ---- main ------------------------------------------------------------------------------------
 
 def parse_args(argv):
@@ -931,6 +963,10 @@ def parse_args(argv):
     p.add_argument("--bench-timeout", type=float, default=900.0, help="seconds per family")
     p.add_argument("--out-dir", default=None, help="where the files go (default "
                    "<build-dir>/compare)")
+    p.add_argument("--no-io", action="store_true", help="skip the I/O section (the wrk server "
+                   "benchmark, bench/io/io_bench.py; --quick skips it too)")
+    p.add_argument("--io-only", action="store_true", help="run only the I/O section")
+    p.add_argument("--io-repetitions", type=int, default=5, help="repetitions of the I/O section")
     args = p.parse_args(argv)
     args.scenarios = split_list(args.scenarios)
     args.styles = split_list(args.styles)
@@ -944,6 +980,9 @@ def parse_args(argv):
     args.summary_only = bool(args.quick or args.scenarios or args.styles)
     args.out_dir = args.out_dir or os.path.join(args.build_dir, "compare")
     if os.environ.get("DUET_COMPARE_NO_BENCH") == "1":
+        args.no_bench = True
+    args.run_io = args.io_only or not (args.quick or args.no_io or args.no_bench)
+    if args.io_only:
         args.no_bench = True
     return args
 
@@ -993,6 +1032,8 @@ def main(argv=None):
         samples = {k: v for k, v in samples.items() if v}
 
     failures = []
+    if args.io_only:
+        samples = {}
     log("=" * width)
     log("Samples: every scenario in every style" + (" (filtered)" if args.scenarios or args.styles
                                                     else ""))
@@ -1039,6 +1080,9 @@ def main(argv=None):
             "benchmark thread, or wall time where marked), counters, ratio to the baseline")
         log("=" * width)
         log(tables)
+
+    if args.run_io:
+        failures += run_io_section(args, width, log)
 
     meta = {"argv": sys.argv, "quick": args.quick, "repetitions": args.repetitions,
             "bench_min_time": args.bench_min_time, "runs": args.runs,
