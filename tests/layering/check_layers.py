@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """check_layers.py — enforces the layers of docs/design.md over the #include lines.
 
-    core <- context <- time <- compose <- value_task <- coord <- sm / fiber;
-    detail usable by all
+    diag <- core <- context <- time <- compose <- value_task <- coord <- sm / fiber;
+    detail usable by all (diag: the registry of suspended methods, which every layer above
+    reports to, so it sits just above detail)
 
 A header in include/duet/<layer>/ and a source in src/<layer>/ may include duet headers of its own
 layer and of the layers below it, never of a layer above (sm and fiber, side by side at the top,
@@ -19,7 +20,7 @@ import re
 import sys
 import tempfile
 
-RANK = {"detail": 0, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5, "coord": 6,
+RANK = {"detail": 0, "diag": 0.5, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5, "coord": 6,
         "sm": 7, "fiber": 7}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]duet/([^>"]+)[>"]')
 

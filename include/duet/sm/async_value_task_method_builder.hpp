@@ -148,6 +148,8 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
   }
 
   SM& machine() noexcept { return machine_; }
+  // diag_self_key() — what a ValueTask awaiter of this box names as its source (diagnostics).
+  const void* diag_self_key() const noexcept { return static_cast<const IValueTaskSource<T>*>(this); }
 
   void move_next() override { MethodBuilderCore::step(*this); }
   void set_state_machine(IAsyncStateMachine&) override {}

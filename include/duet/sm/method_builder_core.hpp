@@ -59,6 +59,7 @@
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/diag/diagnostics.hpp"
 
 namespace duet {
 
@@ -146,6 +147,29 @@ class BoxRef {
   std::uintptr_t bits_ = 0;
 };
 
+// diag_note_suspended(box, awaiter) — the registry record of a box suspending on `awaiter`
+// (diag/diagnostics.hpp). Out of line and cold: only the flag test sits on the suspension path.
+template <class Box, class A>
+[[gnu::cold, gnu::noinline]] void diag_note_suspended(Box& box, const A& awaiter) noexcept {
+  using SM = std::remove_reference_t<decltype(box.machine())>;
+  namespace dg = diagnostics;
+  dg::FrameRecord rec;
+  rec.owner = std::addressof(box);
+  if constexpr (std::is_base_of_v<TaskStateBase, Box>) {
+    rec.self_key = static_cast<const TaskStateBase*>(std::addressof(box));
+    rec.style = requires(SM& m) { m.dsl_; } ? dg::Style::dsl : dg::Style::explicit_sm;
+  } else {
+    rec.self_key = box.diag_self_key();
+    rec.style = dg::Style::pooled_value_task;
+  }
+  rec.name = dg::detail::machine_name<SM>();
+  if constexpr (requires(SM& m) { static_cast<std::int32_t>(m.state_); }) {
+    rec.state = static_cast<std::int32_t>(box.machine().state_);
+  }
+  dg::detail::describe_awaiter(awaiter, rec.awaited);
+  dg::detail::note_suspended(rec);
+}
+
 // MethodBuilderCore — the three steps every builder takes the same way.
 struct MethodBuilderCore {
   // start(sm, fault) — runs sm.move_next() synchronously on the calling thread until the first
@@ -190,6 +214,7 @@ struct MethodBuilderCore {
       box = static_cast<Box*>(ref.get());
     }
     capture_execution_context(*box);
+    DUET_DIAG_HOOK(diag_note_suspended(*box, *target));
     try {
       if constexpr (Flow) {
         target->on_completed(*box);
@@ -199,6 +224,7 @@ struct MethodBuilderCore {
     } catch (...) {
       // The registration threw: nothing will resume the box, so the method faults with it
       // ("A registration that throws", docs/design.md).
+      DUET_DIAG_HOOK(diagnostics::detail::note_resumed(box));
       ec_release(std::exchange(box->execution_context, nullptr));
       box->flow_execution_context = false;
       fault_running(*box, std::current_exception());
@@ -212,6 +238,7 @@ struct MethodBuilderCore {
   // running reference), or, when it already completed, goes to the unhandled-exception handler.
   template <class Box>
   static void step(Box& box) noexcept {
+    DUET_DIAG_HOOK(diagnostics::detail::note_resumed(std::addressof(box)));
     box.add_ref();
     try {
       box.machine().move_next();
@@ -240,6 +267,7 @@ struct MethodBuilderCore {
   template <class Box>
   static void step_task_box(Box& box) noexcept {
     const void* const self = static_cast<const TaskStateBase*>(&box);
+    DUET_DIAG_HOOK(diagnostics::detail::note_resumed(std::addressof(box)));
     const void* const outer = exchange_completed_in_step(nullptr);
     try {
       box.machine().move_next();
