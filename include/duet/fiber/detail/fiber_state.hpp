@@ -253,6 +253,9 @@ class FiberBase : public Continuation {
   // run_body() — runs the user's function on the fiber's stack and stores its result or
   // exception (into fault_). Never throws.
   virtual void run_body() noexcept = 0;
+  // diag_self_key() — what an awaiter of this fiber's result names as its key (diagnostics): the
+  // task state; async_value's fiber, its IValueTaskSource.
+  virtual const void* diag_self_key() const noexcept { return this->owner; }
   // publish() — completes the task from what run_body() stored, then releases the running
   // reference if shared_ (after which `this` may be gone).
   virtual void publish() noexcept = 0;
@@ -281,7 +284,7 @@ class FiberBase : public Continuation {
   [[gnu::cold, gnu::noinline]] void diag_note_suspended(const Aw& awaiter) noexcept {
     duet::diagnostics::FrameRecord rec;
     rec.owner = this;
-    rec.self_key = this->owner;
+    rec.self_key = diag_self_key();
     rec.name = name_ ? name_ : "fiber";
     rec.style = duet::diagnostics::Style::fiber;
     duet::diagnostics::detail::describe_awaiter(awaiter, rec.awaited);

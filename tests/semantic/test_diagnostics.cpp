@@ -1,0 +1,378 @@
+// tests/semantic/test_diagnostics.cpp — duet::diagnostics (diag/diagnostics.hpp) in every style:
+// the registry of suspended methods and dump_async()'s chains.
+//
+// Each style writes the same three methods (C#):
+//   async Task<int> Leaf(Task<int> t)   { return await t + 1; }
+//   async Task<int> Middle(Task<int> t) { return await Leaf(t) + 1; }
+//   async Task<int> Root(Task<int> t)   { return await Middle(t) + 1; }
+// named "Leaf", "Middle", "Root" (DUET_ASYNC_NAME in the machines, FiberOptions::name in fibers).
+// The fiber's body calls diag_fiber_body_<level>, a named function, so its frame's stack shows it
+// (the executable is linked with export_dynamic so dladdr can name it).
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <duet/duet.hpp>
+
+#include "duet_fixture.hpp"
+#include "method_styles.hpp"
+
+namespace diag_styles {
+
+inline constexpr const char* k_names[] = {"Leaf", "Middle", "Root"};
+
+template <int Level>
+duet::Task<int> explicit_call(duet::Task<int> t);
+template <int Level>
+duet::Task<int> dsl_call(duet::Task<int> t);
+
+// ExplicitSm<Level> — a Roslyn-shaped machine: await (Level 0: t; else the level below) + 1.
+template <int Level>
+struct ExplicitSm {
+  static constexpr const char* duet_async_name() noexcept { return k_names[Level]; }
+  int state_ = -1;
+  duet::AsyncTaskMethodBuilder<int> builder_;
+  duet::Task<int> t_;
+  duet::TaskAwaiter<int> awaiter_;
+
+  void move_next() {
+    int r;
+    try {
+      if (state_ != 0) {
+        if constexpr (Level == 0) {
+          awaiter_ = t_.get_awaiter();
+        } else {
+          awaiter_ = explicit_call<Level - 1>(t_).get_awaiter();
+        }
+        if (!awaiter_.is_completed()) {
+          state_ = 0;
+          builder_.await_unsafe_on_completed(awaiter_, *this);
+          return;
+        }
+      } else {
+        state_ = -1;
+      }
+      r = awaiter_.get_result();
+      awaiter_ = duet::TaskAwaiter<int>();
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result(r + 1);
+  }
+};
+
+template <int Level>
+duet::Task<int> explicit_call(duet::Task<int> t) {
+  ExplicitSm<Level> sm;
+  sm.t_ = std::move(t);
+  sm.builder_.start(sm);
+  return sm.builder_.task();
+}
+
+// DslSm<Level> — the same method in the DUET_* DSL.
+template <int Level>
+struct DslSm : duet::AsyncMethod<DslSm<Level>, int> {
+  static constexpr const char* duet_async_name() noexcept { return k_names[Level]; }
+  duet::Task<int> t_;
+  int v_ = 0;
+  explicit DslSm(duet::Task<int> t) : t_(std::move(t)) {}
+
+  duet::Task<int> next() {
+    if constexpr (Level == 0) {
+      return t_;
+    } else {
+      return dsl_call<Level - 1>(t_);
+    }
+  }
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT_INTO(v_, next());
+      DUET_RETURN(v_ + 1);
+    DUET_END
+  }
+};
+
+template <int Level>
+duet::Task<int> dsl_call(duet::Task<int> t) {
+  return duet::start<DslSm<Level>>(std::move(t));
+}
+
+}  // namespace diag_styles
+
+// The fiber bodies: named, non-inlined, external functions, so the fiber's captured stack can
+// be symbolized in-process (dladdr) and by gdb.
+duet::Task<int> diag_fiber_call(int level, duet::Task<int> t);
+[[gnu::noinline]] int diag_fiber_body(int level, duet::Task<int> t) {
+  const int r = level == 0 ? duet::await(t) : duet::await(diag_fiber_call(level - 1, t));
+  asm volatile("" ::: "memory");  // keep the call a call (no tail call through the await)
+  return r + 1;
+}
+duet::Task<int> diag_fiber_call(int level, duet::Task<int> t) {
+  return duet::fiber::async([level, t] { return diag_fiber_body(level, t); },
+                            duet::fiber::FiberOptions{}.with_name(diag_styles::k_names[level]));
+}
+
+namespace diag_styles {
+
+struct Explicit {
+  static constexpr const char* tag = "[explicit]";
+  using Generic = semantic::Explicit;
+  static duet::Task<int> root(duet::Task<int> t) { return explicit_call<2>(std::move(t)); }
+  static duet::Task<int> leaf(duet::Task<int> t) { return explicit_call<0>(std::move(t)); }
+};
+struct Dsl {
+  static constexpr const char* tag = "[dsl]";
+  using Generic = semantic::Dsl;
+  static duet::Task<int> root(duet::Task<int> t) { return dsl_call<2>(std::move(t)); }
+  static duet::Task<int> leaf(duet::Task<int> t) { return dsl_call<0>(std::move(t)); }
+};
+struct Fiber {
+  static constexpr const char* tag = "[fiber]";
+  using Generic = semantic::Fiber;
+  static duet::Task<int> root(duet::Task<int> t) { return diag_fiber_call(2, std::move(t)); }
+  static duet::Task<int> leaf(duet::Task<int> t) { return diag_fiber_call(0, std::move(t)); }
+};
+
+}  // namespace diag_styles
+
+namespace semantic {
+namespace {
+
+using duet::Task;
+using duet::TaskCompletionSource;
+namespace diagnostics = duet::diagnostics;
+
+// lines(s) — s split at newlines.
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// frame_lines(dump) — the "#n ..." lines of a dump, in order (stack lines left out), with a dsl
+// frame's state (its resume label, __COUNTER__-based) written as "N".
+std::vector<std::string> frame_lines(const std::string& dump) {
+  std::vector<std::string> out;
+  for (const std::string& l : lines(dump)) {
+    if (l.rfind("  #", 0) != 0) continue;
+    std::string f = l.substr(2);
+    const std::size_t at = f.find("(state ");
+    if (f.find("[dsl]") != std::string::npos && at != std::string::npos) {
+      f.replace(at + 7, f.find(')', at) - at - 7, "N");
+    }
+    out.push_back(f);
+  }
+  return out;
+}
+
+// DiagnosticsOn — enables the registry for the test and disables (clears) it afterwards.
+template <class S>
+class Diagnostics : public duet::testing::DuetTest {
+ protected:
+  void SetUp() override {
+    duet::testing::DuetTest::SetUp();
+    diagnostics::enable();
+  }
+  void TearDown() override {
+    diagnostics::disable();
+    duet::testing::DuetTest::TearDown();
+  }
+};
+using DiagStyles = ::testing::Types<diag_styles::Explicit, diag_styles::Dsl, diag_styles::Fiber>;
+struct DiagStyleName {
+  template <class S>
+  static std::string GetName(int) {
+    return std::string(S::tag).substr(1, std::string(S::tag).size() - 2);
+  }
+};
+TYPED_TEST_SUITE(Diagnostics, DiagStyles, DiagStyleName);
+
+// expected_frame(S, name, awaits) — "#i [style] Name (state 0) awaits ..." (fibers: no state).
+template <class S>
+std::string expected_frame(int i, const char* name, const std::string& awaits) {
+  std::string f = "#" + std::to_string(i) + " " + S::tag + " " + name;
+  if (std::string(S::tag) == "[explicit]") f += " (state 0)";
+  if (std::string(S::tag) == "[dsl]") f += " (state N)";
+  return f + " awaits " + awaits;
+}
+
+TYPED_TEST(Diagnostics, AThreeDeepChainOnATcsIsDumpedInnermostFirstWithNamesAndTheTcs) {
+  using S = TypeParam;
+  TaskCompletionSource<int> tcs;
+  Task<int> root = S::root(tcs.task());
+  ASSERT_FALSE(root.is_completed());
+  EXPECT_EQ(diagnostics::suspended_count(), 3u);
+  const std::string dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("1 chain, 3 suspended frames"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("x1 chain:"), std::string::npos) << dump;
+  const std::vector<std::string> frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 3u) << dump;
+  EXPECT_EQ(frames[0], expected_frame<S>(0, "Leaf", "duet::TaskCompletionSource<int>")) << dump;
+  EXPECT_EQ(frames[1], expected_frame<S>(1, "Middle", "task of #0")) << dump;
+  EXPECT_EQ(frames[2], expected_frame<S>(2, "Root", "task of #1")) << dump;
+  tcs.set_result(1);
+  EXPECT_EQ(root.result(), 4);
+}
+
+TYPED_TEST(Diagnostics, TheRegistryIsEmptyOnceTheChainCompletes) {
+  using S = TypeParam;
+  TaskCompletionSource<int> tcs;
+  Task<int> root = S::root(tcs.task());
+  EXPECT_EQ(diagnostics::suspended_count(), 3u);
+  tcs.set_result(10);
+  EXPECT_EQ(root.result(), 13);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+  EXPECT_EQ(diagnostics::dump_async(), "no suspended methods\n");
+}
+
+TYPED_TEST(Diagnostics, IdenticalChainsAreMergedWithTheirCount) {
+  using S = TypeParam;
+  TaskCompletionSource<int> a, b, c;
+  Task<int> ra = S::root(a.task());
+  Task<int> rb = S::root(b.task());
+  Task<int> rc = S::root(c.task());
+  const std::string dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("3 chains, 9 suspended frames"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("x3 chain:"), std::string::npos) << dump;
+  EXPECT_EQ(frame_lines(dump).size(), 3u) << "merged chains are printed once:\n" << dump;
+  a.set_result(0);
+  b.set_result(0);
+  c.set_result(0);
+  EXPECT_EQ(ra.result() + rb.result() + rc.result(), 9);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+TYPED_TEST(Diagnostics, ChainsThatDifferAreNotMerged) {
+  using S = TypeParam;
+  TaskCompletionSource<int> a, b, c;
+  Task<int> ra = S::root(a.task());
+  Task<int> rb = S::root(b.task());
+  Task<int> lc = S::leaf(c.task());  // a one-frame chain
+  const std::string dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("3 chains, 7 suspended frames"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("x2 chain:"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("x1 chain:"), std::string::npos) << dump;
+  const std::vector<std::string> frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 4u) << dump;
+  // The two chains in the order of their roots: the newest suspension first (the one-frame one).
+  EXPECT_EQ(frames[0], expected_frame<S>(0, "Leaf", "duet::TaskCompletionSource<int>")) << dump;
+  EXPECT_EQ(frames[3], expected_frame<S>(2, "Root", "task of #1")) << dump;
+  a.set_result(0);
+  b.set_result(0);
+  c.set_result(0);
+  EXPECT_EQ(ra.result() + rb.result() + lc.result(), 7);
+}
+
+TYPED_TEST(Diagnostics, NothingIsRecordedWhileDisabled) {
+  using S = TypeParam;
+  diagnostics::disable();
+  TaskCompletionSource<int> tcs;
+  Task<int> root = S::root(tcs.task());
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+  EXPECT_NE(diagnostics::dump_async().find("disabled"), std::string::npos);
+  // Enabled while suspended: the running chain is not known; it resumes and completes cleanly.
+  diagnostics::enable();
+  tcs.set_result(1);
+  EXPECT_EQ(root.result(), 4);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+TYPED_TEST(Diagnostics, DeadlockErrorCarriesTheChainClosingTheCycle) {
+  using S = TypeParam;
+  duet::SingleThreadContext ui;
+  duet::SyncContextScope scope(&ui);
+  TaskCompletionSource<int> tcs;
+  Task<int> root = S::root(tcs.task());
+  std::thread([&] { tcs.set_result(1); }).join();  // Leaf's continuation is queued to the loop
+  std::string message;
+  try {
+    (void)root.result();
+    ADD_FAILURE() << "no deadlock detected";
+  } catch (const duet::DeadlockError& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("The await chain of the blocked task:\n1 chain, 3 suspended frames"),
+            std::string::npos)
+      << message;
+  const std::vector<std::string> frames = frame_lines(message);
+  ASSERT_EQ(frames.size(), 3u) << message;
+  EXPECT_EQ(frames[0], expected_frame<S>(0, "Leaf", "duet::TaskCompletionSource<int>")) << message;
+  EXPECT_EQ(frames[2], expected_frame<S>(2, "Root", "task of #1")) << message;
+  ui.run_until(root);
+  EXPECT_EQ(root.result(), 4);
+}
+
+// A pooled ValueTask method in a chain (method_styles.hpp's value_task<true>): its frame is
+// recorded (a pooled box in the machine styles, a fiber in the fiber style) and the Task method
+// awaiting it links to it.
+TYPED_TEST(Diagnostics, APooledValueTaskFrameLinksIntoItsChain) {
+  using G = typename TypeParam::Generic;
+  const bool fiber = std::string(TypeParam::tag) == "[fiber]";
+  TaskCompletionSource<int> tcs;
+  auto vt = [&] {
+    return G::template value_task<true>(nop, [&] { return tcs.task(); }, [](int v) { return v * 2; });
+  };
+  Task<int> outer = G::task(nop, vt, [](int v) { return v + 1; });
+  const std::string dump = diagnostics::dump_async();
+  const std::vector<std::string> frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 2u) << dump;
+  EXPECT_NE(dump.find("1 chain, 2 suspended frames"), std::string::npos) << dump;
+  EXPECT_NE(frames[0].find(fiber ? "[fiber]" : "[pooled ValueTask]"), std::string::npos) << dump;
+  EXPECT_NE(frames[0].find("awaits duet::TaskCompletionSource<int>"), std::string::npos) << dump;
+  EXPECT_NE(frames[1].find(TypeParam::tag), std::string::npos) << dump;
+  EXPECT_NE(frames[1].find("of #0"), std::string::npos) << dump;
+  tcs.set_result(5);
+  EXPECT_EQ(outer.result(), 11);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+// The fiber's frame carries its own stack: the functions the fiber is suspended in, innermost
+// first, captured on the fiber's stack (not the resumer's).
+class FiberDiagnostics : public duet::testing::DuetTest {
+ protected:
+  void SetUp() override {
+    duet::testing::DuetTest::SetUp();
+    diagnostics::enable();
+  }
+  void TearDown() override {
+    diagnostics::disable();
+    duet::testing::DuetTest::TearDown();
+  }
+};
+
+TEST_F(FiberDiagnostics, TheFiberFrameShowsFunctionsFromItsOwnStack) {
+  TaskCompletionSource<int> tcs;
+  Task<int> root = diag_styles::Fiber::root(tcs.task());
+  const std::string dump = diagnostics::dump_async();
+  // Three fiber frames, each with a stack naming the body it is suspended in.
+  std::vector<std::string> ls = lines(dump);
+  int frames = 0;
+  int bodies_after_frame = 0;
+  for (std::size_t i = 0; i < ls.size(); ++i) {
+    if (ls[i].find("[fiber]") == std::string::npos) continue;
+    ++frames;
+    for (std::size_t k = i + 1; k < ls.size() && ls[k].rfind("       at ", 0) == 0; ++k) {
+      if (ls[k].find("diag_fiber_body(int, duet::Task<int>)") != std::string::npos) {
+        ++bodies_after_frame;
+        break;
+      }
+    }
+    // The test's own frame (this function) is on the resumer's stack, never on the fiber's.
+    for (std::size_t k = i + 1; k < ls.size() && ls[k].rfind("       at ", 0) == 0; ++k) {
+      EXPECT_EQ(ls[k].find("TheFiberFrameShowsFunctionsFromItsOwnStack"), std::string::npos) << dump;
+    }
+  }
+  EXPECT_EQ(frames, 3) << dump;
+  EXPECT_EQ(bodies_after_frame, 3) << dump;
+  tcs.set_result(0);
+  EXPECT_EQ(root.result(), 3);
+}
+
+}  // namespace
+}  // namespace semantic
