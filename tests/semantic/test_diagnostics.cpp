@@ -172,8 +172,7 @@ std::vector<std::string> frame_lines(const std::string& dump) {
 }
 
 // DiagnosticsOn — enables the registry for the test and disables (clears) it afterwards.
-template <class S>
-class Diagnostics : public duet::testing::DuetTest {
+class DiagnosticsOn : public duet::testing::DuetTest {
  protected:
   void SetUp() override {
     duet::testing::DuetTest::SetUp();
@@ -184,6 +183,8 @@ class Diagnostics : public duet::testing::DuetTest {
     duet::testing::DuetTest::TearDown();
   }
 };
+template <class S>
+class Diagnostics : public DiagnosticsOn {};
 using DiagStyles = ::testing::Types<diag_styles::Explicit, diag_styles::Dsl, diag_styles::Fiber>;
 struct DiagStyleName {
   template <class S>
@@ -334,17 +335,7 @@ TYPED_TEST(Diagnostics, APooledValueTaskFrameLinksIntoItsChain) {
 
 // The fiber's frame carries its own stack: the functions the fiber is suspended in, innermost
 // first, captured on the fiber's stack (not the resumer's).
-class FiberDiagnostics : public duet::testing::DuetTest {
- protected:
-  void SetUp() override {
-    duet::testing::DuetTest::SetUp();
-    diagnostics::enable();
-  }
-  void TearDown() override {
-    diagnostics::disable();
-    duet::testing::DuetTest::TearDown();
-  }
-};
+class FiberDiagnostics : public DiagnosticsOn {};
 
 TEST_F(FiberDiagnostics, TheFiberFrameShowsFunctionsFromItsOwnStack) {
   TaskCompletionSource<int> tcs;
