@@ -1,13 +1,8 @@
 // tests/semantic/test_diagnostics.cpp — duet::diagnostics (diag/diagnostics.hpp) in every style:
 // the registry of suspended methods and dump_async()'s chains.
 //
-// Each style writes the same three methods (C#):
-//   async Task<int> Leaf(Task<int> t)   { return await t + 1; }
-//   async Task<int> Middle(Task<int> t) { return await Leaf(t) + 1; }
-//   async Task<int> Root(Task<int> t)   { return await Middle(t) + 1; }
-// named "Leaf", "Middle", "Root" (DUET_ASYNC_NAME in the machines, FiberOptions::name in fibers).
-// The fiber's body calls diag_fiber_body_<level>, a named function, so its frame's stack shows it
-// (the executable is linked with export_dynamic so dladdr can name it).
+// Each style writes the same three methods, Leaf, Middle and Root (tests/diag/diag_chain.hpp).
+// The executable is linked with export_dynamic so dladdr can name the fiber bodies.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -16,106 +11,9 @@
 
 #include <duet/duet.hpp>
 
+#include "diag_chain.hpp"
 #include "duet_fixture.hpp"
 #include "method_styles.hpp"
-
-namespace diag_styles {
-
-inline constexpr const char* k_names[] = {"Leaf", "Middle", "Root"};
-
-template <int Level>
-duet::Task<int> explicit_call(duet::Task<int> t);
-template <int Level>
-duet::Task<int> dsl_call(duet::Task<int> t);
-
-// ExplicitSm<Level> — a Roslyn-shaped machine: await (Level 0: t; else the level below) + 1.
-template <int Level>
-struct ExplicitSm {
-  static constexpr const char* duet_async_name() noexcept { return k_names[Level]; }
-  int state_ = -1;
-  duet::AsyncTaskMethodBuilder<int> builder_;
-  duet::Task<int> t_;
-  duet::TaskAwaiter<int> awaiter_;
-
-  void move_next() {
-    int r;
-    try {
-      if (state_ != 0) {
-        if constexpr (Level == 0) {
-          awaiter_ = t_.get_awaiter();
-        } else {
-          awaiter_ = explicit_call<Level - 1>(t_).get_awaiter();
-        }
-        if (!awaiter_.is_completed()) {
-          state_ = 0;
-          builder_.await_unsafe_on_completed(awaiter_, *this);
-          return;
-        }
-      } else {
-        state_ = -1;
-      }
-      r = awaiter_.get_result();
-      awaiter_ = duet::TaskAwaiter<int>();
-    } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
-      return;
-    }
-    state_ = -2;
-    builder_.set_result(r + 1);
-  }
-};
-
-template <int Level>
-duet::Task<int> explicit_call(duet::Task<int> t) {
-  ExplicitSm<Level> sm;
-  sm.t_ = std::move(t);
-  sm.builder_.start(sm);
-  return sm.builder_.task();
-}
-
-// DslSm<Level> — the same method in the DUET_* DSL.
-template <int Level>
-struct DslSm : duet::AsyncMethod<DslSm<Level>, int> {
-  static constexpr const char* duet_async_name() noexcept { return k_names[Level]; }
-  duet::Task<int> t_;
-  int v_ = 0;
-  explicit DslSm(duet::Task<int> t) : t_(std::move(t)) {}
-
-  duet::Task<int> next() {
-    if constexpr (Level == 0) {
-      return t_;
-    } else {
-      return dsl_call<Level - 1>(t_);
-    }
-  }
-  void move_next() {
-    DUET_BEGIN
-      DUET_AWAIT_INTO(v_, next());
-      DUET_RETURN(v_ + 1);
-    DUET_END
-  }
-};
-
-template <int Level>
-duet::Task<int> dsl_call(duet::Task<int> t) {
-  return duet::start<DslSm<Level>>(std::move(t));
-}
-
-}  // namespace diag_styles
-
-// The fiber bodies: named, non-inlined, external functions, so the fiber's captured stack can
-// be symbolized in-process (dladdr) and by gdb.
-duet::Task<int> diag_fiber_call(int level, duet::Task<int> t);
-[[gnu::noinline]] int diag_fiber_body(int level, duet::Task<int> t) {
-  const int r = level == 0 ? duet::await(t) : duet::await(diag_fiber_call(level - 1, t));
-  asm volatile("" ::: "memory");  // keep the call a call (no tail call through the await)
-  return r + 1;
-}
-duet::Task<int> diag_fiber_call(int level, duet::Task<int> t) {
-  return duet::fiber::async([level, t] { return diag_fiber_body(level, t); },
-                            duet::fiber::FiberOptions{}.with_name(diag_styles::k_names[level]));
-}
 
 namespace diag_styles {
 

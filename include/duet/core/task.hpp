@@ -39,6 +39,7 @@
 #include <utility>
 
 #include "duet/diag/diagnostics.hpp"
+#include "duet/diag/trace.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"
@@ -134,6 +135,7 @@ class TaskStateBase {
     // observer that sees it may drop the last reference at once (a TaskCompletionSource destroyed
     // right after its task is seen completed). A registration that finds the continuations taken
     // before the status is published waits for it (try_add_continuation).
+    DUET_TRACE(record('i', "task completed", this));
     Continuation* ordered = continuations_.take();
     publish_status(s);
     ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only

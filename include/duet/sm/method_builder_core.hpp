@@ -60,6 +60,7 @@
 #include "duet/core/task.hpp"
 #include "duet/detail/assert.hpp"
 #include "duet/diag/diagnostics.hpp"
+#include "duet/diag/trace.hpp"
 
 namespace duet {
 
@@ -215,6 +216,7 @@ struct MethodBuilderCore {
     }
     capture_execution_context(*box);
     DUET_DIAG_HOOK(diag_note_suspended(*box, *target));
+    DUET_TRACE(suspended(box, diagnostics::detail::machine_name<SM>()));
     try {
       if constexpr (Flow) {
         target->on_completed(*box);
@@ -239,6 +241,7 @@ struct MethodBuilderCore {
   template <class Box>
   static void step(Box& box) noexcept {
     DUET_DIAG_HOOK(diagnostics::detail::note_resumed(std::addressof(box)));
+    DUET_TRACE(resumed(std::addressof(box), machine_name_of(box)));
     box.add_ref();
     try {
       box.machine().move_next();
@@ -246,6 +249,7 @@ struct MethodBuilderCore {
       fault_running(box, std::current_exception());
     }
     box.release();
+    DUET_TRACE(end());
   }
 
   // fault_running(box, e) — the method running in `box` ends with `e`: faults its task and
@@ -268,6 +272,7 @@ struct MethodBuilderCore {
   static void step_task_box(Box& box) noexcept {
     const void* const self = static_cast<const TaskStateBase*>(&box);
     DUET_DIAG_HOOK(diagnostics::detail::note_resumed(std::addressof(box)));
+    DUET_TRACE(resumed(std::addressof(box), machine_name_of(box)));
     const void* const outer = exchange_completed_in_step(nullptr);
     try {
       box.machine().move_next();
@@ -279,6 +284,13 @@ struct MethodBuilderCore {
       }
     }
     if (exchange_completed_in_step(outer) == self) box.release();  // the running reference
+    DUET_TRACE(end());
+  }
+
+  // machine_name_of(box) — the name diagnostics and tracing give the box's machine.
+  template <class Box>
+  static const char* machine_name_of(Box& box) noexcept {
+    return diagnostics::detail::machine_name<std::remove_reference_t<decltype(box.machine())>>();
   }
 
   // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:
@@ -391,6 +403,7 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
     auto* const box = static_cast<AsyncStateMachineBox*>(mem);
     ref.adopt(box);
     ::new (mem) AsyncStateMachineBox(std::move(sm));
+    DUET_TRACE(record('i', "task created", box));
     return box;
   }
 

@@ -73,6 +73,7 @@
 #include "duet/core/continuation.hpp"
 #include "duet/core/task.hpp"
 #include "duet/diag/diagnostics.hpp"
+#include "duet/diag/trace.hpp"
 
 // Sanitizer selectors: under AddressSanitizer every switch is announced with
 // __sanitizer_{start,finish}_switch_fiber (stack bounds, fake stacks); under ThreadSanitizer each
@@ -226,6 +227,7 @@ class FiberBase : public Continuation {
     __tsan_switch_to_fiber(tsan_resumer_, 0);
 #endif
     DUET_DIAG_HOOK(diag_note_suspended(awaiter));
+    DUET_TRACE(suspended(this, name_ ? name_ : "fiber"));
     caller_ = jump(caller_, nullptr).fctx;
 #if defined(DUET_FIBER_ASAN)
     asan_finish_switch_in();
@@ -236,6 +238,7 @@ class FiberBase : public Continuation {
 
   // set_name(name) — FiberOptions::name: what diagnostics call this fiber (static storage).
   void set_name(const char* name) noexcept { name_ = name; }
+  const char* name() const noexcept { return name_ ? name_ : "fiber"; }
 
   // stack_size() — the usable size of this fiber's stack.
   std::size_t stack_size() const noexcept { return stack_size_; }
