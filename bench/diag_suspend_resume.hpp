@@ -16,6 +16,9 @@
 
 namespace {
 
+using duet::bench::AllocScope;
+using duet::bench::report_allocs;
+
 struct LocalTag {};
 using DiagBenchMachine = duet::testing::SuspendOnceMachineT<LocalTag>;
 
