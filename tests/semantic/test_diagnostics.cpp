@@ -14,6 +14,7 @@
 #include "diag_chain.hpp"
 #include "duet_fixture.hpp"
 #include "method_styles.hpp"
+#include "queue_scheduler.hpp"
 
 namespace diag_styles {
 
@@ -228,6 +229,37 @@ TYPED_TEST(Diagnostics, APooledValueTaskFrameLinksIntoItsChain) {
   EXPECT_NE(frames[1].find("of #0"), std::string::npos) << dump;
   tcs.set_result(5);
   EXPECT_EQ(outer.result(), 11);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+// A method suspended on a delay: the frame says so, with the deadline (ManualClock wheel ticks).
+TYPED_TEST(Diagnostics, ADelayIsDescribedWithItsDeadline) {
+  using G = typename TypeParam::Generic;
+  duet::ManualClock clock;
+  duet::testing::QueueScheduler queue;
+  duet::TimerWheel wheel(clock, queue);
+  Task<int> t = G::task(nop, [&] { return duet::delay(wheel, std::chrono::milliseconds(150)); },
+                        [] { return 7; });
+  const std::vector<std::string> frames = frame_lines(diagnostics::dump_async());
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_NE(frames[0].find(std::string(TypeParam::tag)), std::string::npos) << frames[0];
+  EXPECT_NE(frames[0].find("awaits delay (due at wheel tick 150 ms)"), std::string::npos) << frames[0];
+  clock.advance(std::chrono::milliseconds(150));
+  queue.drain();
+  EXPECT_EQ(t.result(), 7);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+// A method suspended on a channel read: described as one.
+TYPED_TEST(Diagnostics, AChannelReadIsDescribedAsOne) {
+  using G = typename TypeParam::Generic;
+  auto ch = duet::Channel<int>::create_unbounded();
+  Task<int> t = G::task(nop, [&] { return ch.reader().read_async(); }, [](int v) { return v; });
+  const std::vector<std::string> frames = frame_lines(diagnostics::dump_async());
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_NE(frames[0].find("awaits channel read_async"), std::string::npos) << frames[0];
+  EXPECT_TRUE(ch.writer().try_write(3));
+  EXPECT_EQ(t.result(), 3);
   EXPECT_EQ(diagnostics::suspended_count(), 0u);
 }
 

@@ -8,8 +8,8 @@
 //
 //   2 chains, 4 suspended frames
 //   x1 chain:
-//     #0 [explicit] LeafMachine (state 0) awaits TaskCompletionSource<int> @0x55d0c2a4e2c0
-//     #1 [dsl] MiddleMachine (state 1) awaits task of #0
+//     #0 [explicit] LeafMachine (state 0) awaits duet::TaskCompletionSource<int>
+//     #1 [dsl] MiddleMachine (state 16) awaits task of #0
 //     #2 [explicit] RootMachine (state 0) awaits task of #1
 //   x1 chain:
 //     #0 [fiber] worker awaits delay (due at wheel tick 150 ms)
@@ -17,8 +17,10 @@
 //          at ...
 //
 // Each chain runs from the innermost awaited operation (line #0) up to its root: a frame whose
-// task nobody suspended awaits. Identical chains (same names, styles, states and kinds of awaited
-// operation) are printed once with their count.
+// task nobody suspended awaits. Identical chains (same lines: names, styles, states, what the
+// innermost awaits, fiber stacks) are printed once with their count. A dsl method's state is its
+// resume label (DUET_* labels are __COUNTER__-based), an explicit one's its state_. A task awaited
+// through when_all is not linked to the when_all's awaiter: its chain is printed as its own.
 //
 // The registry. Off by default: each suspension and each resumption costs one load of a global
 // flag and a predictable branch (bench_diag measures it against a build without the hooks,

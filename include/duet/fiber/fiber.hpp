@@ -200,6 +200,7 @@ auto async(Fn&& fn, FiberOptions options = {}) {
   auto* state = detail::FiberState<R, F>::create(std::forward<Fn>(fn));
   Task<R> task = duet::detail::adopt_task(static_cast<duet::detail::TaskState<R>*>(state));
   state->set_name(options.name);
+  DUET_TRACE(record('i', "task created", state));
   state->start(options.stack_size, options.guard_page.has_value() ? (*options.guard_page ? 1 : 0) : -1);
   return task;
 }

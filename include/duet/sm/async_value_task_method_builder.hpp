@@ -144,6 +144,7 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     ::new (static_cast<void*>(&box->machine_)) SM(std::move(sm));
     box->has_machine_ = true;
     box->refs_.reset(2);
+    DUET_TRACE(record('i', "task created", box));
     return box;
   }
 
