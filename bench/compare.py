@@ -871,6 +871,27 @@ def write_files(out_dir, meta, sample_records, results, summary, derived, failur
     return json_path, csv_path
 
 
+def write_trace(out_dir, samples, timeout):
+    """Runs the when_all sample (the first style found) once with DUET_TRACE=<out_dir>/trace.json:
+    a Chrome trace of one run (diag/trace.hpp). Returns (path or None, note)."""
+    styles = samples.get("when_all", {})
+    if not styles:
+        return None, "no trace: the when_all sample was not built"
+    style, exe = next(iter(styles.items()))
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "trace.json")
+    if os.path.exists(path):
+        os.remove(path)
+    try:
+        subprocess.run([exe], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, DUET_TRACE=path))
+    except subprocess.TimeoutExpired:
+        return None, "no trace: the when_all sample timed out"
+    if not os.path.exists(path):
+        return None, "no trace: the library was built without tracing (meson -Dtracing=enabled)"
+    return path, f"Chrome trace of the when_all sample ({style}); open it in https://ui.perfetto.dev"
+
+
 def write_charts(out_dir, summary):
     """One bar chart per summary row, SVG and PNG. Returns (paths, problem or None)."""
     if not summary:
@@ -1092,6 +1113,7 @@ def main(argv=None):
     json_path, csv_path = write_files(args.out_dir, meta, sample_records, results, summary,
                                       derived_data, failures)
     charts, chart_problem = write_charts(args.out_dir, summary)
+    trace_path, trace_note = write_trace(args.out_dir, samples, 120)
 
     log("")
     if failures:
@@ -1110,6 +1132,7 @@ def main(argv=None):
             f"{', '.join(os.path.basename(c) for c in charts[:4])}{', ...' if len(charts) > 4 else ''})")
     if chart_problem:
         log(f"  {chart_problem}")
+    log(f"  {os.path.abspath(trace_path)} ({trace_note})" if trace_path else f"  {trace_note}")
     return 1 if failures else 0
 
 

@@ -3,6 +3,8 @@
 // every duet type, builder, macro and duet::fiber. The layers: docs/design.md.
 #pragma once
 
+#include "duet/diag/diagnostics.hpp"
+#include "duet/diag/trace.hpp"
 #include "duet/core/configure_await.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"

@@ -12,6 +12,7 @@
 
 #include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/diag/diagnostics.hpp"
 
 namespace duet {
 
@@ -66,6 +67,19 @@ const char* const k_deadlock_message =
     "(.NET hangs forever here.) Fix either way: await the task instead of blocking on it (async "
     "all the way up), or use configure_await(false) on every await down the chain so its "
     "continuations do not need this context.";
+
+// deadlock_message(task) — the message, followed by the await chain that closes the cycle when
+// diagnostics are enabled (diag/diagnostics.hpp), or by how to get it.
+std::string deadlock_message(const detail::TaskStateBase& task) {
+  std::string m = k_deadlock_message;
+  if (!diagnostics::is_enabled()) {
+    return m + " To see the await chain that closes the cycle in this message, enable "
+               "duet::diagnostics (diagnostics::enable() or DUET_DIAGNOSTICS=1).";
+  }
+  const std::string chain = diagnostics::dump_chain_of(static_cast<const void*>(&task));
+  if (chain.empty()) return m + " (diagnostics: the blocked task is not a suspended method.)";
+  return m + "\nThe await chain of the blocked task:\n" + chain;
+}
 
 }  // namespace
 
@@ -322,7 +336,7 @@ void SingleThreadContext::blocking_wait(detail::TaskStateBase& task) {
     blocked_on_ = nullptr;
     deadlocked = deadlock_.exchange(false, std::memory_order_relaxed);
   }
-  if (deadlocked && !task.is_completed()) throw DeadlockError(k_deadlock_message);
+  if (deadlocked && !task.is_completed()) throw DeadlockError(deadlock_message(task));
 }
 
 }  // namespace duet

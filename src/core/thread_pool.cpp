@@ -30,6 +30,7 @@
 #include "../detail/shuffle_hook.hpp"
 #include "duet/detail/cpu_relax.hpp"
 #include "duet/detail/work_stealing_ring.hpp"
+#include "duet/diag/trace.hpp"
 
 namespace duet {
 
@@ -349,7 +350,9 @@ struct ThreadPool::Impl {
       }
       w.ticks.store(w.ticks.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       if (detail::shuffle::on()) [[unlikely]] detail::shuffle::preempt();
+      DUET_TRACE(record('B', "pool work item", nullptr));
       execute(c);
+      DUET_TRACE(end());
     }
     tls_worker = nullptr;
     std::lock_guard<std::mutex> lk(threads_mutex);

@@ -35,6 +35,7 @@
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/detail/fault_point.hpp"
+#include "duet/diag/trace.hpp"
 #include "stack_pool.hpp"
 
 #if defined(DUET_FIBER_ASAN)
@@ -408,7 +409,9 @@ void FiberBase::switch_in() noexcept {
     tsan_resumer_ = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
+    DUET_TRACE(resumed(this, name()));
     const transfer_t back = jump(fiber_, this);
+    DUET_TRACE(end());
 #if defined(DUET_FIBER_ASAN)
     __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
 #endif

@@ -47,6 +47,13 @@ class DelayState final : public TaskState<void>, public TimerEntry, public Cance
     if (is_claimed() && wheel_->cancel(*this)) release();
   }
 
+  // diag_describe(out) — a delay, with its deadline tick (diag/diagnostics.hpp).
+  void diag_describe(diagnostics::Awaited& out) const noexcept override {
+    out.set(diagnostics::AwaitKind::delay, static_cast<const TaskStateBase*>(this),
+            wheel_ ? "delay" : "delay (infinite)");
+    if (wheel_) out.due_ms = static_cast<std::int64_t>(deadline_tick());
+  }
+
  private:
   static void on_expired(Continuation* c) noexcept {
     DelayState* self = &static_cast<DelayState&>(static_cast<TimerEntry&>(*c));

@@ -9,6 +9,7 @@
 
 #include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/diag/trace.hpp"
 
 namespace duet {
 
@@ -469,6 +470,7 @@ void TimerWheel::post_list(Continuation* list) noexcept {
     Continuation* c = list;
     list = c->next;
     c->next = nullptr;
+    DUET_TRACE(record('i', "timer fire", c));
     scheduler_.post(*c);  // after this the entry belongs to its owner again
   }
 }

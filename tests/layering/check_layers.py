@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """check_layers.py — enforces the layers of docs/design.md over the #include lines.
 
-    core <- context <- time <- compose <- value_task <- coord <- sm / fiber / asio <- net;
-    detail usable by all
+    diag <- core <- context <- time <- compose <- value_task <- coord <- sm / fiber / asio <- net;
+    detail usable by all (diag: the registry of suspended methods, which every layer above
+    reports to, so it sits just above detail)
 
 A header in include/duet/<layer>/ and a source in src/<layer>/ may include duet headers of its own
 layer and of the layers below it, never of a layer above (sm, fiber and asio, side by side at the
@@ -19,8 +20,8 @@ import re
 import sys
 import tempfile
 
-RANK = {"detail": 0, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5, "coord": 6,
-        "sm": 7, "fiber": 7, "asio": 7, "net": 8}
+RANK = {"detail": 0, "diag": 0.5, "core": 1, "context": 2, "time": 3, "compose": 4, "value_task": 5,
+        "coord": 6, "sm": 7, "fiber": 7, "asio": 7, "net": 8}
 TOP = {"sm", "fiber", "asio"}  # side by side: none includes another
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]duet/([^>"]+)[>"]')
 

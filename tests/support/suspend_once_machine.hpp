@@ -14,7 +14,11 @@
 
 namespace duet::testing {
 
-struct SuspendOnceMachine {
+// SuspendOnceMachineT<Tag> — the machine; Tag only makes distinct types: bench/bench_diag builds
+// it in two translation units with and without the diagnostics hooks, each with a tag from its
+// own anonymous namespace, so the two instantiations never merge.
+template <class Tag>
+struct SuspendOnceMachineT {
   int state_ = -1;
   duet::AsyncTaskMethodBuilder<int> builder_;
   duet::Task<int> source_;
@@ -48,6 +52,8 @@ struct SuspendOnceMachine {
     builder_.set_result(result);
   }
 };
+
+using SuspendOnceMachine = SuspendOnceMachineT<void>;
 
 // SuspendOnceBox — the box that machine lives in once it suspended.
 using SuspendOnceBox = duet::detail::AsyncStateMachineBox<SuspendOnceMachine, int>;

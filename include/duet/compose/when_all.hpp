@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdio>
 #include <exception>
 #include <memory>
 #include <ranges>
@@ -113,6 +114,14 @@ class WhenAllState final : public TaskState<typename Collect::result_type> {
       nodes_[i].run_synchronously = true;  // a completion action, not an await
       children_[i]->add_continuation(nodes_[i]);  // may run on_child inline
     }
+  }
+
+  // diag_describe(out) — "when_all (k of n pending)" (diag/diagnostics.hpp).
+  void diag_describe(diagnostics::Awaited& out) const noexcept override {
+    char text[diagnostics::Awaited::k_label];
+    std::snprintf(text, sizeof text, "when_all (%zu of %zu pending)",
+                  remaining_.load(std::memory_order_relaxed), children_.size());
+    out.set(diagnostics::AwaitKind::when_all, static_cast<const TaskStateBase*>(this), text);
   }
 
  protected:

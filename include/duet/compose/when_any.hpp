@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <ranges>
 #include <type_traits>
@@ -49,6 +50,14 @@ class WhenAnyState final : public TaskState<WhenAnyResult<T>> {
       nodes_[i].run_synchronously = true;  // a completion action, not an await
       children_[i].state()->add_continuation(nodes_[i]);
     }
+  }
+
+
+  // diag_describe(out) — "when_any (n tasks)" (diag/diagnostics.hpp).
+  void diag_describe(diagnostics::Awaited& out) const noexcept override {
+    char text[diagnostics::Awaited::k_label];
+    std::snprintf(text, sizeof text, "when_any (%zu tasks)", children_.size());
+    out.set(diagnostics::AwaitKind::when_all, static_cast<const TaskStateBase*>(this), text);
   }
 
  private:

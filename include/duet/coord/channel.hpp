@@ -181,6 +181,20 @@ class ChannelOp final : public IValueTaskSource<R>, public CancellationCallbackN
   void on_abandoned(short token) noexcept override {
     if (token == core_.version()) drop_share();
   }
+  // diag_describe(out) — a channel read, write or wait (diag/diagnostics.hpp).
+  void diag_describe(diagnostics::Awaited& out) const noexcept override {
+    if constexpr (std::is_void_v<R>) {
+      out.set(diagnostics::AwaitKind::channel_write, this, "channel write_async (channel full)");
+    } else if constexpr (std::is_same_v<R, bool> && !std::is_same_v<T, bool>) {
+      if (waits_for_write) {
+        out.set(diagnostics::AwaitKind::channel_write, this, "channel wait_to_write_async");
+      } else {
+        out.set(diagnostics::AwaitKind::channel_read, this, "channel wait_to_read_async");
+      }
+    } else {
+      out.set(diagnostics::AwaitKind::channel_read, this, "channel read_async");
+    }
+  }
 
   // ---- producer side (whoever unlinked the op calls exactly one, outside the lock) -----------
   template <class... Args>

@@ -38,6 +38,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "duet/diag/diagnostics.hpp"
+#include "duet/diag/trace.hpp"
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/detail/assert.hpp"
@@ -133,6 +135,7 @@ class TaskStateBase {
     // observer that sees it may drop the last reference at once (a TaskCompletionSource destroyed
     // right after its task is seen completed). A registration that finds the continuations taken
     // before the status is published waits for it (try_add_continuation).
+    DUET_TRACE(record('i', "task completed", this));
     Continuation* ordered = continuations_.take();
     publish_status(s);
     ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only
@@ -234,6 +237,12 @@ class TaskStateBase {
   // which walks it only while the task cannot complete. Never dereference the sentinel.
   Continuation* continuation_head() const noexcept { return continuations_.head(); }
   static Continuation* completed_sentinel() noexcept { return detail::completed_sentinel(); }
+
+  // diag_describe(out) — what an await on this task is waiting for (diag/diagnostics.hpp): a
+  // task; a TaskCompletionSource's task, a delay, when_all say so in their overrides.
+  virtual void diag_describe(diagnostics::Awaited& out) const noexcept {
+    out.set(diagnostics::AwaitKind::task, this, "task");
+  }
 
   // dispatch_continuation(c, force_async) — detail::dispatch_continuation (core/continuation.hpp).
   static void dispatch_continuation(Continuation& c, bool force_async) noexcept {
@@ -501,6 +510,11 @@ class TaskAwaiter {
   // get_result() — the result, or rethrows the task's exception. Precondition: completed.
   T get_result() { return state()->take_result(); }
 
+  // diag_describe(out) — the awaited task describes itself (diag/diagnostics.hpp).
+  void diag_describe(diagnostics::Awaited& out) const noexcept {
+    if (state()) state()->diag_describe(out);
+  }
+
  private:
   // bits_ packs the task state pointer with two flags in its low bits (a TaskState is at least
   // 8-aligned): k_owns — this awaiter holds a reference; k_capture — resume on the captured
@@ -563,6 +577,7 @@ class OptionsTaskAwaiter {
   bool is_completed() const noexcept { return !force_yield_ && inner_.is_completed(); }
   void on_completed(Continuation& c) noexcept { inner_.on_completed(c); }
   void unsafe_on_completed(Continuation& c) noexcept { inner_.unsafe_on_completed(c); }
+  void diag_describe(diagnostics::Awaited& out) const noexcept { inner_.diag_describe(out); }
   T get_result() {
     if constexpr (std::is_void_v<T>) {
       if (suppress_) {

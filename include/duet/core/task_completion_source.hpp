@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <string>
+#include <typeinfo>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -29,11 +30,28 @@ namespace detail {
 // TaskCompletionSource<T> — the producer side of a Task<T> completed by hand.
 // Thread-safety: every member may be called from any thread; exactly one set_*/try_set_* wins.
 // Copies share the same task.
+template <class T>
+class TaskCompletionSource;
+
+namespace detail {
+// TcsState<T> — a TaskCompletionSource's task state: a TaskState<T> that tells diagnostics it is
+// one (an await on it is described as "TaskCompletionSource<T>", diag/diagnostics.hpp).
+template <class T>
+class TcsState final : public TaskState<T> {
+ public:
+  TcsState() noexcept = default;
+  void diag_describe(diagnostics::Awaited& out) const noexcept override {
+    static const char* const type = diagnostics::detail::demangle(typeid(TaskCompletionSource<T>).name());
+    out.set(diagnostics::AwaitKind::tcs, this, type);
+  }
+};
+}  // namespace detail
+
 template <class T = void>
 class TaskCompletionSource {
  public:
   explicit TaskCompletionSource(TaskCreationOptions options = TaskCreationOptions::none)
-      : task_(detail::adopt_task(new detail::TaskState<T>())) {
+      : task_(detail::adopt_task(new detail::TcsState<T>())) {
     task_.state()->set_run_continuations_asynchronously(
         options == TaskCreationOptions::run_continuations_asynchronously);
   }

@@ -103,6 +103,10 @@ class FiberValueTaskSource final
   }
   ~FiberValueTaskSource() = default;
 
+  const void* diag_self_key() const noexcept override {
+    return static_cast<const IValueTaskSource<T>*>(this);
+  }
+
   // run(fn, options) — rents an object, runs fn on a fiber in it and returns the call's ValueTask.
   // Throws what FiberBase::start() throws (nothing ran then), or bad_alloc.
   template <class F>

@@ -103,6 +103,9 @@ struct FiberOptions {
   // guard_page — whether a PROT_NONE page guards the stack's low end; empty:
   // default_guard_page().
   std::optional<bool> guard_page;
+  // name — what duet::diagnostics::dump_async() calls this fiber (static storage: a string
+  // literal); null: "fiber".
+  const char* name = nullptr;
 
   // with_stack_size(n) / with_guard_page(on) — a copy with one field set.
   FiberOptions with_stack_size(std::size_t n) const noexcept {
@@ -113,6 +116,11 @@ struct FiberOptions {
   FiberOptions with_guard_page(bool on) const noexcept {
     FiberOptions o = *this;
     o.guard_page = on;
+    return o;
+  }
+  FiberOptions with_name(const char* n) const noexcept {
+    FiberOptions o = *this;
+    o.name = n;
     return o;
   }
 };
@@ -191,6 +199,8 @@ auto async(Fn&& fn, FiberOptions options = {}) {
                 "by value (or a pointer / std::reference_wrapper)");
   auto* state = detail::FiberState<R, F>::create(std::forward<Fn>(fn));
   Task<R> task = duet::detail::adopt_task(static_cast<duet::detail::TaskState<R>*>(state));
+  state->set_name(options.name);
+  DUET_TRACE(record('i', "task created", state));
   state->start(options.stack_size, options.guard_page.has_value() ? (*options.guard_page ? 1 : 0) : -1);
   return task;
 }

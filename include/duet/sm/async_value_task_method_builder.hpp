@@ -144,10 +144,13 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     ::new (static_cast<void*>(&box->machine_)) SM(std::move(sm));
     box->has_machine_ = true;
     box->refs_.reset(2);
+    DUET_TRACE(record('i', "task created", box));
     return box;
   }
 
   SM& machine() noexcept { return machine_; }
+  // diag_self_key() — what a ValueTask awaiter of this box names as its source (diagnostics).
+  const void* diag_self_key() const noexcept { return static_cast<const IValueTaskSource<T>*>(this); }
 
   void move_next() override { MethodBuilderCore::step(*this); }
   void set_state_machine(IAsyncStateMachine&) override {}

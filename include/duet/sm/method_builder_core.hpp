@@ -59,6 +59,8 @@
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/diag/diagnostics.hpp"
+#include "duet/diag/trace.hpp"
 
 namespace duet {
 
@@ -146,6 +148,29 @@ class BoxRef {
   std::uintptr_t bits_ = 0;
 };
 
+// diag_note_suspended(box, awaiter) — the registry record of a box suspending on `awaiter`
+// (diag/diagnostics.hpp). Out of line and cold: only the flag test sits on the suspension path.
+template <class Box, class A>
+[[gnu::cold, gnu::noinline]] void diag_note_suspended(Box& box, const A& awaiter) noexcept {
+  using SM = std::remove_reference_t<decltype(box.machine())>;
+  namespace dg = diagnostics;
+  dg::FrameRecord rec;
+  rec.owner = std::addressof(box);
+  if constexpr (std::is_base_of_v<TaskStateBase, Box>) {
+    rec.self_key = static_cast<const TaskStateBase*>(std::addressof(box));
+    rec.style = requires(SM& m) { m.dsl_; } ? dg::Style::dsl : dg::Style::explicit_sm;
+  } else {
+    rec.self_key = box.diag_self_key();
+    rec.style = dg::Style::pooled_value_task;
+  }
+  rec.name = dg::detail::machine_name<SM>();
+  if constexpr (requires(SM& m) { static_cast<std::int32_t>(m.state_); }) {
+    rec.state = static_cast<std::int32_t>(box.machine().state_);
+  }
+  dg::detail::describe_awaiter(awaiter, rec.awaited);
+  dg::detail::note_suspended(rec);
+}
+
 // MethodBuilderCore — the three steps every builder takes the same way.
 struct MethodBuilderCore {
   // start(sm, fault) — runs sm.move_next() synchronously on the calling thread until the first
@@ -190,6 +215,8 @@ struct MethodBuilderCore {
       box = static_cast<Box*>(ref.get());
     }
     capture_execution_context(*box);
+    DUET_DIAG_HOOK(diag_note_suspended(*box, *target));
+    DUET_TRACE(suspended(box, diagnostics::detail::machine_name<SM>()));
     try {
       if constexpr (Flow) {
         target->on_completed(*box);
@@ -199,6 +226,7 @@ struct MethodBuilderCore {
     } catch (...) {
       // The registration threw: nothing will resume the box, so the method faults with it
       // ("A registration that throws", docs/design.md).
+      DUET_DIAG_HOOK(diagnostics::detail::note_resumed(box));
       ec_release(std::exchange(box->execution_context, nullptr));
       box->flow_execution_context = false;
       fault_running(*box, std::current_exception());
@@ -212,6 +240,8 @@ struct MethodBuilderCore {
   // running reference), or, when it already completed, goes to the unhandled-exception handler.
   template <class Box>
   static void step(Box& box) noexcept {
+    DUET_DIAG_HOOK(diagnostics::detail::note_resumed(std::addressof(box)));
+    DUET_TRACE(resumed(std::addressof(box), machine_name_of(box)));
     box.add_ref();
     try {
       box.machine().move_next();
@@ -219,6 +249,7 @@ struct MethodBuilderCore {
       fault_running(box, std::current_exception());
     }
     box.release();
+    DUET_TRACE(end());
   }
 
   // fault_running(box, e) — the method running in `box` ends with `e`: faults its task and
@@ -240,6 +271,8 @@ struct MethodBuilderCore {
   template <class Box>
   static void step_task_box(Box& box) noexcept {
     const void* const self = static_cast<const TaskStateBase*>(&box);
+    DUET_DIAG_HOOK(diagnostics::detail::note_resumed(std::addressof(box)));
+    DUET_TRACE(resumed(std::addressof(box), machine_name_of(box)));
     const void* const outer = exchange_completed_in_step(nullptr);
     try {
       box.machine().move_next();
@@ -251,6 +284,13 @@ struct MethodBuilderCore {
       }
     }
     if (exchange_completed_in_step(outer) == self) box.release();  // the running reference
+    DUET_TRACE(end());
+  }
+
+  // machine_name_of(box) — the name diagnostics and tracing give the box's machine.
+  template <class Box>
+  static const char* machine_name_of(Box& box) noexcept {
+    return diagnostics::detail::machine_name<std::remove_reference_t<decltype(box.machine())>>();
   }
 
   // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:
@@ -363,6 +403,7 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
     auto* const box = static_cast<AsyncStateMachineBox*>(mem);
     ref.adopt(box);
     ::new (mem) AsyncStateMachineBox(std::move(sm));
+    DUET_TRACE(record('i', "task created", box));
     return box;
   }
 

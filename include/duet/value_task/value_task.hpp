@@ -420,6 +420,15 @@ class ValueTaskAwaiter {
   // unsafe_on_completed(c) — as on_completed, without capturing the ExecutionContext.
   void unsafe_on_completed(Continuation& c) noexcept { register_continuation(c, false); }
 
+  // diag_describe(out) — the awaited task or source describes itself (diag/diagnostics.hpp).
+  void diag_describe(diagnostics::Awaited& out) const noexcept {
+    if (vt_.kind_ == Kind::task) {
+      vt_.task_->diag_describe(out);
+    } else if (vt_.kind_ == Kind::source) {
+      vt_.source_->diag_describe(out);
+    }
+  }
+
   // get_result() — the value, or rethrows. Consumes the awaiter: a second call throws.
   T get_result() {
     ValueTask<T>& vt = vt_;

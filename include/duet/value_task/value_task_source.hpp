@@ -15,6 +15,7 @@
 
 #include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
+#include "duet/diag/diagnostics.hpp"
 
 namespace duet {
 
@@ -72,6 +73,11 @@ class IValueTaskSource {
   // to recycle themselves once the operation ends; they must ignore a stale `token`. Must not
   // throw.
   virtual void on_abandoned(short token) noexcept { (void)token; }
+  // diag_describe(out) — what an await on this source waits for (diag/diagnostics.hpp). Default:
+  // a ValueTask over this source; a channel's operation or an I/O operation says more.
+  virtual void diag_describe(diagnostics::Awaited& out) const noexcept {
+    out.set(diagnostics::AwaitKind::value_task, this, "ValueTask source");
+  }
 
  protected:
   IValueTaskSource() = default;

@@ -72,6 +72,8 @@
 
 #include "duet/core/continuation.hpp"
 #include "duet/core/task.hpp"
+#include "duet/diag/diagnostics.hpp"
+#include "duet/diag/trace.hpp"
 
 // Sanitizer selectors: under AddressSanitizer every switch is announced with
 // __sanitizer_{start,finish}_switch_fiber (stack bounds, fake stacks); under ThreadSanitizer each
@@ -224,12 +226,19 @@ class FiberBase : public Continuation {
     // entered on this fiber would return on the resumer's, unbalancing both.
     __tsan_switch_to_fiber(tsan_resumer_, 0);
 #endif
+    DUET_DIAG_HOOK(diag_note_suspended(awaiter));
+    DUET_TRACE(suspended(this, name_ ? name_ : "fiber"));
     caller_ = jump(caller_, nullptr).fctx;
 #if defined(DUET_FIBER_ASAN)
     asan_finish_switch_in();
 #endif
+    DUET_DIAG_HOOK(duet::diagnostics::detail::note_resumed(this));
     if (register_error_) [[unlikely]] unwind_after_register_error();
   }
+
+  // set_name(name) — FiberOptions::name: what diagnostics call this fiber (static storage).
+  void set_name(const char* name) noexcept { name_ = name; }
+  const char* name() const noexcept { return name_ ? name_ : "fiber"; }
 
   // stack_size() — the usable size of this fiber's stack.
   std::size_t stack_size() const noexcept { return stack_size_; }
@@ -247,6 +256,9 @@ class FiberBase : public Continuation {
   // run_body() — runs the user's function on the fiber's stack and stores its result or
   // exception (into fault_). Never throws.
   virtual void run_body() noexcept = 0;
+  // diag_self_key() — what an awaiter of this fiber's result names as its key (diagnostics): the
+  // task state; async_value's fiber, its IValueTaskSource.
+  virtual const void* diag_self_key() const noexcept { return this->owner; }
   // publish() — completes the task from what run_body() stored, then releases the running
   // reference if shared_ (after which `this` may be gone).
   virtual void publish() noexcept = 0;
@@ -269,6 +281,20 @@ class FiberBase : public Continuation {
   }
 
  private:
+  // diag_note_suspended(awaiter) — the registry record of this fiber suspending on `awaiter`,
+  // with the return addresses of its own stack (captured here, while still running on it).
+  template <class Aw>
+  [[gnu::cold, gnu::noinline]] void diag_note_suspended(const Aw& awaiter) noexcept {
+    duet::diagnostics::FrameRecord rec;
+    rec.owner = this;
+    rec.self_key = diag_self_key();
+    rec.name = name_ ? name_ : "fiber";
+    rec.style = duet::diagnostics::Style::fiber;
+    duet::diagnostics::detail::describe_awaiter(awaiter, rec.awaited);
+    duet::diagnostics::detail::capture_stack(rec, 1);
+    duet::diagnostics::detail::note_suspended(rec);
+  }
+
   template <class Aw>
   static void register_thunk(void* awaiter, Continuation& c) {
     static_cast<Aw*>(awaiter)->unsafe_on_completed(c);
@@ -294,6 +320,7 @@ class FiberBase : public Continuation {
   std::uint8_t stack_kind_ = 0;  // src/fiber/stack_pool.hpp's StackKind; 0: unguarded
   void* guard_low_ = nullptr;
   void* stack_low_ = nullptr;
+  const char* name_ = nullptr;  // FiberOptions::name
 #if defined(DUET_FIBER_ASAN)
   void* asan_fake_stack_ = nullptr;
   const void* asan_resumer_bottom_ = nullptr;

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""test_gdb_dump.py — the gdb command duet-dump (tools/duet-gdb.py) against the in-process dump.
+
+    test_gdb_dump.py GDB_SCRIPT TARGET WORKDIR
+
+Runs TARGET (tests/diag/gdb_target.cpp) under gdb: the target writes its own
+duet::diagnostics::dump_async() to a file and stops with SIGTRAP; gdb then takes a core with
+`gcore`, prints duet-dump on the stopped process, and kills it. A second gdb loads only the
+executable and the core file and prints duet-dump again (no process: nothing can be called).
+Both gdb dumps must list the same frames (style, method name, state, what each awaits) in the
+same chains with the same counts as the in-process dump, and the fiber frames' stacks must name
+diag_fiber_body from the fiber's own stack.
+
+Exit 77 (skipped, with a message) only when gdb is not installed (.ci/install-deps lists it).
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+
+def frames(text):
+    """The dump's structure: header lines, chain counts and frame lines (stack lines left out)."""
+    keep = []
+    for line in text.splitlines():
+        if line.startswith("       at "):
+            continue
+        if line.strip():
+            keep.append(line.rstrip())
+    return keep
+
+
+def stacks(text):
+    return [l.strip()[3:] for l in text.splitlines() if l.startswith("       at ")]
+
+
+def run_gdb(args, what):
+    r = subprocess.run(["gdb", "-nx", "-batch"] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=300)
+    return r.stdout
+
+
+def extract_dump(out):
+    """The duet-dump output inside gdb's: from the 'N chain(s), ' header to the last frame line."""
+    lines = out.splitlines()
+    start = next((i for i, l in enumerate(lines) if " suspended frame" in l and " chain" in l), None)
+    if start is None:
+        return None
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith("x") and lines[end].endswith("chain:")
+                                or lines[end].startswith("  #") or lines[end].startswith("       at ")):
+        end += 1
+    return "\n".join(lines[start:end]) + "\n"
+
+
+def main():
+    if shutil.which("gdb") is None:
+        print("SKIP: gdb is not installed (add it with .ci/install-deps); duet-dump cannot be tested")
+        return 77
+    script, target, work = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(work, exist_ok=True)
+    own = os.path.join(work, "in_process_dump.txt")
+    core = os.path.join(work, "gdb_target.core")
+    for p in (own, core):
+        if os.path.exists(p):
+            os.remove(p)
+    live = run_gdb(["-ex", "source " + script, "-ex", "run", "-ex", "gcore " + core,
+                    "-ex", "echo ==live==\\n", "-ex", "duet-dump", "-ex", "kill",
+                    "--args", target, own], "live")
+    if not os.path.exists(own):
+        print("FAIL: the target did not write its dump; gdb said:\n" + live)
+        return 1
+    if not os.path.exists(core):
+        print("FAIL: gcore wrote no core file; gdb said:\n" + live)
+        return 1
+    expected = open(own).read()
+    from_core = run_gdb(["-ex", "source " + script, "-ex", "echo ==core==\\n", "-ex", "duet-dump",
+                         target, core], "core")
+    live_dump = extract_dump(live.split("==live==", 1)[-1])
+    core_dump = extract_dump(from_core.split("==core==", 1)[-1])
+    ok = True
+    for name, got, raw in (("live process", live_dump, live), ("core file", core_dump, from_core)):
+        if got is None:
+            print("FAIL: duet-dump printed no dump on the %s; gdb said:\n%s" % (name, raw))
+            ok = False
+            continue
+        if frames(got) != frames(expected):
+            print("FAIL: duet-dump on the %s differs from the in-process dump.\n--- in process:\n%s"
+                  "--- duet-dump:\n%s" % (name, expected, got))
+            ok = False
+        fiber_stack = stacks(got)
+        if not any(s.startswith("diag_fiber_body(int, duet::Task<int>)") for s in fiber_stack):
+            print("FAIL: the fiber frames' stacks in duet-dump (%s) do not name diag_fiber_body:\n%s"
+                  % (name, got))
+            ok = False
+    if ok:
+        print("duet-dump matches the in-process dump on the live process and on the core file:\n"
+              + core_dump)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

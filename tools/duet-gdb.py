@@ -1,0 +1,164 @@
+# duet-gdb.py — the gdb command `duet-dump`: duet::diagnostics::dump_async()'s output, read from a
+# core file or a stopped process without calling into it.
+#
+#   (gdb) source /usr/local/share/duet/duet-gdb.py
+#   (gdb) duet-dump
+#   2 chains, 4 suspended frames
+#   x1 chain:
+#     #0 [explicit] Leaf (state 0) awaits duet::TaskCompletionSource<int>
+#     ...
+#
+# It walks the registry's list (duet::diagnostics::g_registry->head, FrameRecord nodes, see
+# include/duet/diag/diagnostics.hpp: the field names here must follow that header) and prints
+# the chains in the same format, merged the same way. A fiber frame's return addresses are named
+# from the program's symbol table (gdb's "info symbol"), so it names functions dladdr cannot
+# (the executable's own, without -rdynamic). Needs the library's debug information (the
+# registry's types); the registry must have been enabled (diagnostics::enable() or
+# DUET_DIAGNOSTICS=1) in the process.
+#
+# Loading: meson installs this script as <datadir>/duet/duet-gdb.py; `source` it (or put the
+# `source` line in ~/.gdbinit). A static library has no objfile of its own for gdb's
+# <objfile>-gdb.py auto-loading to key on, so it is not auto-loaded.
+import gdb
+
+STYLES = {0: "explicit", 1: "dsl", 2: "pooled ValueTask", 3: "fiber"}
+KINDS = {0: "awaiter", 1: "task", 2: "TaskCompletionSource", 3: "delay", 4: "when_all",
+         5: "ValueTask", 6: "channel read", 7: "channel write", 8: "I/O"}
+KIND_VALUE_TASK = 5
+KIND_DELAY = 3
+STYLE_FIBER = 3
+
+
+def _int(v):
+    return int(v.cast(gdb.lookup_type("long")) if v.type.code == gdb.TYPE_CODE_ENUM else v)
+
+
+def _ptr(v):
+    return int(v.cast(gdb.lookup_type("unsigned long")))
+
+
+def _symbol(pc):
+    """The function containing return address pc (looked up at pc - 1), as dladdr would name it."""
+    try:
+        out = gdb.execute("info symbol 0x%x" % (pc - 1), to_string=True).strip()
+    except gdb.error:
+        out = ""
+    if not out or out.startswith("No symbol"):
+        return "0x%x" % pc
+    for sep in (" + ", " in section "):
+        if sep in out:
+            out = out.split(sep)[0]
+    return out
+
+
+def read_frames():
+    sym = gdb.lookup_global_symbol("duet::diagnostics::g_registry")
+    if sym is None:
+        sym = gdb.lookup_static_symbol("duet::diagnostics::g_registry")
+    if sym is None:
+        raise gdb.GdbError("duet-dump: no duet registry in this program "
+                           "(duet::diagnostics::g_registry); link libduet with debug information")
+    reg = sym.value()
+    if _ptr(reg) == 0:
+        return None
+    frames = []
+    node = reg["head"]
+    seen = set()
+    while _ptr(node) != 0 and _ptr(node) not in seen:
+        seen.add(_ptr(node))
+        f = node.dereference()
+        aw = f["awaited"]
+        npcs = max(0, min(int(f["npcs"]), 64))
+        frames.append({
+            "self_key": _ptr(f["self_key"]),
+            "name": f["name"].string() if _ptr(f["name"]) else "",
+            "style": _int(f["style"]),
+            "state": int(f["state"]),
+            "kind": _int(aw["kind"]),
+            "key": _ptr(aw["key"]),
+            "due_ms": int(aw["due_ms"]),
+            "label": aw["label"].string(length=-1).split("\0")[0],
+            "pcs": [_ptr(f["pcs"][i]) for i in range(npcs)],
+        })
+        node = f["next"]
+    return frames
+
+
+def build_chains(frames):
+    """As build_chains in src/diag/diagnostics.cpp: roots down through awaited keys, reversed."""
+    by_key = {}
+    awaited = set()
+    for f in frames:
+        if f["self_key"]:
+            by_key[f["self_key"]] = f
+        if f["key"]:
+            awaited.add(f["key"])
+    chains = []
+    for root in frames:
+        if root["self_key"] and root["self_key"] in awaited:
+            continue
+        chain, seen, f = [], set(), root
+        while f is not None and id(f) not in seen:
+            seen.add(id(f))
+            chain.append(f)
+            f = by_key.get(f["key"]) if f["key"] else None
+        chain.reverse()
+        chains.append(chain)
+    return chains
+
+
+def lines_of(chain):
+    out = []
+    for i, f in enumerate(chain):
+        head = "[%s] %s" % (STYLES.get(f["style"], "?"), f["name"])
+        if f["style"] != STYLE_FIBER:
+            head += " (state %d)" % f["state"]
+        if i > 0:
+            awaits = "awaits %s of #%d" % ("ValueTask" if f["kind"] == KIND_VALUE_TASK else "task", i - 1)
+        else:
+            awaits = "awaits " + (f["label"] or KINDS.get(f["kind"], "awaiter"))
+            if f["kind"] == KIND_DELAY and f["due_ms"] >= 0:
+                awaits += " (due at wheel tick %d ms)" % f["due_ms"]
+        out.append((head, awaits, [_symbol(pc) for pc in f["pcs"]]))
+    return out
+
+
+def dump():
+    frames = read_frames()
+    if frames is None:
+        return "duet diagnostics were never enabled in this process\n"
+    if not frames:
+        return "no suspended methods\n"
+    chains = build_chains(frames)
+    groups, index = [], {}
+    for c in chains:
+        lines = lines_of(c)
+        key = "\n".join(h + "\n" + a.split(" @")[0] + "\n" + "\n".join(s) for h, a, s in lines)
+        if key in index:
+            groups[index[key]][1] += 1
+        else:
+            index[key] = len(groups)
+            groups.append([lines, 1])
+    text = "%d %s, %d %s\n" % (len(chains), "chain" if len(chains) == 1 else "chains", len(frames),
+                               "suspended frame" if len(frames) == 1 else "suspended frames")
+    for lines, n in groups:
+        text += "x%d chain:\n" % n
+        for i, (h, a, s) in enumerate(lines):
+            text += "  #%d %s %s\n" % (i, h, a)
+            for sym in s:
+                text += "       at %s\n" % sym
+    return text
+
+
+class DuetDump(gdb.Command):
+    """duet-dump — print duet's suspended await chains (duet::diagnostics::dump_async's format)
+from the registry in memory, without running code in the inferior (works on core files)."""
+
+    def __init__(self):
+        super().__init__("duet-dump", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        gdb.write(dump())
+
+
+DuetDump()
