@@ -1,13 +1,15 @@
 // tests/semantic/test_channel_methods.cpp — Channel<T> read and written by async methods, in
 // every style: FIFO order, a reader suspended until a write, a bounded channel's four full modes
 // and its backpressure, completion with and without an error, cancellation of a pending read and
-// of a pending write (nothing lost, nothing written twice), the single_reader rule, and the
+// of a pending write (nothing lost, nothing written twice), the single_reader rule,
+// read_all_async consumed as an async stream, and the
 // 4-producer / 4-consumer stress over bounded(64) (every item received exactly once).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,6 +44,8 @@ class ChannelMethods : public duet::testing::DuetTest {
     return S::task(nop, [w = ch.writer(), v, token]() mutable { return w.write_async(v, token); },
                    [v] { return v; });
   }
+  // read_all(e, k) — collect<S>(e, k) over e = ch.Reader.ReadAllAsync().GetAsyncEnumerator(token).
+  static Task<std::vector<int>> read_all(duet::AsyncEnumerator<int>& e, int k) { return collect<S>(e, k); }
   static std::vector<int> drain(Channel<int>& ch) {
     std::vector<int> out;
     while (auto v = ch.reader().try_read()) out.push_back(*v);
@@ -222,6 +226,66 @@ TYPED_TEST(ChannelMethods, WaitToWriteWaitsForRoom) {
 // The stress: 4 producer methods and 4 consumer methods, each on the pool, over bounded(64).
 // DUET_CHANNEL_STRESS_ITEMS sets the total (default 1M: well under a second per style in a
 // debugoptimized build; the `long` suite's channel_stress_10M runs it with 10000000).
+TYPED_TEST(ChannelMethods, ReadAllAsyncYieldsEveryItemUntilCompletedAndDrained) {
+  auto ch = Channel<int>::create_unbounded();
+  ch.writer().try_write(1);
+  ch.writer().try_write(2);
+  duet::AsyncStream<int> all = ch.reader().read_all_async();
+  auto e = all.get_async_enumerator();
+  Task<std::vector<int>> t = this->read_all(e, 5);
+  EXPECT_FALSE(t.is_completed()) << "two buffered items read, the third move_next_async waits";
+  ch.writer().try_write(3);
+  ch.writer().try_write(4);
+  ch.writer().complete();
+  EXPECT_EQ(t.result(), (std::vector<int>{1, 2, 3, 4})) << "the fifth move_next_async is false";
+  EXPECT_FALSE(e.move_next_async().result());
+  EXPECT_EQ(ch.reader().count(), 0u);
+  EXPECT_TRUE(ch.reader().completion().is_completed());
+}
+
+TYPED_TEST(ChannelMethods, ReadAllAsyncEndsWithTheCompletionError) {
+  auto ch = Channel<int>::create_unbounded();
+  ch.writer().try_write(7);
+  auto e = ch.reader().read_all_async().get_async_enumerator();
+  Task<std::vector<int>> t = this->read_all(e, 3);
+  ch.writer().complete(std::make_exception_ptr(std::runtime_error("producer broke")));
+  EXPECT_THROW((void)t.result(), std::runtime_error) << "the item first, then the error: "
+                                                        "WaitToReadAsync throws it";
+}
+
+TYPED_TEST(ChannelMethods, ReadAllAsyncTokenCancelsAPendingMoveNextAndLosesNoItem) {
+  auto ch = Channel<int>::create_unbounded();
+  CancellationTokenSource outer, inner;
+  auto e = ch.reader().read_all_async(outer.token()).get_async_enumerator(inner.token());
+  Task<std::vector<int>> t = this->read_all(e, 1);
+  EXPECT_FALSE(t.is_completed());
+  inner.cancel();  // either token cancels: they are linked
+  EXPECT_THROW((void)t.result(), duet::OperationCanceledError);
+  EXPECT_TRUE(t.is_canceled());
+  ch.writer().try_write(9);
+  EXPECT_EQ(ch.reader().try_read(), std::optional<int>(9)) << "the canceled read took nothing";
+
+  auto e2 = ch.reader().read_all_async(outer.token()).get_async_enumerator();
+  Task<std::vector<int>> t2 = this->read_all(e2, 1);
+  outer.cancel();
+  EXPECT_THROW((void)t2.result(), duet::OperationCanceledError);
+}
+
+TYPED_TEST(ChannelMethods, ReadAllAsyncEarlyDisposeLeavesTheRestInTheChannel) {
+  auto ch = Channel<int>::create_unbounded();
+  for (int i = 1; i <= 4; ++i) ch.writer().try_write(i);
+  {
+    auto e = ch.reader().read_all_async().get_async_enumerator();
+    EXPECT_EQ(this->read_all(e, 2).result(), (std::vector<int>{1, 2}));
+    EXPECT_TRUE(e.dispose_async().get_awaiter().is_completed());
+  }
+  EXPECT_EQ(ch.reader().count(), 2u) << "an enumerator reads only what its move_next_async asks for";
+  std::vector<int> got;
+  ch.writer().complete();
+  duet::for_each_async(ch.reader().read_all_async(), [&](int& v) { got.push_back(v); }).wait();
+  EXPECT_EQ(got, (std::vector<int>{3, 4}));
+}
+
 TYPED_TEST(ChannelMethods, FourProducersFourConsumersOverBounded64MoveEveryItemExactlyOnce) {
   long long total = 1000000;
   if (const char* env = std::getenv("DUET_CHANNEL_STRESS_ITEMS")) total = std::atoll(env);

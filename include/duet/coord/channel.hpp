@@ -42,6 +42,7 @@
 #include <utility>
 
 #include "duet/compose/task_factory.hpp"
+#include "duet/coord/async_stream.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
 #include "duet/core/task_completion_source.hpp"
@@ -158,47 +159,29 @@ class ChannelCore;
 // ChannelOp<T, R> — one pending read (R = T), write (R = void, item set) or wait (R = bool).
 // See "Operations" in the header comment. Links and `queued` are guarded by the channel lock.
 template <class T, class R>
-class ChannelOp final : public IValueTaskSource<R>, public CancellationCallbackNode {
+class ChannelOp final : public SharedValueTaskSource<R, ChannelOp<T, R>>, public CancellationCallbackNode {
  public:
   explicit ChannelOp(ChannelCore<T>* ch) noexcept : channel_(ch) {
     CancellationCallbackNode::invoke = &ChannelOp::on_canceled;
-  }
-
-  // ---- IValueTaskSource<R> -------------------------------------------------------------------
-  ValueTaskSourceStatus get_status(short token) override { return core_.get_status(token); }
-  void on_completed(Continuation& c, short token, ValueTaskSourceOnCompletedFlags flags) override {
-    core_.on_completed(c, token, flags);
-  }
-  R get_result(short token) override {
-    core_.validate(token);
-    if (!core_.is_completed()) throw_source_not_completed();
-    struct Done {
-      ChannelOp* self;
-      ~Done() { self->drop_share(); }
-    } done{this};
-    return core_.get_result(token);
-  }
-  void on_abandoned(short token) noexcept override {
-    if (token == core_.version()) drop_share();
   }
 
   // ---- producer side (whoever unlinked the op calls exactly one, outside the lock) -----------
   template <class... Args>
   void complete_value(Args&&... args) noexcept {
     unregister();
-    core_.set_result(std::forward<Args>(args)...);
+    this->core_.set_result(std::forward<Args>(args)...);
     drop_share();
   }
   void complete_error(std::exception_ptr e) noexcept {
     unregister();
-    core_.set_exception(std::move(e));
+    this->core_.set_exception(std::move(e));
     drop_share();
   }
 
   // ValueTask over the current operation.
-  ValueTask<R> value_task() noexcept { return ValueTask<R>(*this, core_.version()); }
+  ValueTask<R> value_task() noexcept { return ValueTask<R>(*this, this->version()); }
+  ManualResetValueTaskSourceCore<R>& core() noexcept { return this->core_; }
 
-  ManualResetValueTaskSourceCore<R> core_;
   ChannelOp* q_prev = nullptr;
   ChannelOp* q_next = nullptr;  // also the free-list link
   bool queued = false;
@@ -219,6 +202,10 @@ class ChannelOp final : public IValueTaskSource<R>, public CancellationCallbackN
       self.complete_error(canceled_error(self.cancel_token));
     }
   }
+  friend class PooledValueTaskSource<R, ChannelOp>;
+  friend class SharedValueTaskSource<R, ChannelOp>;
+  // consumed() — the consumer's share is done (get_result ran, or the ValueTask was abandoned).
+  void consumed() noexcept { drop_share(); }
   void drop_share() noexcept {
     if (shares.fetch_sub(1, std::memory_order_acq_rel) == 1) channel_->recycle(*this);
   }
@@ -443,7 +430,7 @@ class ChannelCore {
   }
   template <class R>
   void recycle(ChannelOp<T, R>& op) noexcept {
-    op.core_.reset();
+    op.core().reset();
     op.cancel_token = CancellationToken();
     op.registered = false;
     op.item.reset();
@@ -565,7 +552,7 @@ class ChannelCore {
     } else {
       op = new Op(this);
     }
-    op->core_.set_run_continuations_asynchronously(!options_.allow_synchronous_continuations);
+    op->core().set_run_continuations_asynchronously(!options_.allow_synchronous_continuations);
     op->shares.store(2, std::memory_order_relaxed);
     add_ref();
     return op;
@@ -668,11 +655,22 @@ class CoreRef {
   ChannelCore<T>* core_;
 };
 
+// ChannelHalf<T> — what ChannelReader and ChannelWriter share: the counted core, which only
+// Channel hands out.
+template <class T>
+class ChannelHalf {
+ protected:
+  explicit ChannelHalf(CoreRef<T> c) noexcept : core_(std::move(c)) {}
+  CoreRef<T> core_;
+};
+
 }  // namespace detail
 
 // ChannelWriter<T> — the writing half (.NET's ChannelWriter<T>). Copyable handle.
 template <class T>
-class ChannelWriter {
+class ChannelWriter : private detail::ChannelHalf<T> {
+  using detail::ChannelHalf<T>::core_;
+
  public:
   // try_write(item) — writes without waiting: false when the channel is full (wait mode) or
   // completed. In a drop mode a full channel drops an item and try_write returns true.
@@ -703,13 +701,14 @@ class ChannelWriter {
  private:
   template <class>
   friend class Channel;
-  explicit ChannelWriter(detail::CoreRef<T> c) noexcept : core_(std::move(c)) {}
-  detail::CoreRef<T> core_;
+  explicit ChannelWriter(detail::CoreRef<T> c) noexcept : detail::ChannelHalf<T>(std::move(c)) {}
 };
 
 // ChannelReader<T> — the reading half (.NET's ChannelReader<T>). Copyable handle.
 template <class T>
-class ChannelReader {
+class ChannelReader : private detail::ChannelHalf<T> {
+  using detail::ChannelHalf<T>::core_;
+
  public:
   // try_read() — the oldest item, or nullopt when none is buffered.
   std::optional<T> try_read() { return core_->try_read(); }
@@ -728,13 +727,88 @@ class ChannelReader {
   Task<> completion() const { return core_->completion(); }
   // count() — the buffered items now.
   std::size_t count() const { return core_->count(); }
+  // read_all_async(token) — the items as an async stream (.NET's ReadAllAsync): each enumeration
+  // is `while (await wait_to_read_async(t)) while (try_read()) yield return item;`, so it reads
+  // until the channel is completed and drained, and then ends (or throws the completion error).
+  // `t` is `token` linked with the token given to get_async_enumerator (.NET's
+  // [EnumeratorCancellation]); canceling it ends a pending move_next_async canceled and loses no
+  // item. Consume it with a loop over move_next_async() in any style, or with for_each_async.
+  AsyncStream<T> read_all_async(const CancellationToken& token = {}) const;
 
  private:
   template <class>
   friend class Channel;
-  explicit ChannelReader(detail::CoreRef<T> c) noexcept : core_(std::move(c)) {}
-  detail::CoreRef<T> core_;
+  explicit ChannelReader(detail::CoreRef<T> c) noexcept : detail::ChannelHalf<T>(std::move(c)) {}
 };
+
+namespace detail {
+
+// ChannelReadAll<T> — read_all_async's enumerator, a hand-written iterator (this layer is below
+// the builders) over the loop in read_all_async's comment. It holds a reader handle, so the
+// channel outlives the enumeration.
+template <class T>
+class ChannelReadAll final : public AsyncIteratorCore<T>, private Continuation {
+ public:
+  ChannelReadAll(const ChannelReader<T>& reader, const CancellationToken& a, const CancellationToken& b)
+      : reader_(reader) {
+    Continuation::invoke = &ChannelReadAll::resume;
+    if (a.can_be_canceled() && b.can_be_canceled()) {
+      linked_.emplace(CancellationTokenSource::create_linked(a, b));
+      this->set_token(linked_->token());
+    } else {
+      this->set_token(a.can_be_canceled() ? a : b);
+    }
+  }
+
+ private:
+  ~ChannelReadAll() override = default;
+
+  void step() override {
+    for (;;) {
+      if (this->dispose_mode()) {  // disposed at a yield: `yield break`
+        this->on_end();
+        return;
+      }
+      if (wait_) {  // resumed after `await wait_to_read_async(t)`
+        bool more = false;
+        try {
+          more = wait_->get_result();
+        } catch (...) {
+          wait_.reset();
+          throw;  // run_step ends the enumeration with it
+        }
+        wait_.reset();
+        if (!more) {
+          this->on_end();
+          return;
+        }
+      }
+      if (std::optional<T> item = reader_.try_read()) {
+        this->on_yield(std::move(*item));
+        return;
+      }
+      wait_.emplace(reader_.wait_to_read_async(this->token()).get_awaiter());
+      if (!wait_->is_completed()) {
+        wait_->unsafe_on_completed(static_cast<Continuation&>(*this));
+        return;
+      }
+    }
+  }
+  static void resume(Continuation* c) noexcept { static_cast<ChannelReadAll*>(c)->run_step(); }
+
+  ChannelReader<T> reader_;
+  std::optional<CancellationTokenSource> linked_;
+  std::optional<ValueTaskAwaiter<bool>> wait_;
+};
+
+}  // namespace detail
+
+template <class T>
+AsyncStream<T> ChannelReader<T>::read_all_async(const CancellationToken& token) const {
+  return AsyncStream<T>([reader = *this, token](const CancellationToken& t) -> IAsyncEnumerator<T>* {
+    return new detail::ChannelReadAll<T>(reader, token, t);
+  });
+}
 
 // Channel<T> — a reader and a writer over one channel (.NET's Channel<T>). Created by
 // create_unbounded / create_bounded (.NET's static Channel.CreateUnbounded<T> /
