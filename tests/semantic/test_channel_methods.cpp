@@ -2,7 +2,8 @@
 // every style: FIFO order, a reader suspended until a write, a bounded channel's four full modes
 // and its backpressure, completion with and without an error, cancellation of a pending read and
 // of a pending write (nothing lost, nothing written twice), the single_reader rule,
-// read_all_async consumed as an async stream, and the
+// read_all_async consumed as an async stream, the single-reader algorithm (order, count,
+// completion, four writers and one reader), and the
 // 4-producer / 4-consumer stress over bounded(64) (every item received exactly once).
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <duet/duet.hpp>
@@ -284,6 +286,62 @@ TYPED_TEST(ChannelMethods, ReadAllAsyncEarlyDisposeLeavesTheRestInTheChannel) {
   ch.writer().complete();
   duet::for_each_async(ch.reader().read_all_async(), [&](int& v) { got.push_back(v); }).wait();
   EXPECT_EQ(got, (std::vector<int>{3, 4}));
+}
+
+TYPED_TEST(ChannelMethods, SingleReaderAlgorithmKeepsFifoOrderAndCountAcrossBatches) {
+  duet::ChannelOptions o;
+  o.single_reader = true;
+  auto ch = Channel<int>::create_unbounded(o);
+  for (int i = 1; i <= 3; ++i) ch.writer().try_write(i);
+  EXPECT_EQ(this->reader(ch, 2).result(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(ch.reader().count(), 1u) << "one item left in the reader's batch";
+  ch.writer().try_write(4);
+  ch.writer().try_write(5);
+  EXPECT_EQ(ch.reader().count(), 3u) << "the batch's item and the two buffered since";
+  Task<std::vector<int>> t = this->reader(ch, 4);
+  EXPECT_FALSE(t.is_completed()) << "three read, the fourth read waits";
+  ch.writer().try_write(6);
+  EXPECT_EQ(t.result(), (std::vector<int>{3, 4, 5, 6}));
+  EXPECT_EQ(ch.reader().count(), 0u);
+}
+
+TYPED_TEST(ChannelMethods, SingleReaderAlgorithmCompletesOnlyOnceTheReadersBatchIsDrained) {
+  duet::ChannelOptions o;
+  o.single_reader = true;
+  auto ch = Channel<int>::create_unbounded(o);
+  ch.writer().try_write(1);
+  ch.writer().try_write(2);
+  EXPECT_EQ(this->reader(ch, 1).result(), std::vector<int>{1});  // 2 waits in the reader's batch
+  ch.writer().complete();
+  EXPECT_FALSE(ch.reader().completion().is_completed()) << "an item is still unread";
+  EXPECT_EQ(this->reader(ch, 1).result(), std::vector<int>{2});
+  ch.reader().completion().wait();
+  EXPECT_THROW((void)this->reader(ch, 1).result(), ChannelClosedError);
+}
+
+TYPED_TEST(ChannelMethods, SingleReaderAlgorithmFourWritersOneReaderMoveEveryItemOnceInWriterOrder) {
+  duet::ChannelOptions o;
+  o.single_reader = true;
+  auto ch = Channel<int>::create_unbounded(o);
+  const int per = 50000;
+  std::vector<std::thread> writers;
+  for (int p = 0; p < 4; ++p) {
+    writers.emplace_back([w = ch.writer(), p, per]() mutable {
+      for (int i = 0; i < per; ++i) w.try_write(p * per + i);
+    });
+  }
+  Task<std::vector<int>> t = this->reader(ch, 4 * per);
+  for (auto& w : writers) w.join();
+  const std::vector<int> got = t.result();
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(4 * per));
+  std::vector<int> next(4, 0);  // each writer's items arrive in the order it wrote them
+  for (int v : got) {
+    const int p = v / per;
+    ASSERT_EQ(v % per, next[static_cast<std::size_t>(p)]) << "writer " << p << " out of order or repeated";
+    ++next[static_cast<std::size_t>(p)];
+  }
+  EXPECT_EQ(next, std::vector<int>(4, per)) << "every item exactly once";
+  EXPECT_EQ(ch.reader().count(), 0u);
 }
 
 TYPED_TEST(ChannelMethods, FourProducersFourConsumersOverBounded64MoveEveryItemExactlyOnce) {

@@ -25,9 +25,21 @@
 // .NET's pooled ValueTask sources. As in .NET, continuations are posted, never run inside the
 // writer's call, unless options.allow_synchronous_continuations.
 //
+// Single reader. An unbounded channel created with single_reader = true splits the buffer in two
+// rings: the writers append to `items` under the lock as usual, and the reader pops from its own
+// `outbox` without taking the lock. Only when the outbox runs dry does the reader lock once and
+// swap the two rings, taking every item buffered meanwhile in one step (.NET's
+// SingleConsumerUnboundedChannel likewise gives the one reader a path with no lock per item). So
+// the reader takes the lock once per batch instead of once per item, and writers contend with it
+// only at those swaps. The blocked-reader hand-off, waiters, completion and cancellation are the
+// locked algorithm's: a reader blocks only when both rings are empty. `outbox_left` publishes
+// the outbox's size for count() and for the completion's drained check.
+//
 // Thread-safety: every member of Channel, ChannelReader and ChannelWriter may be called from any
-// thread (single_reader / single_writer promise at most one concurrent reader / writer; see
-// BoundedChannelOptions).
+// thread, except that single_reader promises one reading thread at a time: try_read, read_async,
+// wait_to_read_async and read_all_async's enumeration must not run concurrently (a second
+// pending read_async or wait_to_read_async throws; a concurrent try_read is a data race, as in
+// .NET where it is undefined). single_writer is .NET's hint and changes nothing here.
 #pragma once
 
 #include <atomic>
@@ -81,9 +93,10 @@ enum class BoundedChannelFullMode {
 // ChannelOptions — .NET's ChannelOptions / UnboundedChannelOptions.
 struct ChannelOptions {
   // single_reader / single_writer — the caller promises at most one concurrent read / write
-  // operation. single_reader: a second read_async or wait_to_read_async while one is pending
-  // throws InvalidOperationError (a misuse .NET leaves undefined). single_writer is accepted as
-  // .NET's hint and changes nothing: every channel here uses the same locked algorithm.
+  // operation. single_reader: an unbounded channel uses the cheaper single-reader algorithm
+  // (the reader pops without the lock; see "Single reader" above), and a second read_async or
+  // wait_to_read_async while one is pending throws InvalidOperationError (a misuse .NET leaves
+  // undefined). single_writer is accepted as .NET's hint and changes nothing.
   bool single_reader = false;
   bool single_writer = false;
   // allow_synchronous_continuations — a pending operation's continuation may run inline inside
@@ -130,6 +143,12 @@ class Ring {
   void drop_back() noexcept {
     slot(head_ + size_ - 1)->~T();
     --size_;
+  }
+  void swap(Ring& o) noexcept {
+    std::swap(slots_, o.slots_);
+    std::swap(cap_, o.cap_);
+    std::swap(head_, o.head_);
+    std::swap(size_, o.size_);
   }
 
  private:
@@ -271,7 +290,10 @@ class ChannelCore {
   using WaitOp = ChannelOp<T, bool>;
 
   ChannelCore(std::size_t capacity, BoundedChannelFullMode mode, const ChannelOptions& options)
-      : capacity_(capacity), mode_(mode), options_(options),
+      : capacity_(capacity),
+        mode_(mode),
+        options_(options),
+        split_(options.single_reader && capacity == std::numeric_limits<std::size_t>::max()),
         completion_(TaskCreationOptions::run_continuations_asynchronously) {}
   ChannelCore(const ChannelCore&) = delete;
   ChannelCore& operator=(const ChannelCore&) = delete;
@@ -338,7 +360,7 @@ class ChannelCore {
     }
     done_ = true;
     error_ = error;
-    const bool drained = items_.empty();
+    const bool drained = items_.empty() && outbox_left_.load(std::memory_order_acquire) == 0;
     ReadOp* readers = blocked_readers_.take_all();
     WriteOp* writers = blocked_writers_.take_all();
     WaitOp* wait_r = waiting_readers_.take_all();
@@ -364,6 +386,10 @@ class ChannelCore {
 
   // ---- reader ---------------------------------------------------------------------------------
   std::optional<T> try_read() {
+    if (split_) {
+      if (!outbox_.empty() || refill()) return pop_outbox();
+      return std::nullopt;
+    }
     lock_.lock();
     if (items_.empty()) {
       lock_.unlock();
@@ -374,7 +400,12 @@ class ChannelCore {
 
   ValueTask<T> read_async(const CancellationToken& token) {
     if (token.is_cancellation_requested()) return ValueTask<T>(canceled_task<T>(token));
+    if (split_ && !outbox_.empty()) return ValueTask<T>(*pop_outbox());
     lock_.lock();
+    if (split_ && refill_locked()) {
+      lock_.unlock();
+      return ValueTask<T>(*pop_outbox());
+    }
     if (!items_.empty()) return ValueTask<T>(*read_locked());
     if (done_) {
       std::exception_ptr e = closed_error_locked();
@@ -395,6 +426,7 @@ class ChannelCore {
 
   ValueTask<bool> wait_to_read_async(const CancellationToken& token) {
     if (token.is_cancellation_requested()) return ValueTask<bool>(canceled_task<bool>(token));
+    if (split_ && !outbox_.empty()) return ValueTask<bool>(true);
     lock_.lock();
     if (!items_.empty()) {
       lock_.unlock();
@@ -413,7 +445,7 @@ class ChannelCore {
 
   std::size_t count() const noexcept {
     lock_.lock();
-    const std::size_t n = items_.size();
+    const std::size_t n = items_.size() + outbox_left_.load(std::memory_order_acquire);
     lock_.unlock();
     return n;
   }
@@ -461,6 +493,36 @@ class ChannelCore {
   }
 
   bool full_locked() const noexcept { return items_.size() >= capacity_; }
+
+  // ---- the single-reader algorithm (split_; see "Single reader" in the header comment) --------
+  // refill_locked() — lock held, outbox empty: takes every buffered item over into the outbox
+  // (a swap of the two rings, no copy); false when there was none.
+  bool refill_locked() noexcept {
+    if (items_.empty()) return false;
+    items_.swap(outbox_);
+    outbox_left_.store(outbox_.size(), std::memory_order_release);
+    return true;
+  }
+  bool refill() noexcept {
+    lock_.lock();
+    const bool got = refill_locked();
+    lock_.unlock();
+    return got;
+  }
+  // pop_outbox() — outbox not empty: its oldest item, without the lock. When that empties the
+  // outbox of a completed channel with nothing more buffered, completes `completion`.
+  std::optional<T> pop_outbox() {
+    std::optional<T> item(outbox_.pop_front());
+    const std::size_t left = outbox_.size();
+    outbox_left_.store(left, std::memory_order_release);
+    if (left == 0) {
+      lock_.lock();
+      const bool drained = done_ && items_.empty();
+      lock_.unlock();
+      if (drained) complete_completion();
+    }
+    return item;
+  }
 
   // write_locked(item) — lock held, not done: writes per the full mode; unlocks. True.
   bool write_locked(T&& item) {
@@ -624,7 +686,10 @@ class ChannelCore {
   const std::size_t capacity_;
   const BoundedChannelFullMode mode_;
   const ChannelOptions options_;
-  Ring<T> items_;
+  const bool split_;  // the single-reader algorithm: an unbounded channel with single_reader
+  Ring<T> items_;     // the buffered items (with split_: the writers' inbox)
+  Ring<T> outbox_;    // split_: the items the reader took over; the reader's alone, no lock
+  std::atomic<std::size_t> outbox_left_{0};  // outbox_.size(), for count() and drained checks
   OpList<ReadOp> blocked_readers_;
   OpList<WriteOp> blocked_writers_;
   OpList<WaitOp> waiting_readers_;
