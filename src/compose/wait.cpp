@@ -2,26 +2,19 @@
 #include "duet/compose/wait.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 
+#include "duet/compose/when_all.hpp"
 #include "duet/core/scheduler.hpp"
+#include "duet/core/synchronization_context.hpp"
 
 namespace duet::detail {
 
 std::vector<std::exception_ptr> gather_failures(const std::vector<TaskStateBase*>& tasks) {
   std::vector<std::exception_ptr> out;
   for (TaskStateBase* t : tasks) {
-    if (t->status() == TaskStatus::ran_to_completion) continue;
-    std::exception_ptr e = t->exception();
-    if (t->rethrows_first_inner()) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const AggregateError& a) {
-        out.insert(out.end(), a.inner_exceptions().begin(), a.inner_exceptions().end());
-        continue;
-      } catch (...) {
-      }
-    }
-    out.push_back(std::move(e));
+    if (t->status() != TaskStatus::ran_to_completion) append_failure(*t, out);
   }
   return out;
 }
@@ -42,30 +35,24 @@ bool wait_all_states(const std::vector<TaskStateBase*>& tasks, std::chrono::nano
 }
 
 namespace {
-// AnyWaiter — one node per task, all signalling one latch. References: the waiter, and one per
-// node still registered.
-struct AnyWaiter {
+// AnyLatch — wait_any's latch: a task that completes when the first of the tasks does, with one
+// node per task. References: the waiter, and one per node still registered. The nodes have no
+// owner: the latch needs any one of them, not each (Continuation::owner's contract).
+struct AnyLatch final : TaskState<void> {
   struct Node final : Continuation {
-    AnyWaiter* parent = nullptr;
+    AnyLatch* parent = nullptr;
     int index = 0;
   };
-  explicit AnyWaiter(std::size_t n) : nodes(new Node[n]), refs(static_cast<int>(n) + 1) {}
+  explicit AnyLatch(std::size_t n) : TaskState<void>(static_cast<std::uint32_t>(n) + 1), nodes(new Node[n]) {}
   std::unique_ptr<Node[]> nodes;
-  std::mutex m;
-  std::condition_variable cv;
-  int winner = -1;  // Guarded by m.
-  std::atomic<int> refs;
-  void release() noexcept {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-  }
+  std::atomic<int> winner{-1};
   static void fire(Continuation* c) noexcept {
     auto* node = static_cast<Node*>(c);
-    AnyWaiter* self = node->parent;
-    {
-      std::lock_guard<std::mutex> lk(self->m);
-      if (self->winner < 0) self->winner = node->index;
+    AnyLatch* self = node->parent;
+    int none = -1;
+    if (self->winner.compare_exchange_strong(none, node->index, std::memory_order_acq_rel)) {
+      self->try_complete_value();
     }
-    self->cv.notify_all();
     self->release();
   }
 };
@@ -79,27 +66,32 @@ int wait_any_states(const std::vector<TaskStateBase*>& tasks, std::chrono::nanos
     }
   }
   if (timeout == std::chrono::nanoseconds::zero()) return -1;
-  auto* w = new AnyWaiter(tasks.size());
+  auto* latch = new AnyLatch(tasks.size());
+  struct Drop {
+    AnyLatch* latch;
+    ~Drop() { latch->release(); }  // the waiter's reference, also when DeadlockError is thrown
+  } drop{latch};
   for (std::size_t i = 0; i < tasks.size(); ++i) {
-    AnyWaiter::Node& n = w->nodes[i];
-    n.invoke = &AnyWaiter::fire;
+    AnyLatch::Node& n = latch->nodes[i];
+    n.invoke = &AnyLatch::fire;
     n.run_synchronously = true;
-    n.parent = w;
+    n.parent = latch;
     n.index = static_cast<int>(i);
     tasks[i]->add_continuation(n);
   }
-  int winner;
-  {
+  if (timeout > std::chrono::nanoseconds::zero()) {
+    (void)latch->wait_for(timeout);
+  } else if (!latch->is_completed()) {
+    // As TaskStateBase::wait: a pool worker hands its queue over; a context may diagnose the
+    // deadlock (SingleThreadContext: none of the tasks can complete without its queue).
     BlockingRegion blocking;
-    std::unique_lock<std::mutex> lk(w->m);
-    if (timeout < std::chrono::nanoseconds::zero()) {
-      w->cv.wait(lk, [w] { return w->winner >= 0; });
+    if (auto* ctx = SynchronizationContext::current()) {
+      ctx->blocking_wait_any(*latch, tasks);
     } else {
-      w->cv.wait_for(lk, timeout, [w] { return w->winner >= 0; });
+      latch->wait_blocking();
     }
-    winner = w->winner;
   }
-  w->release();
+  const int winner = latch->winner.load(std::memory_order_acquire);
   if (winner >= 0) (void)tasks[static_cast<std::size_t>(winner)]->exception();  // observed
   return winner;
 }

@@ -3,24 +3,27 @@
 
 namespace duet::detail {
 
+void append_failure(TaskStateBase& failed, std::vector<std::exception_ptr>& out) {
+  std::exception_ptr e = failed.exception();
+  if (failed.rethrows_first_inner()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const AggregateError& a) {
+      out.insert(out.end(), a.inner_exceptions().begin(), a.inner_exceptions().end());
+      return;
+    } catch (...) {
+    }
+  }
+  out.push_back(std::move(e));
+}
+
 void collect_failures(const std::vector<TaskStateBase*>& children,
                       std::vector<std::exception_ptr>& faults, std::exception_ptr& canceled) {
   for (TaskStateBase* c : children) {
     switch (c->status()) {
-      case TaskStatus::faulted: {
-        std::exception_ptr e = c->exception();
-        if (c->rethrows_first_inner()) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const AggregateError& a) {
-            faults.insert(faults.end(), a.inner_exceptions().begin(), a.inner_exceptions().end());
-            continue;
-          } catch (...) {
-          }
-        }
-        faults.push_back(std::move(e));
+      case TaskStatus::faulted:
+        append_failure(*c, faults);
         break;
-      }
       case TaskStatus::canceled:
         if (!canceled) {
           canceled = c->exception();

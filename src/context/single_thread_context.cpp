@@ -133,7 +133,7 @@ void SingleThreadContext::post(Continuation& c) noexcept {
   }
   tail_ = &c;
   ++count_;
-  if (blocked_on_ && !deadlock_.load(std::memory_order_relaxed) && needs_before(c, *blocked_on_)) {
+  if (blocked_on_ && !deadlock_.load(std::memory_order_relaxed) && note_needed_locked(c)) {
     deadlock_.store(true, std::memory_order_release);
     blocked_on_->poke_waiters();
   }
@@ -305,38 +305,68 @@ bool SingleThreadContext::needs_before(const Continuation& c,
 }
 
 void SingleThreadContext::blocking_wait(detail::TaskStateBase& task) {
+  detail::TaskStateBase* const one = &task;
+  block_on(task, &one, 1);
+}
+
+void SingleThreadContext::blocking_wait_any(detail::TaskStateBase& latch,
+                                            const std::vector<detail::TaskStateBase*>& tasks) {
+  if (tasks.size() > 64) {  // beyond what needed_ can mark: not diagnosed
+    latch.wait_blocking();
+    return;
+  }
+  block_on(latch, tasks.data(), tasks.size());
+}
+
+bool SingleThreadContext::note_needed_locked(const Continuation& c) noexcept {
+  for (std::size_t i = 0; i < blocked_count_; ++i) {
+    const std::uint64_t bit = std::uint64_t{1} << i;
+    if (!(needed_ & bit) && needs_before(c, *blocked_tasks_[i])) needed_ |= bit;
+  }
+  const std::uint64_t all = blocked_count_ == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << blocked_count_) - 1;
+  return needed_ == all;
+}
+
+void SingleThreadContext::block_on(detail::TaskStateBase& poke, detail::TaskStateBase* const* tasks,
+                                   std::size_t n) {
   if (!is_owner_thread()) {
     std::thread::id expected{};
     // A thread that has this context current and blocks before anyone pumped it is the one that
     // would pump it: it becomes the owner.
     if (!owner_.compare_exchange_strong(expected, std::this_thread::get_id(),
                                         std::memory_order_acq_rel)) {
-      task.wait_blocking();
+      poke.wait_blocking();
       return;
     }
   }
   {
     std::lock_guard<std::mutex> lk(mutex_);
     DUET_ASSERT(blocked_on_ == nullptr, "the owning thread blocked twice at once");
-    blocked_on_ = &task;
+    blocked_on_ = &poke;
+    blocked_tasks_ = tasks;
+    blocked_count_ = n;
+    needed_ = 0;
     deadlock_.store(false, std::memory_order_relaxed);
     for (const Continuation* c = head_; c; c = c->next) {
-      if (needs_before(*c, task)) {
+      if (note_needed_locked(*c)) {
         deadlock_.store(true, std::memory_order_relaxed);
         break;
       }
     }
   }
   if (!deadlock_.load(std::memory_order_relaxed)) {
-    task.wait_blocking([this] { return deadlock_.load(std::memory_order_acquire); });
+    poke.wait_blocking([this] { return deadlock_.load(std::memory_order_acquire); });
   }
   bool deadlocked;
   {
     std::lock_guard<std::mutex> lk(mutex_);
     blocked_on_ = nullptr;
+    blocked_tasks_ = nullptr;
+    blocked_count_ = 0;
     deadlocked = deadlock_.exchange(false, std::memory_order_relaxed);
   }
-  if (deadlocked && !task.is_completed()) throw DeadlockError(deadlock_message(task));
+  // The chain dumped is the first awaited task's (for wait_any, every one of them is needed).
+  if (deadlocked && !poke.is_completed()) throw DeadlockError(deadlock_message(*tasks[0]));
 }
 
 }  // namespace duet

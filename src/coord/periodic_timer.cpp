@@ -18,7 +18,9 @@
 namespace duet {
 namespace detail {
 
-class PeriodicTimerState final : public IValueTaskSource<bool>, public TimerEntry, public CancellationCallbackNode {
+class PeriodicTimerState final : public SharedValueTaskSource<bool, PeriodicTimerState>,
+                                 public TimerEntry,
+                                 public CancellationCallbackNode {
  public:
   PeriodicTimerState(TimerWheel& wheel, std::chrono::nanoseconds period) : wheel_(wheel), period_(period) {
     TimerEntry::invoke = &PeriodicTimerState::on_tick;
@@ -67,9 +69,9 @@ class PeriodicTimerState final : public IValueTaskSource<bool>, public TimerEntr
     }
     active_ = true;
     refs_.fetch_add(1, std::memory_order_relaxed);  // the wait
-    const short version = core_.version();
+    const short v = version();
     lock_.unlock();
-    return ValueTask<bool>(*this, version);
+    return ValueTask<bool>(*this, v);
   }
 
   void dispose() noexcept {
@@ -85,26 +87,12 @@ class PeriodicTimerState final : public IValueTaskSource<bool>, public TimerEntr
     if (had_waiter) complete(true, false);
   }
 
-  // ---- IValueTaskSource<bool> ---------------------------------------------------------------
-  ValueTaskSourceStatus get_status(short token) override { return core_.get_status(token); }
-  void on_completed(Continuation& c, short token, ValueTaskSourceOnCompletedFlags flags) override {
-    core_.on_completed(c, token, flags);
-  }
-  bool get_result(short token) override {
-    core_.validate(token);
-    if (!core_.is_completed()) throw_source_not_completed();
-    struct Done {
-      PeriodicTimerState* self;
-      ~Done() { self->release_ref(); }  // the wait
-    } done{this};
-    return core_.get_result(token);
-  }
-  void on_abandoned(short token) noexcept override {
-    if (token == core_.version()) release_ref();
-  }
-
  private:
+  friend class PooledValueTaskSource<bool, PeriodicTimerState>;
+  friend class SharedValueTaskSource<bool, PeriodicTimerState>;
   ~PeriodicTimerState() = default;
+  // consumed() — the wait's reference is done (get_result ran, or the ValueTask was abandoned).
+  void consumed() noexcept { release_ref(); }
 
   // complete(unregister, v) — ends the pending wait with v; the caller took active_ away.
   void complete(bool unregister, bool v) noexcept {
@@ -147,7 +135,6 @@ class PeriodicTimerState final : public IValueTaskSource<bool>, public TimerEntr
   const std::chrono::nanoseconds period_;
   std::atomic<int> refs_{0};
   SpinLock lock_;
-  ManualResetValueTaskSourceCore<bool> core_;
   CancellationToken token_;
   std::chrono::nanoseconds next_due_{};  // guarded by lock_
   bool registered_ = false;

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 namespace duet {
 
@@ -81,6 +82,10 @@ void report_pool_destroyed_from_worker() noexcept {
       "ThreadPool destroyed from one of its own worker threads: a worker cannot join itself. "
       "Destroy a pool from a thread outside it (after its work is done); this pool is "
       "abandoned, its workers keep running and are never joined"));
+}
+
+void throw_misuse(const char* subject, const char* name, const char* rule) {
+  throw InvalidOperationError(std::string(subject) + name + rule);
 }
 
 void report_unobserved_exception(std::exception_ptr e) noexcept {

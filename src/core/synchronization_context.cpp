@@ -54,4 +54,10 @@ void SynchronizationContext::send(const std::function<void()>& fn) { fn(); }
 
 void SynchronizationContext::blocking_wait(detail::TaskStateBase& task) { task.wait_blocking(); }
 
+void SynchronizationContext::blocking_wait_any(detail::TaskStateBase& latch,
+                                               const std::vector<detail::TaskStateBase*>& tasks) {
+  (void)tasks;
+  latch.wait_blocking();
+}
+
 }  // namespace duet

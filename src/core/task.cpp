@@ -136,11 +136,10 @@ TaskState<void>* TaskState<void>::completed() noexcept {
 }
 
 void throw_tcs_already_completed(const char* what) {
-  throw InvalidOperationError(
-      std::string("TaskCompletionSource::") + what +
-      ": an attempt was made to transition a task to a final state when it had already "
-      "completed. A task completes exactly once; use the try_set_* forms when several "
-      "producers race to complete it");
+  throw_misuse("TaskCompletionSource::", what,
+               ": an attempt was made to transition a task to a final state when it had already "
+               "completed. A task completes exactly once; use the try_set_* forms when several "
+               "producers race to complete it");
 }
 
 [[noreturn]] void throw_invalid_task() {

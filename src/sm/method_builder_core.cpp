@@ -28,10 +28,9 @@ void throw_task_before_start() {
 }
 
 void throw_builder_completed(const char* what) {
-  throw InvalidOperationError(
-      std::string("method builder ") + what +
-      ": the builder's task has already completed. A method completes exactly once: call "
-      "set_result or set_exception once, as the method's last step");
+  throw_misuse("method builder ", what,
+               ": the builder's task has already completed. A method completes exactly once: call "
+               "set_result or set_exception once, as the method's last step");
 }
 
 void throw_builder_null_exception(const char* builder) {
@@ -67,11 +66,10 @@ void dsl_bad_state(int state) {
 }
 
 void dsl_left_block(const char* block) {
-  throw InvalidOperationError(
-      std::string("duet DSL: a break or continue left a ") + block +
-      " block: control must leave DUET_BEGIN/DUET_TRY/DUET_CATCH/DUET_FINALLY blocks through "
-      "their end, DUET_RETURN or an exception (LIMITATIONS 3 in duet/sm/dsl.hpp). Set a member "
-      "flag and break after DUET_END_TRY instead.");
+  throw_misuse("duet DSL: a break or continue left a ", block,
+               " block: control must leave DUET_BEGIN/DUET_TRY/DUET_CATCH/DUET_FINALLY blocks through "
+               "their end, DUET_RETURN or an exception (LIMITATIONS 3 in duet/sm/dsl.hpp). Set a member "
+               "flag and break after DUET_END_TRY instead.");
 }
 
 }  // namespace duet::detail

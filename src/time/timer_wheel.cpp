@@ -348,6 +348,14 @@ bool TimerWheel::cancel(TimerEntry& entry) noexcept {
   return linked;
 }
 
+Continuation** TimerWheel::append_fired(TimerEntry& e, Continuation** fired_tail, std::size_t& fired) noexcept {
+  e.pprev_ = nullptr;
+  e.next = nullptr;
+  *fired_tail = &e;
+  ++fired;
+  return &e.next;
+}
+
 Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fired_tail,
                                        std::size_t& fired) noexcept {
   // Detach every lane of the slot, then walk the lanes interleaved: the loads of the k_lanes
@@ -370,11 +378,7 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
   auto visit = [&](Continuation* c) noexcept {
     auto* e = static_cast<TimerEntry*>(c);
     if (e->when_ <= elapsed_) {
-      e->pprev_ = nullptr;
-      c->next = nullptr;
-      *fired_tail = c;
-      fired_tail = &c->next;
-      ++fired;
+      fired_tail = append_fired(*e, fired_tail, fired);
     } else {
       DUET_ASSERT(level_for(elapsed_, e->when_) < exp.level || exp.level == k_levels - 1,
                   "cascading did not move a timer to a lower level");
@@ -418,11 +422,7 @@ Continuation** TimerWheel::drain_staged(std::int64_t now_ns, Continuation** fire
     staged_ = c->next;
     e->when_ += shift;
     if (e->when_ <= elapsed_) {
-      e->pprev_ = nullptr;
-      c->next = nullptr;
-      *fired_tail = c;
-      fired_tail = &c->next;
-      ++fired;
+      fired_tail = append_fired(*e, fired_tail, fired);
     } else {
       link(*e);
     }

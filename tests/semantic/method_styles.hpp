@@ -46,6 +46,7 @@
 
 #include <atomic>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -829,6 +830,20 @@ struct Fiber {
     });
   }
 };
+
+// collect<S>(e, k) — a style-S method consuming an async stream:
+//   async Task<List<T>> M() { var got = new List<T>();
+//     for (j < k) { if (await e.MoveNextAsync()) got.Add(e.Current); } return got; }
+template <class S, class T>
+duet::Task<std::vector<T>> collect(duet::AsyncEnumerator<T>& e, int k) {
+  auto got = std::make_shared<std::vector<T>>();
+  return S::loop(
+      k, [&e](int) { return e.move_next_async(); },
+      [&e, got](int, bool more) {
+        if (more) got->push_back(e.current());
+      },
+      [got] { return *got; });
+}
 
 using AllStyles = ::testing::Types<Explicit, Dsl, Fiber>;
 

@@ -1,15 +1,19 @@
 // tests/semantic/test_channel_methods.cpp — Channel<T> read and written by async methods, in
 // every style: FIFO order, a reader suspended until a write, a bounded channel's four full modes
 // and its backpressure, completion with and without an error, cancellation of a pending read and
-// of a pending write (nothing lost, nothing written twice), the single_reader rule, and the
+// of a pending write (nothing lost, nothing written twice), the single_reader rule,
+// read_all_async consumed as an async stream, the single-reader algorithm (order, count,
+// completion, four writers and one reader), and the
 // 4-producer / 4-consumer stress over bounded(64) (every item received exactly once).
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <duet/duet.hpp>
@@ -42,6 +46,8 @@ class ChannelMethods : public duet::testing::DuetTest {
     return S::task(nop, [w = ch.writer(), v, token]() mutable { return w.write_async(v, token); },
                    [v] { return v; });
   }
+  // read_all(e, k) — collect<S>(e, k) over e = ch.Reader.ReadAllAsync().GetAsyncEnumerator(token).
+  static Task<std::vector<int>> read_all(duet::AsyncEnumerator<int>& e, int k) { return collect<S>(e, k); }
   static std::vector<int> drain(Channel<int>& ch) {
     std::vector<int> out;
     while (auto v = ch.reader().try_read()) out.push_back(*v);
@@ -222,6 +228,122 @@ TYPED_TEST(ChannelMethods, WaitToWriteWaitsForRoom) {
 // The stress: 4 producer methods and 4 consumer methods, each on the pool, over bounded(64).
 // DUET_CHANNEL_STRESS_ITEMS sets the total (default 1M: well under a second per style in a
 // debugoptimized build; the `long` suite's channel_stress_10M runs it with 10000000).
+TYPED_TEST(ChannelMethods, ReadAllAsyncYieldsEveryItemUntilCompletedAndDrained) {
+  auto ch = Channel<int>::create_unbounded();
+  ch.writer().try_write(1);
+  ch.writer().try_write(2);
+  duet::AsyncStream<int> all = ch.reader().read_all_async();
+  auto e = all.get_async_enumerator();
+  Task<std::vector<int>> t = this->read_all(e, 5);
+  EXPECT_FALSE(t.is_completed()) << "two buffered items read, the third move_next_async waits";
+  ch.writer().try_write(3);
+  ch.writer().try_write(4);
+  ch.writer().complete();
+  EXPECT_EQ(t.result(), (std::vector<int>{1, 2, 3, 4})) << "the fifth move_next_async is false";
+  EXPECT_FALSE(e.move_next_async().result());
+  EXPECT_EQ(ch.reader().count(), 0u);
+  EXPECT_TRUE(ch.reader().completion().is_completed());
+}
+
+TYPED_TEST(ChannelMethods, ReadAllAsyncEndsWithTheCompletionError) {
+  auto ch = Channel<int>::create_unbounded();
+  ch.writer().try_write(7);
+  auto e = ch.reader().read_all_async().get_async_enumerator();
+  Task<std::vector<int>> t = this->read_all(e, 3);
+  ch.writer().complete(std::make_exception_ptr(std::runtime_error("producer broke")));
+  EXPECT_THROW((void)t.result(), std::runtime_error) << "the item first, then the error: "
+                                                        "WaitToReadAsync throws it";
+}
+
+TYPED_TEST(ChannelMethods, ReadAllAsyncTokenCancelsAPendingMoveNextAndLosesNoItem) {
+  auto ch = Channel<int>::create_unbounded();
+  CancellationTokenSource outer, inner;
+  auto e = ch.reader().read_all_async(outer.token()).get_async_enumerator(inner.token());
+  Task<std::vector<int>> t = this->read_all(e, 1);
+  EXPECT_FALSE(t.is_completed());
+  inner.cancel();  // either token cancels: they are linked
+  EXPECT_THROW((void)t.result(), duet::OperationCanceledError);
+  EXPECT_TRUE(t.is_canceled());
+  ch.writer().try_write(9);
+  EXPECT_EQ(ch.reader().try_read(), std::optional<int>(9)) << "the canceled read took nothing";
+
+  auto e2 = ch.reader().read_all_async(outer.token()).get_async_enumerator();
+  Task<std::vector<int>> t2 = this->read_all(e2, 1);
+  outer.cancel();
+  EXPECT_THROW((void)t2.result(), duet::OperationCanceledError);
+}
+
+TYPED_TEST(ChannelMethods, ReadAllAsyncEarlyDisposeLeavesTheRestInTheChannel) {
+  auto ch = Channel<int>::create_unbounded();
+  for (int i = 1; i <= 4; ++i) ch.writer().try_write(i);
+  {
+    auto e = ch.reader().read_all_async().get_async_enumerator();
+    EXPECT_EQ(this->read_all(e, 2).result(), (std::vector<int>{1, 2}));
+    EXPECT_TRUE(e.dispose_async().get_awaiter().is_completed());
+  }
+  EXPECT_EQ(ch.reader().count(), 2u) << "an enumerator reads only what its move_next_async asks for";
+  std::vector<int> got;
+  ch.writer().complete();
+  duet::for_each_async(ch.reader().read_all_async(), [&](int& v) { got.push_back(v); }).wait();
+  EXPECT_EQ(got, (std::vector<int>{3, 4}));
+}
+
+TYPED_TEST(ChannelMethods, SingleReaderAlgorithmKeepsFifoOrderAndCountAcrossBatches) {
+  duet::ChannelOptions o;
+  o.single_reader = true;
+  auto ch = Channel<int>::create_unbounded(o);
+  for (int i = 1; i <= 3; ++i) ch.writer().try_write(i);
+  EXPECT_EQ(this->reader(ch, 2).result(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(ch.reader().count(), 1u) << "one item left in the reader's batch";
+  ch.writer().try_write(4);
+  ch.writer().try_write(5);
+  EXPECT_EQ(ch.reader().count(), 3u) << "the batch's item and the two buffered since";
+  Task<std::vector<int>> t = this->reader(ch, 4);
+  EXPECT_FALSE(t.is_completed()) << "three read, the fourth read waits";
+  ch.writer().try_write(6);
+  EXPECT_EQ(t.result(), (std::vector<int>{3, 4, 5, 6}));
+  EXPECT_EQ(ch.reader().count(), 0u);
+}
+
+TYPED_TEST(ChannelMethods, SingleReaderAlgorithmCompletesOnlyOnceTheReadersBatchIsDrained) {
+  duet::ChannelOptions o;
+  o.single_reader = true;
+  auto ch = Channel<int>::create_unbounded(o);
+  ch.writer().try_write(1);
+  ch.writer().try_write(2);
+  EXPECT_EQ(this->reader(ch, 1).result(), std::vector<int>{1});  // 2 waits in the reader's batch
+  ch.writer().complete();
+  EXPECT_FALSE(ch.reader().completion().is_completed()) << "an item is still unread";
+  EXPECT_EQ(this->reader(ch, 1).result(), std::vector<int>{2});
+  ch.reader().completion().wait();
+  EXPECT_THROW((void)this->reader(ch, 1).result(), ChannelClosedError);
+}
+
+TYPED_TEST(ChannelMethods, SingleReaderAlgorithmFourWritersOneReaderMoveEveryItemOnceInWriterOrder) {
+  duet::ChannelOptions o;
+  o.single_reader = true;
+  auto ch = Channel<int>::create_unbounded(o);
+  const int per = 50000;
+  std::vector<std::thread> writers;
+  for (int p = 0; p < 4; ++p) {
+    writers.emplace_back([w = ch.writer(), p, per]() mutable {
+      for (int i = 0; i < per; ++i) w.try_write(p * per + i);
+    });
+  }
+  Task<std::vector<int>> t = this->reader(ch, 4 * per);
+  for (auto& w : writers) w.join();
+  const std::vector<int> got = t.result();
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(4 * per));
+  std::vector<int> next(4, 0);  // each writer's items arrive in the order it wrote them
+  for (int v : got) {
+    const int p = v / per;
+    ASSERT_EQ(v % per, next[static_cast<std::size_t>(p)]) << "writer " << p << " out of order or repeated";
+    ++next[static_cast<std::size_t>(p)];
+  }
+  EXPECT_EQ(next, std::vector<int>(4, per)) << "every item exactly once";
+  EXPECT_EQ(ch.reader().count(), 0u);
+}
+
 TYPED_TEST(ChannelMethods, FourProducersFourConsumersOverBounded64MoveEveryItemExactlyOnce) {
   long long total = 1000000;
   if (const char* env = std::getenv("DUET_CHANNEL_STRESS_ITEMS")) total = std::atoll(env);

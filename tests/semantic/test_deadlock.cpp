@@ -1,7 +1,8 @@
 // tests/semantic/test_deadlock.cpp — the sync-over-async deadlock through async methods, in every
 // style: detected (DeadlockError) when the owner of a SingleThreadContext blocks on a method whose
 // continuation is queued to that context, directly or through a chain of methods, and never
-// reported when the wait can end (ported from tests/context/test_deadlock.cpp and
+// reported when the wait can end; wait_any included, which throws once none of its tasks can
+// complete (ported from tests/context/test_deadlock.cpp and
 // tests/fiber/test_fiber_context.cpp; blocking on plain pool work stays in tests/context).
 #include <gtest/gtest.h>
 
@@ -113,6 +114,41 @@ TYPED_TEST(Deadlock, ConfigureAwaitFalseDownTheChainFixesIt) {
   EXPECT_EQ(handler.result(), 25);  // blocking works: no continuation needs the UI thread
   completer.join();
   EXPECT_EQ(this->ui.pending_count(), 0u);
+}
+
+TYPED_TEST(Deadlock, WaitAnyThrowsOnceEveryTaskNeedsTheUiThread) {
+  duet::SyncContextScope scope(&this->ui);
+  TaskCompletionSource<int> a, b;
+  Task<int> ta = get_value<TypeParam>(a, true);
+  Task<int> tb = get_value<TypeParam>(b, true);
+  std::thread([&] { a.set_result(1); }).join();  // ta's continuation is queued before the wait
+  std::thread completer([&] {
+    wait_until([&] { return this->ui.is_owner_blocked(); });
+    b.set_result(2);  // tb's too, while the owner waits: now neither task can complete
+  });
+  EXPECT_THROW((void)duet::wait_any(ta, tb), duet::DeadlockError);
+  completer.join();
+  EXPECT_EQ(this->ui.pending_count(), 2u) << "nothing lost: both continuations stay queued";
+  this->ui.run_until(tb);
+  EXPECT_EQ(ta.result(), 2);
+  EXPECT_EQ(tb.result(), 3);
+}
+
+TYPED_TEST(Deadlock, WaitAnyBlocksNormallyWhileOneTaskCanStillComplete) {
+  duet::SyncContextScope scope(&this->ui);
+  TaskCompletionSource<int> a, b;
+  Task<int> ta = get_value<TypeParam>(a, true);   // needs the UI thread
+  Task<int> tb = get_value<TypeParam>(b, false);  // configure_await(false): does not
+  std::thread([&] { a.set_result(1); }).join();  // ta's continuation is queued: ta is stuck
+  std::thread completer([&] {
+    wait_until([&] { return this->ui.is_owner_blocked(); });
+    b.set_result(5);
+  });
+  EXPECT_EQ(duet::wait_any(ta, tb), 1) << "tb completes on the pool: no deadlock to report";
+  completer.join();
+  EXPECT_EQ(tb.result(), 6);
+  this->ui.run_until(ta);
+  EXPECT_EQ(ta.result(), 2);
 }
 
 TYPED_TEST(Deadlock, BlockingFromAPoolThreadWorks) {

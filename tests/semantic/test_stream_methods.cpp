@@ -1,7 +1,8 @@
 // tests/semantic/test_stream_methods.cpp — async streams, produced and consumed in every style:
 // the same iterator (C# below) written as a hand-written Roslyn-shaped iterator (explicit), with
 // DUET_YIELD_RETURN (dsl) and as a fiber generator (fiber), consumed by a loop over
-// move_next_async() written in the same style, and by for_each_async:
+// move_next_async() written in the same style, and by for_each_async (with a synchronous body,
+// and with an async body written in the same style):
 //
 //   async IAsyncEnumerable<int> Numbers(int n, Func<int, Task> between, Log log,
 //                                       [EnumeratorCancellation] CancellationToken token) {
@@ -163,17 +164,8 @@ struct Producer<Fiber> {
 template <class S>
 class StreamMethods : public duet::testing::DuetTest {
  protected:
-  // consume(e, k) — async Task<vector<int>> M() { var got = new List<int>();
-  //   for (j < k) { if (await e.MoveNextAsync()) got.Add(e.Current); } return got; }
-  static Task<std::vector<int>> consume(duet::AsyncEnumerator<int>& e, int k) {
-    auto got = std::make_shared<std::vector<int>>();
-    return S::loop(
-        k, [&e](int) { return e.move_next_async(); },
-        [&e, got](int, bool more) {
-          if (more) got->push_back(e.current());
-        },
-        [got] { return *got; });
-  }
+  // consume(e, k) — collect<S>(e, k): a loop over e.MoveNextAsync() in this style.
+  static Task<std::vector<int>> consume(duet::AsyncEnumerator<int>& e, int k) { return collect<S>(e, k); }
   // dispose(e) — async Task<int> M() { await e.DisposeAsync(); return 0; }
   static Task<int> dispose(duet::AsyncEnumerator<int>& e) {
     return S::task(nop, [&e] { return e.dispose_async(); }, [] { return 0; });
@@ -287,6 +279,51 @@ TYPED_TEST(StreamMethods, ForEachAsyncBodyThrowingDisposesTheProducerAndFaults) 
     if (v == 1) throw std::runtime_error("body failed");
   });
   EXPECT_THROW(t.wait(), std::runtime_error);
+  EXPECT_EQ(this->log_.events(), (std::vector<std::string>{"start", "finally"}));
+}
+
+TYPED_TEST(StreamMethods, ForEachAsyncAwaitsAnAsyncBodyBeforeTheNextItem) {
+  // await foreach (var v in s) await Body(v);  with  async Task<int> Body(int v) { await gate[v]; log(v); return v; }
+  auto s = Producer<TypeParam>::numbers(this->args(3));
+  std::vector<duet::TaskCompletionSource<>> gates(3);
+  Task<> t = duet::for_each_async(s, [&](int& v) {
+    const int item = v;
+    return TypeParam::task(
+        nop, [&gates, item] { return gates[static_cast<std::size_t>(item)].task(); },
+        [this, item] {
+          this->log_.add("body " + std::to_string(item));
+          return item;
+        });
+  });
+  EXPECT_FALSE(t.is_completed());
+  EXPECT_EQ(this->log_.events(), (std::vector<std::string>{"start"}))
+      << "the second item is not asked for while the first body is pending";
+  gates[1].set_result();
+  EXPECT_EQ(this->log_.events(), (std::vector<std::string>{"start"})) << "item 1's body has not started";
+  gates[0].set_result();
+  gates[2].set_result();
+  t.wait();
+  EXPECT_EQ(this->log_.events(), (std::vector<std::string>{"start", "body 0", "body 1", "body 2", "finally", "end"}));
+}
+
+TYPED_TEST(StreamMethods, ForEachAsyncAsyncBodyFaultingDisposesTheProducerAndFaults) {
+  auto s = Producer<TypeParam>::numbers(this->args(4));
+  duet::TaskCompletionSource<> gate;
+  int bodies = 0;
+  Task<> t = duet::for_each_async(s, [&](int& v) {
+    ++bodies;
+    const int item = v;
+    return TypeParam::task(
+        nop, [&gate] { return gate.task(); },
+        [item] {
+          if (item == 1) throw std::runtime_error("async body failed");
+          return item;
+        });
+  });
+  EXPECT_FALSE(t.is_completed());
+  gate.set_result();
+  EXPECT_THROW(t.wait(), std::runtime_error);
+  EXPECT_EQ(bodies, 2) << "no body after the failing one";
   EXPECT_EQ(this->log_.events(), (std::vector<std::string>{"start", "finally"}));
 }
 

@@ -173,6 +173,51 @@ TEST(WhenAny, RangeAndAlreadyCompleted) {
   pending.set_result();
 }
 
+TEST(WhenAny, MixedResultTypesGiveTheWinnerAsAPlainTask) {
+  // Task.WhenAny(params Task[]) over a Task<int>, a Task<string> and a Task: the winner's index
+  // and a Task<> with its outcome.
+  TaskCompletionSource<int> a;
+  TaskCompletionSource<std::string> b;
+  TaskCompletionSource<> c;
+  Task<duet::WhenAnyResult<void>> any = duet::when_any(a.task(), b.task(), c.task());
+  EXPECT_FALSE(any.is_completed());
+  b.set_result("second");
+  a.set_result(1);
+  ASSERT_TRUE(any.is_completed_successfully());
+  duet::WhenAnyResult<void> r = any.result();
+  EXPECT_EQ(r.index, 1u);
+  EXPECT_TRUE(r.task.is_completed_successfully());
+  EXPECT_EQ(b.task().result(), "second") << "the value stays on the original task, which index names";
+}
+
+TEST(WhenAny, MixedResultTypesCarryTheWinnersFaultAndCancellation) {
+  TaskCompletionSource<int> a;
+  TaskCompletionSource<double> b;
+  auto faulted = duet::when_any(a.task(), b.task());
+  a.set_exception(std::make_exception_ptr(std::runtime_error("first failed")));
+  duet::WhenAnyResult<void> r = faulted.result();
+  EXPECT_EQ(r.index, 0u);
+  EXPECT_TRUE(r.task.is_faulted());
+  EXPECT_THROW(r.task.wait(), std::runtime_error);
+
+  TaskCompletionSource<int> c;
+  duet::CancellationTokenSource cts;
+  cts.cancel();
+  auto canceled = duet::when_any(c.task(), duet::detail::canceled_task<bool>(cts.token()));
+  r = canceled.result();
+  EXPECT_EQ(r.index, 1u);
+  EXPECT_TRUE(r.task.is_canceled());
+  EXPECT_THROW(r.task.wait(), duet::OperationCanceledError);
+  b.set_result(1.0);
+  c.set_result(3);
+}
+
+TEST(WhenAny, MixedResultTypesRejectAnEmptyHandle) {
+  TaskCompletionSource<int> a;
+  EXPECT_THROW((void)duet::when_any(a.task(), Task<std::string>()), duet::InvalidOperationError);
+  a.set_result(0);
+}
+
 TEST(WhenAny, EmptyRangeThrows) {
   std::vector<Task<int>> none;
   EXPECT_THROW((void)duet::when_any(none), duet::ArgumentError);

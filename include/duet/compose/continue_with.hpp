@@ -7,7 +7,9 @@
 //     task is canceled and fn never runs;
 //   * else fn(antecedent) runs — on the default pool, or inline on the completing thread with
 //     execute_synchronously — and its value completes the continuation task, its exception
-//     (any type, an OperationCanceledError too: there is no token) faults it.
+//     (any type, an OperationCanceledError too) faults it;
+//   * a token given to continue_with cancels the continuation task when canceled before fn
+//     starts; a scheduler given to it runs fn instead of the default pool.
 // The ExecutionContext current at continue_with flows into fn. A fn returning Task<U> gives a
 // Task<Task<U>>; unwrap() it (or use run(), which unwraps by itself).
 //
@@ -23,6 +25,8 @@
 #include "duet/core/errors.hpp"
 #include "duet/core/scheduler.hpp"
 #include "duet/core/task.hpp"
+#include "duet/time/cancellation.hpp"
+#include "duet/time/delay.hpp"
 
 namespace duet {
 
@@ -38,6 +42,10 @@ enum class TaskContinuationOptions : unsigned {
   only_on_ran_to_completion = 0x20000 | 0x40000,
   only_on_faulted = 0x10000 | 0x40000,
   only_on_canceled = 0x10000 | 0x20000,
+  // lazy_cancellation — the token is looked at only when the antecedent completes: a canceled
+  // token then cancels the continuation task instead of running fn, and never earlier (so a
+  // chain stays in order).
+  lazy_cancellation = 0x200,
   // execute_synchronously — fn runs inline on the thread that completed the antecedent (or on
   // the calling thread when the antecedent already completed), not on the pool.
   execute_synchronously = 0x80000,
@@ -80,8 +88,12 @@ constexpr bool excluded_by(TaskContinuationOptions o, TaskStatus s) noexcept {
 template <class T, class Fn, class R>
 class ContinueWithState final : public TaskState<R>, public Continuation {
  public:
-  ContinueWithState(Task<T> antecedent, Fn fn, TaskContinuationOptions options)
-      : TaskState<R>(2), antecedent_(std::move(antecedent)), fn_(std::move(fn)), options_(options) {
+  ContinueWithState(Task<T> antecedent, Fn fn, TaskContinuationOptions options, Scheduler& scheduler)
+      : TaskState<R>(2),
+        antecedent_(std::move(antecedent)),
+        fn_(std::move(fn)),
+        options_(options),
+        scheduler_(scheduler) {
     this->invoke = &ContinueWithState::on_antecedent;
     this->owner = this;
     this->run_synchronously = true;  // deciding what to do is a completion action
@@ -89,11 +101,28 @@ class ContinueWithState final : public TaskState<R>, public Continuation {
         has_option(options, TaskContinuationOptions::run_continuations_asynchronously));
   }
 
-  void start() noexcept { antecedent_.state()->add_continuation(*this); }
+  // start(token) — waits for the antecedent; canceling `token` first cancels this task at once
+  // (fn will not run), as .NET's ContinueWith(fn, token).
+  void start(const CancellationToken& token) {
+    if (has_option(options_, TaskContinuationOptions::lazy_cancellation)) {
+      lazy_token_ = token;
+    } else if (token.can_be_canceled()) {
+      reg_ = token.register_callback([this, token] { this->try_complete_canceled(canceled_error(token)); });
+    }
+    antecedent_.state()->add_continuation(*this);
+  }
 
  private:
   static void on_antecedent(Continuation* c) noexcept {
     auto* const self = &static_cast<ContinueWithState&>(*c);
+    self->reg_.dispose();  // waits for a running cancellation callback: none can race fn now
+    if (self->lazy_token_.is_cancellation_requested()) {
+      self->try_complete_canceled(canceled_error(self->lazy_token_));
+    }
+    if (self->is_completed()) {  // canceled through the token
+      self->finish();
+      return;
+    }
     if (excluded_by(self->options_, self->antecedent_.status())) {
       self->try_complete_canceled();
       self->finish();
@@ -105,7 +134,7 @@ class ContinueWithState final : public TaskState<R>, public Continuation {
     }
     self->invoke = &ContinueWithState::run_fn;
     self->context = nullptr;
-    default_scheduler().post(*self);
+    self->scheduler_.post(*self);
   }
 
   static void run_fn(Continuation* c) noexcept {
@@ -131,6 +160,9 @@ class ContinueWithState final : public TaskState<R>, public Continuation {
   Task<T> antecedent_;
   Fn fn_;
   TaskContinuationOptions options_;
+  Scheduler& scheduler_;
+  CancellationRegistration reg_;
+  CancellationToken lazy_token_;  // lazy_cancellation's token
 };
 
 // UnwrapState<U> — unwrap(Task<Task<U>>): waits for the outer task, then for the inner one.
@@ -187,26 +219,56 @@ class UnwrapState final : public TaskState<U>, public Continuation {
 
 }  // namespace detail
 
-// continue_with(antecedent, fn, options) — see the header. fn takes the antecedent (a const
-// Task<T>&). Throws InvalidOperationError for an empty antecedent and ArgumentError for options
-// that exclude every status. One allocation.
+// continue_with(antecedent, fn, token, options, scheduler) — see the header. fn takes the
+// antecedent (a const Task<T>&) and runs on `scheduler` (inline with execute_synchronously).
+// Canceling `token` before fn starts cancels the continuation task at once, without waiting for
+// the antecedent, and fn never runs (.NET's ContinueWith(fn, token, options, scheduler); an
+// already-canceled token gives a canceled task); with lazy_cancellation, only once the
+// antecedent has completed. Throws InvalidOperationError for an empty
+// antecedent and ArgumentError for options that exclude every status. One allocation, two with
+// a cancelable token (its registration).
+template <class T, class Fn>
+  requires std::is_invocable_v<std::decay_t<Fn>&, const Task<T>&>
+auto continue_with(const Task<T>& antecedent, Fn&& fn, const CancellationToken& token,
+                   TaskContinuationOptions options, Scheduler& scheduler) {
+  using R = std::invoke_result_t<std::decay_t<Fn>&, const Task<T>&>;
+  if (!antecedent.valid()) detail::throw_invalid_task();
+  detail::validate_continuation_options(options);
+  if (token.is_cancellation_requested() && !has_option(options, TaskContinuationOptions::lazy_cancellation)) {
+    return detail::canceled_task<R>(token);
+  }
+  auto* s = new detail::ContinueWithState<T, std::decay_t<Fn>, R>(antecedent, std::forward<Fn>(fn), options,
+                                                                  scheduler);
+  detail::capture_execution_context(*s);
+  Task<R> task = detail::adopt_task(static_cast<detail::TaskState<R>*>(s));
+  s->start(token);
+  return task;
+}
+
+// continue_with(antecedent, fn, options) — with no token, fn on the default pool.
 template <class T, class Fn>
   requires std::is_invocable_v<std::decay_t<Fn>&, const Task<T>&>
 auto continue_with(const Task<T>& antecedent, Fn&& fn,
                    TaskContinuationOptions options = TaskContinuationOptions::none) {
-  using R = std::invoke_result_t<std::decay_t<Fn>&, const Task<T>&>;
-  if (!antecedent.valid()) detail::throw_invalid_task();
-  detail::validate_continuation_options(options);
-  auto* s = new detail::ContinueWithState<T, std::decay_t<Fn>, R>(antecedent, std::forward<Fn>(fn), options);
-  detail::capture_execution_context(*s);
-  Task<R> task = detail::adopt_task(static_cast<detail::TaskState<R>*>(s));
-  s->start();
-  return task;
+  return continue_with(antecedent, std::forward<Fn>(fn), CancellationToken(), options, default_scheduler());
 }
 
-// unwrap(outer) — a Task<U> that completes as the inner task of `outer` does; faulted or canceled
-// as `outer` when it did not run to completion; canceled when its result is an empty handle
-// (.NET's Unwrap). One allocation.
+// continue_with(antecedent, fn, token, options) — .NET's ContinueWith(fn, token[, options]).
+template <class T, class Fn>
+  requires std::is_invocable_v<std::decay_t<Fn>&, const Task<T>&>
+auto continue_with(const Task<T>& antecedent, Fn&& fn, const CancellationToken& token,
+                   TaskContinuationOptions options = TaskContinuationOptions::none) {
+  return continue_with(antecedent, std::forward<Fn>(fn), token, options, default_scheduler());
+}
+
+// continue_with(antecedent, fn, scheduler) — .NET's ContinueWith(fn, scheduler).
+template <class T, class Fn>
+  requires std::is_invocable_v<std::decay_t<Fn>&, const Task<T>&>
+auto continue_with(const Task<T>& antecedent, Fn&& fn, Scheduler& scheduler) {
+  return continue_with(antecedent, std::forward<Fn>(fn), CancellationToken(), TaskContinuationOptions::none,
+                       scheduler);
+}
+
 template <class U>
 Task<U> unwrap(const Task<Task<U>>& outer) {
   if (!outer.valid()) detail::throw_invalid_task();

@@ -4,8 +4,9 @@
 //
 // Blocking a thread on a task is the sync-over-async pattern: wait_all waits on each task in turn
 // through Task::wait(), so it inherits wait()'s deadlock detection on a SingleThreadContext.
-// wait_any cannot tell which task would have completed first on the blocked thread; a bounded
-// timeout ends it.
+// wait_any (without a timeout) gets the same detection through blocking_wait_any: it throws
+// DeadlockError once every one of its tasks needs an item of the blocked thread's queue to run
+// first, so that none of them can ever complete. A bounded wait_any_for needs none: it ends.
 #pragma once
 
 #include <atomic>
@@ -82,7 +83,8 @@ bool wait_all_for(std::chrono::duration<Rep, Period> timeout, const Task<Ts>&...
 }
 
 // wait_any(tasks...) — blocks until one task completed and returns its index (the lowest one
-// when several already had). Throws nothing for a failed task (.NET's WaitAny).
+// when several already had). Throws nothing for a failed task (.NET's WaitAny); throws
+// DeadlockError when none of the tasks can complete (see the header).
 template <class... Ts>
 int wait_any(const Task<Ts>&... tasks) {
   static_assert(sizeof...(Ts) > 0, "duet: wait_any needs at least one task");

@@ -85,6 +85,10 @@ struct VoidCollect {
   using result_type = void;
 };
 
+// append_failure(failed, out) — appends the exception of a failed task to `out`: the inner
+// exceptions of a when_all's AggregateError, else the exception itself. Marks it observed.
+void append_failure(TaskStateBase& failed, std::vector<std::exception_ptr>& out);
+
 // collect_failures(children, faults, canceled) — gathers faults (flattening when_all children)
 // and the first cancellation, in child order. Marks every failed child observed.
 void collect_failures(const std::vector<TaskStateBase*>& children,

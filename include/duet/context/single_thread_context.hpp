@@ -59,9 +59,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "duet/core/continuation.hpp"
 #include "duet/core/synchronization_context.hpp"
@@ -95,6 +97,10 @@ class SingleThreadContext final : public SynchronizationContext {
 
   // blocking_wait(task) — the sync-over-async check (see the header). Throws DeadlockError.
   void blocking_wait(detail::TaskStateBase& task) override;
+  // blocking_wait_any(latch, tasks) — wait_any's form of the same check: DeadlockError once every
+  // one of `tasks` needs an item of this queue to run first (at most 64 tasks are diagnosed;
+  // with more, the wait blocks as in .NET).
+  void blocking_wait_any(detail::TaskStateBase& latch, const std::vector<detail::TaskStateBase*>& tasks) override;
 
   // run_one() — runs the oldest queued item, if any; false when the queue was empty. Never
   // blocks. Owner thread only.
@@ -146,6 +152,12 @@ class SingleThreadContext final : public SynchronizationContext {
   Continuation* pop_locked() noexcept;
   void run_item(Continuation* c);
   bool needs_before(const Continuation& c, const detail::TaskStateBase& target) const noexcept;
+  // block_on(poke, tasks, n) — the owner blocks until `poke` completes, or until every one of the
+  // n `tasks` needs a queued item first (then DeadlockError). blocking_wait: poke is the one task.
+  void block_on(detail::TaskStateBase& poke, detail::TaskStateBase* const* tasks, std::size_t n);
+  // note_needed_locked(c) — mutex_ held, the owner blocked: marks the blocked tasks that `c` must
+  // run before; true once all of them are marked.
+  bool note_needed_locked(const Continuation& c) noexcept;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
@@ -153,8 +165,14 @@ class SingleThreadContext final : public SynchronizationContext {
   Continuation* tail_ = nullptr;  // guarded by mutex_: newest item
   std::size_t count_ = 0;         // guarded by mutex_
   bool completed_ = false;        // guarded by mutex_: complete() was called
-  // blocked_on_ — guarded by mutex_: the task the owner is blocked on in blocking_wait, or null.
+  // blocked_on_ — guarded by mutex_: the task the owner's blocked wait is poked through (the task
+  // of blocking_wait, wait_any's latch), or null. blocked_tasks_ / blocked_count_: the tasks
+  // whose completion would end that wait; needed_: bit i set once an item queued here must run
+  // before blocked_tasks_[i] can complete.
   detail::TaskStateBase* blocked_on_ = nullptr;
+  detail::TaskStateBase* const* blocked_tasks_ = nullptr;
+  std::size_t blocked_count_ = 0;
+  std::uint64_t needed_ = 0;
   std::atomic<bool> deadlock_{false};
   std::atomic<long> operations_{0};
   std::atomic<std::thread::id> owner_{};

@@ -41,6 +41,7 @@
 #include <utility>
 
 #include "duet/compose/task_factory.hpp"
+#include "duet/core/continuation.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
 #include "duet/time/cancellation.hpp"
@@ -357,11 +358,22 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   bool dispose_mode_ = false;
 };
 
-// ForEachAsync<T, Fn> — for_each_async's task: `await foreach (var x in s) fn(x);` as a
-// hand-written machine (this layer is below the builders): the task state, the enumerator, the
-// awaiter of the current move_next_async / dispose_async and the resumption node in one object.
+// ForEachAsync<T, Fn> — for_each_async's task: `await foreach (var x in s) fn(x);` (or, for an
+// async fn, `await fn(x);`) as a hand-written machine (this layer is below the builders): the
+// task state, the enumerator, the awaiter of the current move_next_async / body / dispose_async
+// and the resumption node in one object.
 template <class T, class Fn>
 class ForEachAsync final : public TaskState<void>, public Continuation {
+  using BodyResult = std::invoke_result_t<Fn&, T&>;
+  static constexpr bool k_async_body = !std::is_void_v<BodyResult>;
+  struct NoAwaiter {};
+  template <class R>
+  struct BodyAwaiterOf {
+    using type = awaiter_t<R>;
+  };
+  using BodyAwaiter =
+      typename std::conditional_t<k_async_body, BodyAwaiterOf<BodyResult>, std::type_identity<NoAwaiter>>::type;
+
  public:
   ForEachAsync(AsyncEnumerator<T> e, Fn fn) : TaskState<void>(2), e_(std::move(e)), fn_(std::move(fn)) {
     this->invoke = &ForEachAsync::resume;
@@ -371,6 +383,18 @@ class ForEachAsync final : public TaskState<void>, public Continuation {
   void run() noexcept {
     for (;;) {
       if (!disposing_) {
+        if constexpr (k_async_body) {
+          if (body_) {  // resumed after `await fn(x)`
+            try {
+              (void)body_->get_result();
+              body_.reset();
+            } catch (...) {
+              body_.reset();
+              fail(std::current_exception());
+              continue;
+            }
+          }
+        }
         if (!next_) {
           try {
             next_.emplace(e_.move_next_async().get_awaiter());
@@ -387,11 +411,23 @@ class ForEachAsync final : public TaskState<void>, public Continuation {
         try {
           more = next_->get_result();
           next_.reset();
-          if (more) fn_(e_.current());
+          if (more) {
+            if constexpr (k_async_body) {
+              body_.emplace(duet::get_awaiter(fn_(e_.current())));
+            } else {
+              fn_(e_.current());
+            }
+          }
         } catch (...) {
           next_.reset();
           fail(std::current_exception());
           continue;
+        }
+        if constexpr (k_async_body) {
+          if (more && !body_->is_completed()) {
+            body_->unsafe_on_completed(*this);
+            return;
+          }
         }
         if (more) continue;
         disposing_ = true;
@@ -438,6 +474,7 @@ class ForEachAsync final : public TaskState<void>, public Continuation {
   AsyncEnumerator<T> e_;
   Fn fn_;
   std::optional<ValueTaskAwaiter<bool>> next_;
+  std::optional<BodyAwaiter> body_;  // the awaiter of an async fn's current call
   std::optional<ValueTaskAwaiter<void>> disposed_;
   std::exception_ptr error_;
   bool disposing_ = false;
@@ -446,13 +483,19 @@ class ForEachAsync final : public TaskState<void>, public Continuation {
 }  // namespace detail
 
 // for_each_async(stream, fn, token) — `await foreach (var x in stream.WithCancellation(token))
-// fn(x);`: a Task<> that enumerates `stream`, calls fn(item) (synchronously) for each item, and
-// disposes the enumerator at the end — also when fn or the producer throws (the task then
-// faults with that exception; canceled for an OperationCanceledError). One allocation beside the
+// fn(x);`: a Task<> that enumerates `stream`, calls fn(item) for each item, and disposes the
+// enumerator at the end — also when fn or the producer throws (the task then faults with that
+// exception; canceled for an OperationCanceledError). fn may be synchronous (returns void) or
+// async (returns an awaitable: Task<>, ValueTask<>, ...): the loop then awaits fn(item) before
+// the next move_next_async, `await foreach (var x in s) await fn(x);`. One allocation beside the
 // enumerator: this task.
 template <class T, class Fn>
 Task<> for_each_async(const AsyncStream<T>& stream, Fn fn, const CancellationToken& token = {}) {
   static_assert(std::is_invocable_v<Fn&, T&>, "for_each_async(stream, fn): fn must accept a T&");
+  using R = std::invoke_result_t<Fn&, T&>;
+  static_assert(std::is_void_v<R> || Awaitable<R>,
+                "for_each_async(stream, fn): fn must return void, or an awaitable (Task<>, ValueTask<>, ...) "
+                "that the loop awaits before the next item");
   auto* state = new detail::ForEachAsync<T, Fn>(stream.get_async_enumerator(token), std::move(fn));
   Task<> t = detail::adopt_task(static_cast<detail::TaskState<void>*>(state));
   state->run();

@@ -25,9 +25,21 @@
 // .NET's pooled ValueTask sources. As in .NET, continuations are posted, never run inside the
 // writer's call, unless options.allow_synchronous_continuations.
 //
+// Single reader. An unbounded channel created with single_reader = true splits the buffer in two
+// rings: the writers append to `items` under the lock as usual, and the reader pops from its own
+// `outbox` without taking the lock. Only when the outbox runs dry does the reader lock once and
+// swap the two rings, taking every item buffered meanwhile in one step (.NET's
+// SingleConsumerUnboundedChannel likewise gives the one reader a path with no lock per item). So
+// the reader takes the lock once per batch instead of once per item, and writers contend with it
+// only at those swaps. The blocked-reader hand-off, waiters, completion and cancellation are the
+// locked algorithm's: a reader blocks only when both rings are empty. `outbox_left` publishes
+// the outbox's size for count() and for the completion's drained check.
+//
 // Thread-safety: every member of Channel, ChannelReader and ChannelWriter may be called from any
-// thread (single_reader / single_writer promise at most one concurrent reader / writer; see
-// BoundedChannelOptions).
+// thread, except that single_reader promises one reading thread at a time: try_read, read_async,
+// wait_to_read_async and read_all_async's enumeration must not run concurrently (a second
+// pending read_async or wait_to_read_async throws; a concurrent try_read is a data race, as in
+// .NET where it is undefined). single_writer is .NET's hint and changes nothing here.
 #pragma once
 
 #include <atomic>
@@ -42,6 +54,7 @@
 #include <utility>
 
 #include "duet/compose/task_factory.hpp"
+#include "duet/coord/async_stream.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
 #include "duet/core/task_completion_source.hpp"
@@ -80,9 +93,10 @@ enum class BoundedChannelFullMode {
 // ChannelOptions — .NET's ChannelOptions / UnboundedChannelOptions.
 struct ChannelOptions {
   // single_reader / single_writer — the caller promises at most one concurrent read / write
-  // operation. single_reader: a second read_async or wait_to_read_async while one is pending
-  // throws InvalidOperationError (a misuse .NET leaves undefined). single_writer is accepted as
-  // .NET's hint and changes nothing: every channel here uses the same locked algorithm.
+  // operation. single_reader: an unbounded channel uses the cheaper single-reader algorithm
+  // (the reader pops without the lock; see "Single reader" above), and a second read_async or
+  // wait_to_read_async while one is pending throws InvalidOperationError (a misuse .NET leaves
+  // undefined). single_writer is accepted as .NET's hint and changes nothing.
   bool single_reader = false;
   bool single_writer = false;
   // allow_synchronous_continuations — a pending operation's continuation may run inline inside
@@ -130,6 +144,12 @@ class Ring {
     slot(head_ + size_ - 1)->~T();
     --size_;
   }
+  void swap(Ring& o) noexcept {
+    std::swap(slots_, o.slots_);
+    std::swap(cap_, o.cap_);
+    std::swap(head_, o.head_);
+    std::swap(size_, o.size_);
+  }
 
  private:
   T* slot(std::size_t i) noexcept { return slots_ + (i & (cap_ - 1)); }
@@ -158,29 +178,12 @@ class ChannelCore;
 // ChannelOp<T, R> — one pending read (R = T), write (R = void, item set) or wait (R = bool).
 // See "Operations" in the header comment. Links and `queued` are guarded by the channel lock.
 template <class T, class R>
-class ChannelOp final : public IValueTaskSource<R>, public CancellationCallbackNode {
+class ChannelOp final : public SharedValueTaskSource<R, ChannelOp<T, R>>, public CancellationCallbackNode {
  public:
   explicit ChannelOp(ChannelCore<T>* ch) noexcept : channel_(ch) {
     CancellationCallbackNode::invoke = &ChannelOp::on_canceled;
   }
 
-  // ---- IValueTaskSource<R> -------------------------------------------------------------------
-  ValueTaskSourceStatus get_status(short token) override { return core_.get_status(token); }
-  void on_completed(Continuation& c, short token, ValueTaskSourceOnCompletedFlags flags) override {
-    core_.on_completed(c, token, flags);
-  }
-  R get_result(short token) override {
-    core_.validate(token);
-    if (!core_.is_completed()) throw_source_not_completed();
-    struct Done {
-      ChannelOp* self;
-      ~Done() { self->drop_share(); }
-    } done{this};
-    return core_.get_result(token);
-  }
-  void on_abandoned(short token) noexcept override {
-    if (token == core_.version()) drop_share();
-  }
   // diag_describe(out) — a channel read, write or wait (diag/diagnostics.hpp).
   void diag_describe(diagnostics::Awaited& out) const noexcept override {
     if constexpr (std::is_void_v<R>) {
@@ -200,19 +203,19 @@ class ChannelOp final : public IValueTaskSource<R>, public CancellationCallbackN
   template <class... Args>
   void complete_value(Args&&... args) noexcept {
     unregister();
-    core_.set_result(std::forward<Args>(args)...);
+    this->core_.set_result(std::forward<Args>(args)...);
     drop_share();
   }
   void complete_error(std::exception_ptr e) noexcept {
     unregister();
-    core_.set_exception(std::move(e));
+    this->core_.set_exception(std::move(e));
     drop_share();
   }
 
   // ValueTask over the current operation.
-  ValueTask<R> value_task() noexcept { return ValueTask<R>(*this, core_.version()); }
+  ValueTask<R> value_task() noexcept { return ValueTask<R>(*this, this->version()); }
+  ManualResetValueTaskSourceCore<R>& core() noexcept { return this->core_; }
 
-  ManualResetValueTaskSourceCore<R> core_;
   ChannelOp* q_prev = nullptr;
   ChannelOp* q_next = nullptr;  // also the free-list link
   bool queued = false;
@@ -233,6 +236,10 @@ class ChannelOp final : public IValueTaskSource<R>, public CancellationCallbackN
       self.complete_error(canceled_error(self.cancel_token));
     }
   }
+  friend class PooledValueTaskSource<R, ChannelOp>;
+  friend class SharedValueTaskSource<R, ChannelOp>;
+  // consumed() — the consumer's share is done (get_result ran, or the ValueTask was abandoned).
+  void consumed() noexcept { drop_share(); }
   void drop_share() noexcept {
     if (shares.fetch_sub(1, std::memory_order_acq_rel) == 1) channel_->recycle(*this);
   }
@@ -298,7 +305,10 @@ class ChannelCore {
   using WaitOp = ChannelOp<T, bool>;
 
   ChannelCore(std::size_t capacity, BoundedChannelFullMode mode, const ChannelOptions& options)
-      : capacity_(capacity), mode_(mode), options_(options),
+      : capacity_(capacity),
+        mode_(mode),
+        options_(options),
+        split_(options.single_reader && capacity == std::numeric_limits<std::size_t>::max()),
         completion_(TaskCreationOptions::run_continuations_asynchronously) {}
   ChannelCore(const ChannelCore&) = delete;
   ChannelCore& operator=(const ChannelCore&) = delete;
@@ -365,7 +375,7 @@ class ChannelCore {
     }
     done_ = true;
     error_ = error;
-    const bool drained = items_.empty();
+    const bool drained = items_.empty() && outbox_left_.load(std::memory_order_acquire) == 0;
     ReadOp* readers = blocked_readers_.take_all();
     WriteOp* writers = blocked_writers_.take_all();
     WaitOp* wait_r = waiting_readers_.take_all();
@@ -391,6 +401,10 @@ class ChannelCore {
 
   // ---- reader ---------------------------------------------------------------------------------
   std::optional<T> try_read() {
+    if (split_) {
+      if (!outbox_.empty() || refill()) return pop_outbox();
+      return std::nullopt;
+    }
     lock_.lock();
     if (items_.empty()) {
       lock_.unlock();
@@ -401,7 +415,12 @@ class ChannelCore {
 
   ValueTask<T> read_async(const CancellationToken& token) {
     if (token.is_cancellation_requested()) return ValueTask<T>(canceled_task<T>(token));
+    if (split_ && !outbox_.empty()) return ValueTask<T>(*pop_outbox());
     lock_.lock();
+    if (split_ && refill_locked()) {
+      lock_.unlock();
+      return ValueTask<T>(*pop_outbox());
+    }
     if (!items_.empty()) return ValueTask<T>(*read_locked());
     if (done_) {
       std::exception_ptr e = closed_error_locked();
@@ -422,6 +441,7 @@ class ChannelCore {
 
   ValueTask<bool> wait_to_read_async(const CancellationToken& token) {
     if (token.is_cancellation_requested()) return ValueTask<bool>(canceled_task<bool>(token));
+    if (split_ && !outbox_.empty()) return ValueTask<bool>(true);
     lock_.lock();
     if (!items_.empty()) {
       lock_.unlock();
@@ -440,7 +460,7 @@ class ChannelCore {
 
   std::size_t count() const noexcept {
     lock_.lock();
-    const std::size_t n = items_.size();
+    const std::size_t n = items_.size() + outbox_left_.load(std::memory_order_acquire);
     lock_.unlock();
     return n;
   }
@@ -457,7 +477,7 @@ class ChannelCore {
   }
   template <class R>
   void recycle(ChannelOp<T, R>& op) noexcept {
-    op.core_.reset();
+    op.core().reset();
     op.cancel_token = CancellationToken();
     op.registered = false;
     op.item.reset();
@@ -488,6 +508,36 @@ class ChannelCore {
   }
 
   bool full_locked() const noexcept { return items_.size() >= capacity_; }
+
+  // ---- the single-reader algorithm (split_; see "Single reader" in the header comment) --------
+  // refill_locked() — lock held, outbox empty: takes every buffered item over into the outbox
+  // (a swap of the two rings, no copy); false when there was none.
+  bool refill_locked() noexcept {
+    if (items_.empty()) return false;
+    items_.swap(outbox_);
+    outbox_left_.store(outbox_.size(), std::memory_order_release);
+    return true;
+  }
+  bool refill() noexcept {
+    lock_.lock();
+    const bool got = refill_locked();
+    lock_.unlock();
+    return got;
+  }
+  // pop_outbox() — outbox not empty: its oldest item, without the lock. When that empties the
+  // outbox of a completed channel with nothing more buffered, completes `completion`.
+  std::optional<T> pop_outbox() {
+    std::optional<T> item(outbox_.pop_front());
+    const std::size_t left = outbox_.size();
+    outbox_left_.store(left, std::memory_order_release);
+    if (left == 0) {
+      lock_.lock();
+      const bool drained = done_ && items_.empty();
+      lock_.unlock();
+      if (drained) complete_completion();
+    }
+    return item;
+  }
 
   // write_locked(item) — lock held, not done: writes per the full mode; unlocks. True.
   bool write_locked(T&& item) {
@@ -579,7 +629,7 @@ class ChannelCore {
     } else {
       op = new Op(this);
     }
-    op->core_.set_run_continuations_asynchronously(!options_.allow_synchronous_continuations);
+    op->core().set_run_continuations_asynchronously(!options_.allow_synchronous_continuations);
     op->shares.store(2, std::memory_order_relaxed);
     add_ref();
     return op;
@@ -651,7 +701,10 @@ class ChannelCore {
   const std::size_t capacity_;
   const BoundedChannelFullMode mode_;
   const ChannelOptions options_;
-  Ring<T> items_;
+  const bool split_;  // the single-reader algorithm: an unbounded channel with single_reader
+  Ring<T> items_;     // the buffered items (with split_: the writers' inbox)
+  Ring<T> outbox_;    // split_: the items the reader took over; the reader's alone, no lock
+  std::atomic<std::size_t> outbox_left_{0};  // outbox_.size(), for count() and drained checks
   OpList<ReadOp> blocked_readers_;
   OpList<WriteOp> blocked_writers_;
   OpList<WaitOp> waiting_readers_;
@@ -682,11 +735,22 @@ class CoreRef {
   ChannelCore<T>* core_;
 };
 
+// ChannelHalf<T> — what ChannelReader and ChannelWriter share: the counted core, which only
+// Channel hands out.
+template <class T>
+class ChannelHalf {
+ protected:
+  explicit ChannelHalf(CoreRef<T> c) noexcept : core_(std::move(c)) {}
+  CoreRef<T> core_;
+};
+
 }  // namespace detail
 
 // ChannelWriter<T> — the writing half (.NET's ChannelWriter<T>). Copyable handle.
 template <class T>
-class ChannelWriter {
+class ChannelWriter : private detail::ChannelHalf<T> {
+  using detail::ChannelHalf<T>::core_;
+
  public:
   // try_write(item) — writes without waiting: false when the channel is full (wait mode) or
   // completed. In a drop mode a full channel drops an item and try_write returns true.
@@ -717,13 +781,14 @@ class ChannelWriter {
  private:
   template <class>
   friend class Channel;
-  explicit ChannelWriter(detail::CoreRef<T> c) noexcept : core_(std::move(c)) {}
-  detail::CoreRef<T> core_;
+  explicit ChannelWriter(detail::CoreRef<T> c) noexcept : detail::ChannelHalf<T>(std::move(c)) {}
 };
 
 // ChannelReader<T> — the reading half (.NET's ChannelReader<T>). Copyable handle.
 template <class T>
-class ChannelReader {
+class ChannelReader : private detail::ChannelHalf<T> {
+  using detail::ChannelHalf<T>::core_;
+
  public:
   // try_read() — the oldest item, or nullopt when none is buffered.
   std::optional<T> try_read() { return core_->try_read(); }
@@ -742,13 +807,88 @@ class ChannelReader {
   Task<> completion() const { return core_->completion(); }
   // count() — the buffered items now.
   std::size_t count() const { return core_->count(); }
+  // read_all_async(token) — the items as an async stream (.NET's ReadAllAsync): each enumeration
+  // is `while (await wait_to_read_async(t)) while (try_read()) yield return item;`, so it reads
+  // until the channel is completed and drained, and then ends (or throws the completion error).
+  // `t` is `token` linked with the token given to get_async_enumerator (.NET's
+  // [EnumeratorCancellation]); canceling it ends a pending move_next_async canceled and loses no
+  // item. Consume it with a loop over move_next_async() in any style, or with for_each_async.
+  AsyncStream<T> read_all_async(const CancellationToken& token = {}) const;
 
  private:
   template <class>
   friend class Channel;
-  explicit ChannelReader(detail::CoreRef<T> c) noexcept : core_(std::move(c)) {}
-  detail::CoreRef<T> core_;
+  explicit ChannelReader(detail::CoreRef<T> c) noexcept : detail::ChannelHalf<T>(std::move(c)) {}
 };
+
+namespace detail {
+
+// ChannelReadAll<T> — read_all_async's enumerator, a hand-written iterator (this layer is below
+// the builders) over the loop in read_all_async's comment. It holds a reader handle, so the
+// channel outlives the enumeration.
+template <class T>
+class ChannelReadAll final : public AsyncIteratorCore<T>, private Continuation {
+ public:
+  ChannelReadAll(const ChannelReader<T>& reader, const CancellationToken& a, const CancellationToken& b)
+      : reader_(reader) {
+    Continuation::invoke = &ChannelReadAll::resume;
+    if (a.can_be_canceled() && b.can_be_canceled()) {
+      linked_.emplace(CancellationTokenSource::create_linked(a, b));
+      this->set_token(linked_->token());
+    } else {
+      this->set_token(a.can_be_canceled() ? a : b);
+    }
+  }
+
+ private:
+  ~ChannelReadAll() override = default;
+
+  void step() override {
+    for (;;) {
+      if (this->dispose_mode()) {  // disposed at a yield: `yield break`
+        this->on_end();
+        return;
+      }
+      if (wait_) {  // resumed after `await wait_to_read_async(t)`
+        bool more = false;
+        try {
+          more = wait_->get_result();
+        } catch (...) {
+          wait_.reset();
+          throw;  // run_step ends the enumeration with it
+        }
+        wait_.reset();
+        if (!more) {
+          this->on_end();
+          return;
+        }
+      }
+      if (std::optional<T> item = reader_.try_read()) {
+        this->on_yield(std::move(*item));
+        return;
+      }
+      wait_.emplace(reader_.wait_to_read_async(this->token()).get_awaiter());
+      if (!wait_->is_completed()) {
+        wait_->unsafe_on_completed(static_cast<Continuation&>(*this));
+        return;
+      }
+    }
+  }
+  static void resume(Continuation* c) noexcept { static_cast<ChannelReadAll*>(c)->run_step(); }
+
+  ChannelReader<T> reader_;
+  std::optional<CancellationTokenSource> linked_;
+  std::optional<ValueTaskAwaiter<bool>> wait_;
+};
+
+}  // namespace detail
+
+template <class T>
+AsyncStream<T> ChannelReader<T>::read_all_async(const CancellationToken& token) const {
+  return AsyncStream<T>([reader = *this, token](const CancellationToken& t) -> IAsyncEnumerator<T>* {
+    return new detail::ChannelReadAll<T>(reader, token, t);
+  });
+}
 
 // Channel<T> — a reader and a writer over one channel (.NET's Channel<T>). Created by
 // create_unbounded / create_bounded (.NET's static Channel.CreateUnbounded<T> /

@@ -139,6 +139,10 @@ namespace detail {
 // receive it: a destructor). The pool is then abandoned, never joined.
 void report_pool_destroyed_from_worker() noexcept;
 
+// throw_misuse(subject, name, rule) — throws InvalidOperationError(subject + name + rule): the
+// shape of the misuse messages that name the call (`name`) inside a fixed sentence.
+[[noreturn]] void throw_misuse(const char* subject, const char* name, const char* rule);
+
 // error_ptr<E>(args...) — std::make_exception_ptr(E(args...)); when building it runs out of
 // memory, the std::bad_alloc instead. Completing a task with the result faults it (out of
 // memory) rather than losing the completion: the code that calls this has usually claimed the

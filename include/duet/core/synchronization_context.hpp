@@ -21,6 +21,7 @@
 
 #include <exception>
 #include <functional>
+#include <vector>
 
 #include "duet/core/continuation.hpp"
 #include "duet/detail/polymorphic_base.hpp"
@@ -52,6 +53,10 @@ class SynchronizationContext : public detail::PolymorphicBase {
   // this one, for a task that has not completed. The default blocks until the task completes;
   // a context that owns its thread overrides it to detect the sync-over-async deadlock.
   virtual void blocking_wait(detail::TaskStateBase& task);
+  // blocking_wait_any(latch, tasks) — called by wait_any on such a thread: `latch` completes
+  // when the first of `tasks` does. The default blocks until `latch` completes; a context that
+  // owns its thread overrides it to detect that none of `tasks` can complete.
+  virtual void blocking_wait_any(detail::TaskStateBase& latch, const std::vector<detail::TaskStateBase*>& tasks);
 
   // current() — the calling thread's context, or null.
   static SynchronizationContext* current() noexcept { return detail::current_sync_context(); }

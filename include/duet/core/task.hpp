@@ -428,31 +428,30 @@ namespace detail {
 // complete_from(target, child) — copies a completed child's outcome into `target` (its value, its
 // fault as a fault — an OperationCanceledError stays a fault — or its cancellation); false when
 // `target` was already completed. A value that cannot be copied faults `target` with the error.
+// complete_failure_from(target, child) — the failure half of complete_from, for a child that was
+// faulted or canceled, whatever the two tasks' result types.
+inline bool complete_failure_from(TaskStateBase& target, TaskStateBase& child) noexcept {
+  if (child.status() == TaskStatus::canceled) return target.try_complete_canceled(child.exception());
+  DUET_ASSERT(child.status() == TaskStatus::faulted, "complete_failure_from on a child that did not fail");
+  if (!target.try_begin_complete()) return false;
+  if (child.rethrows_first_inner()) target.set_rethrow_first_inner();
+  target.complete_fault_claimed(child.exception());
+  return true;
+}
+
 template <class T>
 bool complete_from(TaskState<T>& target, TaskState<T>& child) noexcept {
-  switch (child.status()) {
-    case TaskStatus::ran_to_completion:
-      if constexpr (std::is_void_v<T>) {
-        return target.try_complete_value();
-      } else {
-        try {
-          return target.try_complete_value(child.take_result());
-        } catch (...) {
-          return target.try_complete_fault(std::current_exception());
-        }
-      }
-    case TaskStatus::canceled:
-      return target.try_complete_canceled(child.exception());
-    case TaskStatus::faulted:
-      if (!target.try_begin_complete()) return false;
-      if (child.rethrows_first_inner()) target.set_rethrow_first_inner();
-      target.complete_fault_claimed(child.exception());
-      return true;
-    case TaskStatus::pending:
-      break;
+  DUET_ASSERT(child.status() != TaskStatus::pending, "complete_from on a pending child");
+  if (child.status() != TaskStatus::ran_to_completion) return complete_failure_from(target, child);
+  if constexpr (std::is_void_v<T>) {
+    return target.try_complete_value();
+  } else {
+    try {
+      return target.try_complete_value(child.take_result());
+    } catch (...) {
+      return target.try_complete_fault(std::current_exception());
+    }
   }
-  DUET_ASSERT(false, "complete_from on a pending child");
-  return false;
 }
 
 // adopt_task(state) — wraps `state` without taking a reference (the caller hands its own over).

@@ -265,6 +265,8 @@ class TimerWheel {
   // fired list and cascades the others; returns the new tail and the number of entries fired.
   Continuation** expire_slot(const Expiration& exp, Continuation** fired_tail,
                              std::size_t& fired) noexcept;
+  // append_fired(e, fired_tail, fired) — e is due: unlinked, it goes on the fired list.
+  static Continuation** append_fired(TimerEntry& e, Continuation** fired_tail, std::size_t& fired) noexcept;
   static void check_due(std::chrono::nanoseconds due);               // throws ArgumentError
   std::uint64_t deadline_tick(std::chrono::nanoseconds due) const;  // validates `due`
   [[noreturn]] static void throw_already_scheduled();

@@ -285,6 +285,21 @@ class PooledValueTaskSource : public IValueTaskSource<T> {
   ManualResetValueTaskSourceCore<T> core_;
 };
 
+// SharedValueTaskSource<T, Derived> — a PooledValueTaskSource whose consumer holds a share of the
+// object (a channel's pending operation, a PeriodicTimer's wait): a ValueTask dropped unconsumed
+// gives that share back as its get_result would, through Derived::consumed().
+template <class T, class Derived>
+class SharedValueTaskSource : public PooledValueTaskSource<T, Derived> {
+ public:
+  void on_abandoned(short token) noexcept override {
+    if (token == this->core_.version()) static_cast<Derived*>(this)->consumed();
+  }
+
+ protected:
+  SharedValueTaskSource() noexcept = default;
+  ~SharedValueTaskSource() = default;
+};
+
 }  // namespace detail
 
 }  // namespace duet
