@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <cstddef>
 #include <string>
@@ -232,6 +234,45 @@ TEST_F(NetTest, CloseWithOperationsPendingCompletesThemWithObjectDisposed) {
   EXPECT_FALSE(p.b.is_open());
   expect_throws_containing<duet::ObjectDisposedError>(
       [&] { (void)p.b.receive_async(b1); }, "receive_async: the socket was closed");
+}
+
+// epoll_registrations() — how many descriptors the process's epoll instances watch (the engine's,
+// from /proc/self/fdinfo).
+int epoll_registrations() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(e.path(), ec);
+    if (ec || target.string() != "anon_inode:[eventpoll]") continue;
+    std::ifstream info("/proc/self/fdinfo/" + e.path().filename().string());
+    for (std::string line; std::getline(info, line);) n += line.rfind("tfd:", 0) == 0 ? 1 : 0;
+  }
+  return n;
+}
+
+TEST_F(NetTest, CloseLeavesNothingRegisteredWithEpoll) {
+  Pair warm = make_pair();
+  std::array<std::byte, 8> buf{};
+  ValueTask<std::size_t> w = warm.b.receive_async(buf);  // the engine runs from here on
+  const int before = epoll_registrations();
+  {
+    Pair p = make_pair();
+    ValueTask<std::size_t> r1 = p.a.receive_async(buf);
+    ValueTask<std::size_t> r2 = p.b.receive_async(buf);
+    EXPECT_EQ(epoll_registrations(), before + 2) << "a socket is registered at its first wait";
+    p.a.close();
+    p.b.close();
+    EXPECT_EQ(epoll_registrations(), before) << "close() must unregister at once";
+    EXPECT_THROW((void)r1.result(), duet::ObjectDisposedError);
+    // b's receive may have seen a's close as end of stream before b was closed.
+    try {
+      EXPECT_EQ(r2.result(), 0u);
+    } catch (const duet::ObjectDisposedError&) {
+    }
+  }
+  warm.b.close();
+  EXPECT_THROW((void)w.result(), duet::ObjectDisposedError);
+  EXPECT_EQ(epoll_registrations(), before - 1);
 }
 
 TEST_F(NetTest, StoppingAListenerEndsItsWaitingAcceptWithObjectDisposed) {
