@@ -87,7 +87,10 @@ std::string IPAddress::to_string() const {
   }
   ::inet_ntop(AF_INET6, bytes_.data(), buf, sizeof buf);
   std::string s = buf;
-  if (scope_id_ != 0) s += "%" + std::to_string(scope_id_);
+  if (scope_id_ != 0) {  // appended piecewise: g++ 12 -O3 reports a false -Wrestrict on "%" + str
+    s += '%';
+    s += std::to_string(scope_id_);
+  }
   return s;
 }
 
@@ -137,7 +140,11 @@ IPEndPoint IPEndPoint::parse(std::string_view text) {
 
 std::string IPEndPoint::to_string() const {
   if (address_.address_family() == AddressFamily::inter_network_v6) {
-    return "[" + address_.to_string() + "]:" + std::to_string(port_);
+    std::string s = "[";
+    s += address_.to_string();
+    s += "]:";
+    s += std::to_string(port_);
+    return s;
   }
   return address_.to_string() + ":" + std::to_string(port_);
 }

@@ -175,11 +175,13 @@ std::string SocketContext::describe() const {
   socklen_t len = sizeof a;
   if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
       (a.ss_family == AF_INET || a.ss_family == AF_INET6)) {
-    s += " " + IPEndPoint::from_sockaddr(reinterpret_cast<const sockaddr&>(a)).to_string();
+    s += " ";  // appended piecewise: g++ 12 -O3 reports a false -Wrestrict on "lit" + str
+    s += IPEndPoint::from_sockaddr(reinterpret_cast<const sockaddr&>(a)).to_string();
   }
   len = sizeof a;
   if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    s += " -> " + IPEndPoint::from_sockaddr(reinterpret_cast<const sockaddr&>(a)).to_string();
+    s += " -> ";  // appended piecewise: g++ 12 -O3 reports a false -Wrestrict on "lit" + str
+    s += IPEndPoint::from_sockaddr(reinterpret_cast<const sockaddr&>(a)).to_string();
   }
   return s;
 }
