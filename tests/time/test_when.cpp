@@ -188,6 +188,7 @@ TEST(WhenAny, MixedResultTypesGiveTheWinnerAsAPlainTask) {
   EXPECT_EQ(r.index, 1u);
   EXPECT_TRUE(r.task.is_completed_successfully());
   EXPECT_EQ(b.task().result(), "second") << "the value stays on the original task, which index names";
+  c.set_result();  // the loser's continuation list still holds the when_any: complete it (no leak)
 }
 
 TEST(WhenAny, MixedResultTypesCarryTheWinnersFaultAndCancellation) {
