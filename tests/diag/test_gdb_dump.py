@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_gdb_dump.py — the gdb command duet-dump (tools/duet-gdb.py) against the in-process dump.
 
-    test_gdb_dump.py GDB_SCRIPT TARGET WORKDIR
+    test_gdb_dump.py GDB_SCRIPT TARGET WORKDIR [--live-only]
 
 Runs TARGET (tests/diag/gdb_target.cpp) under gdb: the target writes its own
 duet::diagnostics::dump_async() to a file and stops with SIGTRAP; gdb then takes a core with
@@ -10,6 +10,10 @@ executable and the core file and prints duet-dump again (no process: nothing can
 Both gdb dumps must list the same frames (style, method name, state, what each awaits) in the
 same chains with the same counts as the in-process dump, and the fiber frames' stacks must name
 diag_fiber_body from the fiber's own stack.
+
+--live-only (the AddressSanitizer build, tests/diag/meson.build) checks the live process only:
+gcore on an ASan process walks terabytes of shadow mappings for minutes, after which gdb cannot
+read the process at all. The core-file half runs in the plain builds.
 
 Exit 77 (skipped, with a message) only when gdb is not installed (.ci/install-deps lists it).
 """
@@ -58,28 +62,31 @@ def main():
         print("SKIP: gdb is not installed (add it with .ci/install-deps); duet-dump cannot be tested")
         return 77
     script, target, work = sys.argv[1], sys.argv[2], sys.argv[3]
+    live_only = sys.argv[4:] == ["--live-only"]
     os.makedirs(work, exist_ok=True)
     own = os.path.join(work, "in_process_dump.txt")
     core = os.path.join(work, "gdb_target.core")
     for p in (own, core):
         if os.path.exists(p):
             os.remove(p)
-    live = run_gdb(["-ex", "source " + script, "-ex", "run", "-ex", "gcore " + core,
-                    "-ex", "echo ==live==\\n", "-ex", "duet-dump", "-ex", "kill",
-                    "--args", target, own], "live")
+    take_core = [] if live_only else ["-ex", "gcore " + core]
+    live = run_gdb(["-ex", "source " + script, "-ex", "run", "-ex", "echo ==live==\\n",
+                    "-ex", "duet-dump"] + take_core + ["-ex", "kill", "--args", target, own], "live")
     if not os.path.exists(own):
         print("FAIL: the target did not write its dump; gdb said:\n" + live)
         return 1
-    if not os.path.exists(core):
+    if not live_only and not os.path.exists(core):
         print("FAIL: gcore wrote no core file; gdb said:\n" + live)
         return 1
     expected = open(own).read()
-    from_core = run_gdb(["-ex", "source " + script, "-ex", "echo ==core==\\n", "-ex", "duet-dump",
-                         target, core], "core")
     live_dump = extract_dump(live.split("==live==", 1)[-1])
-    core_dump = extract_dump(from_core.split("==core==", 1)[-1])
+    checks = [("live process", live_dump, live)]
+    if not live_only:
+        from_core = run_gdb(["-ex", "source " + script, "-ex", "echo ==core==\\n",
+                             "-ex", "duet-dump", target, core], "core")
+        checks.append(("core file", extract_dump(from_core.split("==core==", 1)[-1]), from_core))
     ok = True
-    for name, got, raw in (("live process", live_dump, live), ("core file", core_dump, from_core)):
+    for name, got, raw in checks:
         if got is None:
             print("FAIL: duet-dump printed no dump on the %s; gdb said:\n%s" % (name, raw))
             ok = False
@@ -94,8 +101,8 @@ def main():
                   % (name, got))
             ok = False
     if ok:
-        print("duet-dump matches the in-process dump on the live process and on the core file:\n"
-              + core_dump)
+        print("duet-dump matches the in-process dump on the %s:\n%s"
+              % (" and the ".join(c[0] for c in checks), checks[-1][1]))
     return 0 if ok else 1
 
 
