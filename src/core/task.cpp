@@ -119,6 +119,19 @@ bool TaskStateBase::wait_for(std::chrono::nanoseconds timeout) {
   return is_completed();
 }
 
+void TaskStateBase::rethrow_failure() const {
+  observed_.store(true, std::memory_order_relaxed);
+  if (rethrow_first_inner_) {
+    try {
+      std::rethrow_exception(exception_);
+    } catch (const AggregateError& a) {
+      if (!a.inner_exceptions().empty()) std::rethrow_exception(a.inner_exceptions().front());
+      throw;
+    }
+  }
+  std::rethrow_exception(exception_);
+}
+
 void TaskStateBase::last_release() noexcept {
   if (status() == TaskStatus::faulted && !observed_.load(std::memory_order_relaxed)) {
     report_unobserved_exception(exception_);

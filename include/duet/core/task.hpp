@@ -212,12 +212,10 @@ class TaskStateBase {
   }
   // rethrow_if_failed() — rethrows the stored exception when faulted/canceled. Marks observed.
   // Precondition: completed.
+  // The check is inline, the rethrow is not: every await site inlines this, and an inline
+  // rethrow made GCC outline the whole check from the fiber await's fast path.
   void rethrow_if_failed() const {
-    if (status() != TaskStatus::ran_to_completion) {
-      observed_.store(true, std::memory_order_relaxed);
-      if (rethrow_first_inner_) rethrow_first_inner(exception_);
-      std::rethrow_exception(exception_);
-    }
+    if (status() != TaskStatus::ran_to_completion) [[unlikely]] rethrow_failure();
   }
 
   // set_rethrow_first_inner() — for tasks whose stored exception is an AggregateError of
@@ -315,14 +313,9 @@ class TaskStateBase {
   // window, so the caller that runs its continuation itself always finds the task completed.
   void wait_for_published_status() const noexcept;
 
-  [[noreturn]] static void rethrow_first_inner(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const AggregateError& a) {
-      if (!a.inner_exceptions().empty()) std::rethrow_exception(a.inner_exceptions().front());
-      throw;
-    }
-  }
+  // rethrow_failure() — rethrow_if_failed's cold half (src/core/task.cpp): marks the exception
+  // observed and rethrows it (an AggregateError's first inner when set_rethrow_first_inner).
+  [[noreturn, gnu::cold, gnu::noinline]] void rethrow_failure() const;
 
   std::atomic<std::uint32_t> refs_;
   std::atomic<std::uint32_t> word_{0};

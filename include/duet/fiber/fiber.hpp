@@ -237,8 +237,11 @@ struct NotAwaitableResult {
 // read before it. Read duet::fiber::current_thread_id() after the await instead.
 // A non-awaitable x is one compile error (require_awaitable's), and nothing else: the result
 // type is then computed from nothing, and converts to whatever the caller expects.
+// Always inlined: the suspension below is inline (its switch must not return through a call),
+// and once the diagnostics hooks were added to it GCC stopped inlining the whole function,
+// which put a call on the completed fast path (AwaitCompleted/fiber 1.4 -> 2.6 ns).
 template <class A>
-decltype(auto) await(A&& x) {
+[[gnu::always_inline]] inline decltype(auto) await(A&& x) {
   if constexpr (!detail::fiber_awaitable_v<A>) {
     require_awaitable<A>();
     return detail::NotAwaitableResult{};
@@ -246,7 +249,10 @@ decltype(auto) await(A&& x) {
     fiber::detail::FiberBase* const self = fiber::detail::current_fiber();
     if (self == nullptr) fiber::detail::throw_await_outside_fiber();
     auto awaiter = duet::get_awaiter(std::forward<A>(x));
-    if (!awaiter.is_completed()) self->suspend(awaiter);
+    if (awaiter.is_completed()) [[likely]] {
+      return static_cast<detail::fiber_await_result_t<A>>(awaiter.get_result());
+    }
+    self->suspend(awaiter);
     return static_cast<detail::fiber_await_result_t<A>>(awaiter.get_result());
   }
 }
