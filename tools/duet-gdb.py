@@ -23,8 +23,10 @@ import gdb
 
 STYLES = {0: "explicit", 1: "dsl", 2: "pooled ValueTask", 3: "fiber"}
 KINDS = {0: "awaiter", 1: "task", 2: "TaskCompletionSource", 3: "delay", 4: "when_all",
-         5: "ValueTask", 6: "channel read", 7: "channel write", 8: "I/O"}
+         5: "ValueTask", 6: "channel read", 7: "channel write", 8: "I/O", 9: "async stream",
+         10: "parked"}
 KIND_VALUE_TASK = 5
+KIND_ASYNC_STREAM = 9
 KIND_DELAY = 3
 STYLE_FIBER = 3
 
@@ -114,7 +116,8 @@ def lines_of(chain):
         if f["style"] != STYLE_FIBER:
             head += " (state %d)" % f["state"]
         if i > 0:
-            awaits = "awaits %s of #%d" % ("ValueTask" if f["kind"] == KIND_VALUE_TASK else "task", i - 1)
+            what = {KIND_VALUE_TASK: "ValueTask", KIND_ASYNC_STREAM: f["label"]}.get(f["kind"], "task")
+            awaits = "awaits %s of #%d" % (what, i - 1)
         else:
             awaits = "awaits " + (f["label"] or KINDS.get(f["kind"], "awaiter"))
             if f["kind"] == KIND_DELAY and f["due_ms"] >= 0:

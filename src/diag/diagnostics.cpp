@@ -117,6 +117,8 @@ const char* to_string(AwaitKind k) noexcept {
     case AwaitKind::channel_read: return "channel read";
     case AwaitKind::channel_write: return "channel write";
     case AwaitKind::io: return "I/O";
+    case AwaitKind::async_stream: return "async stream";
+    case AwaitKind::parked: return "parked";
     case AwaitKind::other: break;
   }
   return "awaiter";
@@ -244,8 +246,10 @@ struct Line {
 std::string awaits_text(const FrameRecord& f, bool inner_is_frame, std::size_t inner_index) {
   std::ostringstream o;
   if (inner_is_frame) {
-    o << "awaits " << (f.awaited.kind == AwaitKind::value_task ? "ValueTask" : "task") << " of #"
-      << inner_index;
+    const char* what = f.awaited.kind == AwaitKind::value_task     ? "ValueTask"
+                       : f.awaited.kind == AwaitKind::async_stream ? f.awaited.label
+                                                                   : "task";
+    o << "awaits " << what << " of #" << inner_index;
     return o.str();
   }
   o << "awaits " << (f.awaited.label[0] ? f.awaited.label : to_string(f.awaited.kind));

@@ -36,8 +36,15 @@
 // identity that links chains: for a task, its state) and a label; Task awaiters forward to the
 // task state's virtual diag_describe (a TaskCompletionSource's task, a delay, when_all, a
 // method's box each say what they are), ValueTask awaiters to their source's. Any other awaiter
-// is described by its demangled type name. An I/O operation (a socket receive) describes itself
-// the same way, with its endpoint in the label.
+// is described by its demangled type name. A socket operation (duet::net: Socket's receive,
+// send, accept, connect, and so NetworkStream's reads and writes) describes itself with the
+// endpoint at the other end: "awaits socket receive from 127.0.0.1:40000", "awaits socket accept
+// on 127.0.0.1:8080".
+//
+// Async iterators. An explicit or dsl iterator (sm/async_iterator.hpp) suspended on an await is a
+// frame of its own, as a fiber stream's producer is; a consumer awaiting its move_next_async (or
+// dispose_async) links to it: "#1 [dsl] Consumer (state 3) awaits move_next_async of #0". An
+// iterator parked at a yield awaits nothing and is not recorded, in any style.
 //
 // Naming. A frame is named by its state machine's demangled type, unless the machine declares
 // DUET_ASYNC_NAME("...") among its members; a fiber by FiberOptions::name (else "fiber").
@@ -84,7 +91,12 @@ enum class AwaitKind : std::uint8_t {
   value_task,    // a ValueTask over an IValueTaskSource
   channel_read,  // a channel read (ChannelReader::read_async / wait_to_read_async)
   channel_write, // a channel write waiting for room
-  io,            // an I/O operation (socket receive, ...): label names it and its endpoint
+  io,            // an I/O operation: "socket receive from 127.0.0.1:5000", "socket accept on ..."
+  async_stream,  // an async iterator's move_next_async / dispose_async: the chain goes on
+                 // through the iterator's frame (label: which of the two)
+  parked,        // not an operation: a fiber stream's producer parked at a yield until the next
+                 // move_next_async; not recorded (an explicit or dsl iterator at a yield is not
+                 // suspended at all)
 };
 const char* to_string(AwaitKind k) noexcept;
 
