@@ -1,8 +1,8 @@
 // tests/semantic/test_diagnostics.cpp — duet::diagnostics (diag/diagnostics.hpp) in every style:
 // the registry of suspended methods and dump_async()'s chains.
 //
-// Each style writes the same three methods, Leaf, Middle and Root (tests/diag/diag_chain.hpp),
-// and the same async iterator, Gated (below). Methods awaiting real loopback sockets (the epoll
+// Each style writes the same three methods, Leaf, Middle and Root, and the same async iterator,
+// Gated (tests/diag/diag_chain.hpp). Methods awaiting real loopback sockets (the epoll
 // engine) show what the socket operation waits for, with its endpoint.
 // The executable is linked with export_dynamic so dladdr can name the fiber bodies.
 #include <gtest/gtest.h>
@@ -22,59 +22,6 @@
 #include "queue_scheduler.hpp"
 
 namespace diag_styles {
-
-// async IAsyncEnumerable<int> Gated(Task gate) { await gate; yield return 1; }
-// explicit: the iterator Roslyn would generate, by hand.
-struct GatedExplicit : duet::AsyncIterator<GatedExplicit, int> {
-  DUET_ASYNC_NAME("Gated")
-  duet::Task<> gate_;
-  duet::TaskAwaiter<void> awaiter1_;  // <>u__1
-  explicit GatedExplicit(duet::Task<> gate) : gate_(std::move(gate)) {}
-  void move_next() {
-    try {
-      switch (state_) {
-        case 0:
-          goto resume0;
-        case 1:
-          goto resume1;
-        default:
-          break;
-      }
-      awaiter1_ = gate_.get_awaiter();
-      if (!awaiter1_.is_completed()) {
-        state_ = 0;
-        builder_.await_unsafe_on_completed(awaiter1_, *this);
-        return;
-      }
-    resume0:
-      state_ = -1;
-      awaiter1_.get_result();
-      state_ = 1;  // yield return 1;
-      yield_return(1);
-      return;
-    resume1:
-      state_ = -1;
-    } catch (...) {
-      state_ = -2;
-      builder_.set_exception(std::current_exception());
-      return;
-    }
-    state_ = -2;
-    builder_.set_result();
-  }
-};
-// dsl
-struct GatedDsl : duet::AsyncIterator<GatedDsl, int> {
-  DUET_ASYNC_NAME("Gated")
-  duet::Task<> gate_;
-  explicit GatedDsl(duet::Task<> gate) : gate_(std::move(gate)) {}
-  void move_next() {
-    DUET_BEGIN
-      DUET_AWAIT(gate_);
-      DUET_YIELD_RETURN(1);
-    DUET_END
-  }
-};
 
 struct Explicit {
   static constexpr const char* tag = "[explicit]";
