@@ -1,7 +1,6 @@
 # duet-gdb.py — the gdb command `duet-dump`: duet::diagnostics::dump_async()'s output, read from a
 # core file or a stopped process without calling into it.
 #
-#   (gdb) source /usr/local/share/duet/duet-gdb.py
 #   (gdb) duet-dump
 #   2 chains, 4 suspended frames
 #   x1 chain:
@@ -16,9 +15,18 @@
 # registry's types); the registry must have been enabled (diagnostics::enable() or
 # DUET_DIAGNOSTICS=1) in the process.
 #
-# Loading: meson installs this script as <datadir>/duet/duet-gdb.py; `source` it (or put the
-# `source` line in ~/.gdbinit). A static library has no objfile of its own for gdb's
-# <objfile>-gdb.py auto-loading to key on, so it is not auto-loaded.
+# Loading. The library carries this script: src/diag/embed_gdb_script.py embeds it as an inline
+# .debug_gdb_scripts entry in the object holding the registry, so every program linking the
+# registry carries it too, and gdb runs it when it loads the program (a core file's executable
+# included), if the program lies inside gdb's `auto-load safe-path`:
+#   (gdb) add-auto-load-safe-path /path/to/your/program   # or, in ~/.gdbinit, for a tree:
+#   add-auto-load-safe-path /home/you/src                 # (`set auto-load safe-path /`: all)
+#   `set auto-load python-scripts on` is the default; `info auto-load python-scripts` shows
+#   "duet-gdb.py" as Loaded (or declined, with gdb's hint about the safe path).
+# Without auto-loading (the program stripped of its .debug_* sections, or outside the safe
+# path), source the installed copy: meson installs it as <datadir>/duet/duet-gdb.py:
+#   (gdb) source /usr/local/share/duet/duet-gdb.py
+# Loading it twice is harmless: the second definition of duet-dump replaces the first.
 import gdb
 
 STYLES = {0: "explicit", 1: "dsl", 2: "pooled ValueTask", 3: "fiber"}
