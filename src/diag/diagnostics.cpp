@@ -50,7 +50,8 @@ bool env_enabled() noexcept {
 struct Registry {
   std::mutex mutex;
   FrameRecord* head = nullptr;  // newest first
-  std::size_t count = 0;
+  std::size_t count = 0;  // records, when_all links included
+  std::size_t links = 0;  // when_all links (Style::when_all)
   std::size_t dropped = 0;
   std::unordered_map<const void*, FrameRecord*> by_owner;
 
@@ -62,6 +63,7 @@ struct Registry {
     }
     if (r->next) r->next->prev = r->prev;
     --count;
+    if (r->style == Style::when_all) --links;
     delete r;
   }
   void clear() noexcept {
@@ -111,7 +113,7 @@ bool is_enabled() noexcept { return detail::enabled(); }
 std::size_t suspended_count() noexcept {
   Registry& r = registry();
   std::lock_guard<std::mutex> lk(r.mutex);
-  return r.count;
+  return r.count - r.links;
 }
 
 const char* to_string(AwaitKind k) noexcept {
@@ -137,6 +139,7 @@ const char* to_string(Style s) noexcept {
     case Style::dsl: return "dsl";
     case Style::pooled_value_task: return "pooled ValueTask";
     case Style::fiber: return "fiber";
+    case Style::when_all: return "when_all";
   }
   return "?";
 }
@@ -165,6 +168,7 @@ void note_suspended(const FrameRecord& rec) noexcept {
     if (r.head) r.head->prev = node;
     r.head = node;
     ++r.count;
+    if (node->style == Style::when_all) ++r.links;
     it->second = node;
   } catch (...) {
     r.by_owner.erase(rec.owner);
@@ -255,6 +259,7 @@ std::string awaits_text(const FrameRecord& f, bool inner_is_frame, std::size_t i
   if (inner_is_frame) {
     const char* what = f.awaited.kind == AwaitKind::value_task     ? "ValueTask"
                        : f.awaited.kind == AwaitKind::async_stream ? f.awaited.label
+                       : f.awaited.kind == AwaitKind::when_all     ? "when_all"
                                                                    : "task";
     o << "awaits " << what << " of #" << inner_index;
     return o.str();
@@ -271,29 +276,34 @@ struct Chain {
 };
 
 // The chains: from every root (a frame whose task no other frame awaits) down through the
-// awaited keys, reversed to innermost-first. A frame awaited by two frames appears in both chains.
+// awaited keys, one chain per path (a when_all's links fork it), reversed to innermost-first. A
+// frame awaited by two frames appears in both chains.
 std::vector<Chain> build_chains(const Registry& r) {
-  std::unordered_map<const void*, const FrameRecord*> by_key;
+  std::unordered_map<const void*, std::vector<const FrameRecord*>> by_key;  // in list order
   std::unordered_set<const void*> awaited;
   for (const FrameRecord* f = r.head; f; f = f->next) {
-    if (f->self_key) by_key[f->self_key] = f;
+    if (f->self_key) by_key[f->self_key].push_back(f);
     if (f->awaited.key) awaited.insert(f->awaited.key);
   }
-  std::vector<const FrameRecord*> roots;
-  for (const FrameRecord* f = r.head; f; f = f->next) {
-    if (!f->self_key || !awaited.count(f->self_key)) roots.push_back(f);
-  }
   std::vector<Chain> chains;
-  for (const FrameRecord* root : roots) {
-    Chain c;
-    std::unordered_set<const FrameRecord*> seen;
-    for (const FrameRecord* f = root; f && seen.insert(f).second;) {
-      c.frames.push_back(f);
-      auto it = f->awaited.key ? by_key.find(f->awaited.key) : by_key.end();
-      f = it == by_key.end() ? nullptr : it->second;
+  std::vector<const FrameRecord*> path;  // root first
+  // walk(f) — extends the path by f and follows every frame f awaits; a leaf ends a chain.
+  auto walk = [&](auto& self, const FrameRecord* f) -> void {
+    if (std::find(path.begin(), path.end(), f) != path.end()) {  // a cycle: end the chain here
+      chains.push_back(Chain{std::vector<const FrameRecord*>(path.rbegin(), path.rend())});
+      return;
     }
-    std::reverse(c.frames.begin(), c.frames.end());
-    chains.push_back(std::move(c));
+    path.push_back(f);
+    const auto below = f->awaited.key ? by_key.find(f->awaited.key) : by_key.end();
+    if (below == by_key.end()) {
+      chains.push_back(Chain{std::vector<const FrameRecord*>(path.rbegin(), path.rend())});
+    } else {
+      for (const FrameRecord* g : below->second) self(self, g);
+    }
+    path.pop_back();
+  };
+  for (const FrameRecord* f = r.head; f; f = f->next) {
+    if (!f->self_key || !awaited.count(f->self_key)) walk(walk, f);
   }
   return chains;
 }
@@ -305,7 +315,11 @@ std::vector<Line> lines_of(const Chain& c) {
     Line l;
     std::ostringstream h;
     h << "[" << to_string(f.style) << "] " << f.name;
-    if (f.style != Style::fiber) h << " (state " << f.state << ")";
+    if (f.style == Style::when_all) {
+      h << " (child " << f.state << ")";
+    } else if (f.style != Style::fiber) {
+      h << " (state " << f.state << ")";
+    }
     l.head = h.str();
     l.awaits = awaits_text(f, i > 0, i - 1);
     for (int k = 0; k < f.npcs; ++k) l.stack.push_back(symbolize(f.pcs[k]));
@@ -361,11 +375,11 @@ void dump_async(std::ostream& out) {
   }
   Registry& r = registry();
   std::lock_guard<std::mutex> lk(r.mutex);
-  if (r.count == 0) {
+  if (r.count == r.links) {  // when_all links alone: their children are not suspended methods
     out << "no suspended methods\n";
     return;
   }
-  print_chains(out, build_chains(r), r.count);
+  print_chains(out, build_chains(r), r.count - r.links);
 }
 
 std::string dump_async() {
@@ -385,7 +399,7 @@ std::string dump_chain_of(const void* key) {
     bool has = false;
     for (const FrameRecord* f : c.frames) has = has || f->self_key == key;
     if (has) {
-      frames += c.frames.size();
+      for (const FrameRecord* f : c.frames) frames += f->style == Style::when_all ? 0 : 1;
       mine.push_back(std::move(c));
     }
   }

@@ -1,6 +1,7 @@
 // gdb_target.cpp — the program tests/diag/test_gdb_dump.py runs under gdb: it suspends chains in
 // every style (two identical explicit chains, a dsl chain, a fiber chain, a fiber consumer
-// awaiting a dsl iterator's move_next_async, a fiber in a socket receive), writes its own
+// awaiting a dsl iterator's move_next_async, a fiber in a socket receive, a fiber awaiting
+// when_all of an explicit and a dsl method), writes its own
 // dump_async() to argv[1], then stops itself with SIGTRAP so gdb can take a core (gcore) and run
 // duet-dump on it. Run without gdb it would die of the SIGTRAP: it is only a test fixture.
 #include <array>
@@ -41,6 +42,14 @@ int main(int argc, char** argv) {
   std::array<std::byte, 4> buf{};
   duet::Task<std::size_t> rr = duet::fiber::async([&] { return duet::await(server.receive_async(buf)); },
                                                   duet::fiber::FiberOptions{}.with_name("Receiver"));
+  // A when_all of two methods: both chains go on up through the when_all to Joiner.
+  duet::TaskCompletionSource<int> w1, w2;
+  duet::Task<int> rw = duet::fiber::async(
+      [t1 = diag_styles::explicit_call<0>(w1.task()), t2 = diag_styles::dsl_call<0>(w2.task())] {
+        const auto [x, y] = duet::await(duet::when_all(t1, t2));
+        return x + y;
+      },
+      duet::fiber::FiberOptions{}.with_name("Joiner"));
   {
     std::ofstream out(argv[1]);
     duet::diagnostics::dump_async(out);
@@ -51,9 +60,11 @@ int main(int argc, char** argv) {
   c.set_result(0);
   d.set_result(0);
   gate.set_result();
+  w1.set_result(1);
+  w2.set_result(1);
   const std::array<std::byte, 1> one{std::byte{1}};
   (void)client.send_async(one).result();
   const bool ok = ra.result() + rb.result() + rc.result() + rd.result() == 12 && re.result() == 1 &&
-                  rr.result() == 1;
+                  rr.result() == 1 && rw.result() == 4;
   return ok ? 0 : 1;
 }

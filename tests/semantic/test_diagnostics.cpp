@@ -7,10 +7,12 @@
 // The executable is linked with export_dynamic so dladdr can name the fiber bodies.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <duet/duet.hpp>
@@ -276,6 +278,44 @@ TYPED_TEST(Diagnostics, AChannelReadIsDescribedAsOne) {
   EXPECT_TRUE(ch.writer().try_write(3));
   EXPECT_EQ(t.result(), 3);
   EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+// A method awaiting when_all of two methods suspended on TCSs: each child's chain goes on up
+// through a when_all link to the awaiting method (one chain per pending child); a child that
+// completes leaves, its link with it.
+TYPED_TEST(Diagnostics, ChildrenOfAWhenAllHangUnderTheMethodAwaitingIt) {
+  using S = TypeParam;
+  using G = typename S::Generic;
+  TaskCompletionSource<int> a, b;
+  Task<int> root = G::task(nop, [&] { return duet::when_all(S::leaf(a.task()), S::leaf(b.task())); },
+                           [](std::tuple<int, int> r) { return std::get<0>(r) + std::get<1>(r); });
+  ASSERT_FALSE(root.is_completed());
+  EXPECT_EQ(diagnostics::suspended_count(), 3u) << "two leaves and the root; links are not frames";
+  std::string dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("2 chains, 3 suspended frames"), std::string::npos) << dump;
+  std::vector<std::string> frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 6u) << "the chains differ by child index, so both are printed:\n" << dump;
+  std::vector<std::string> links;
+  for (std::size_t c = 0; c < 2; ++c) {
+    EXPECT_EQ(frames[3 * c], expected_frame<S>(0, "Leaf", "duet::TaskCompletionSource<int>")) << dump;
+    links.push_back(frames[3 * c + 1]);
+    EXPECT_EQ(frames[3 * c + 2].rfind(std::string("#2 ") + S::tag, 0), 0u) << dump;
+    EXPECT_NE(frames[3 * c + 2].find("awaits when_all of #1"), std::string::npos) << dump;
+  }
+  std::sort(links.begin(), links.end());
+  EXPECT_EQ(links, (std::vector<std::string>{"#1 [when_all] when_all (child 0) awaits task of #0",
+                                             "#1 [when_all] when_all (child 1) awaits task of #0"}))
+      << dump;
+  a.set_result(1);  // the first child completes: its chain (and link) goes
+  dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("1 chain, 2 suspended frames"), std::string::npos) << dump;
+  frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 3u) << dump;
+  EXPECT_EQ(frames[1], "#1 [when_all] when_all (child 1) awaits task of #0") << dump;
+  b.set_result(2);
+  EXPECT_EQ(root.result(), 5);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+  EXPECT_EQ(diagnostics::dump_async(), "no suspended methods\n");
 }
 
 // A method suspended in a socket receive: the frame names the operation and the peer it reads

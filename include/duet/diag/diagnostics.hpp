@@ -19,8 +19,13 @@
 // Each chain runs from the innermost awaited operation (line #0) up to its root: a frame whose
 // task nobody suspended awaits. Identical chains (same lines: names, styles, states, what the
 // innermost awaits, fiber stacks) are printed once with their count. A dsl method's state is its
-// resume label (DUET_* labels are __COUNTER__-based), an explicit one's its state_. A task awaited
-// through when_all is not linked to the when_all's awaiter: its chain is printed as its own.
+// resume label (DUET_* labels are __COUNTER__-based), an explicit one's its state_. Tasks awaited
+// through when_all hang under the method awaiting it, one chain per pending child, through a
+// link line (one per child, recorded while the registry is enabled when when_all starts):
+//
+//   #0 [dsl] Leaf (state 12) awaits duet::TaskCompletionSource<int>
+//   #1 [when_all] when_all (child 1) awaits task of #0
+//   #2 [explicit] Root (state 0) awaits when_all of #1
 //
 // The registry. Off by default: each suspension and each resumption costs one load of a global
 // flag and a predictable branch (bench_diag measures it against a build without the hooks,
@@ -78,7 +83,7 @@ std::string dump_async();
 // dump_chain_of(key) — only the chains that contain the frame whose task is `key` (a
 // TaskStateBase*); empty when there is none (or the registry is disabled).
 std::string dump_chain_of(const void* key);
-// suspended_count() — how many frames the registry holds now.
+// suspended_count() — how many suspended frames the registry holds now (when_all links aside).
 std::size_t suspended_count() noexcept;
 
 // AwaitKind — what a frame awaits.
@@ -113,7 +118,10 @@ struct Awaited {
 };
 
 // Style — how a frame's method is written.
-enum class Style : std::uint8_t { explicit_sm, dsl, pooled_value_task, fiber };
+// when_all: not a method but a link: one record per pending child of a when_all, keyed as the
+// when_all's task and awaiting that child, so the chains of the children continue up through the
+// method awaiting the when_all (state: the child's index). Not counted as a suspended frame.
+enum class Style : std::uint8_t { explicit_sm, dsl, pooled_value_task, fiber, when_all };
 const char* to_string(Style s) noexcept;
 
 // FrameRecord — one suspended frame, as the registry keeps it (a node of a doubly-linked list;
