@@ -73,18 +73,18 @@ class AsyncIteratorBuilder {
   // when the resumption starts: both while the activation owns the iterator (coord/
   // async_stream.hpp, "Hand-off"), so the record never outlives it.
   template <class A, class SM>
-  void await_on_completed(A& awaiter, SM& sm) noexcept {
+  void await_on_completed(A& awaiter, [[maybe_unused]] SM& sm) noexcept {
     DUET_DIAG_HOOK(diag_note_suspended(awaiter, sm, diagnostics::Style::explicit_sm));
     awaiter.on_completed(resume_);
   }
   template <class A, class SM>
-  void await_unsafe_on_completed(A& awaiter, SM& sm) noexcept {
+  void await_unsafe_on_completed(A& awaiter, [[maybe_unused]] SM& sm) noexcept {
     DUET_DIAG_HOOK(diag_note_suspended(awaiter, sm, diagnostics::Style::explicit_sm));
     detail::capture_execution_context(resume_);
     awaiter.unsafe_on_completed(resume_);
   }
   template <class A, class SM>
-  void await_unsafe_on_completed(A& awaiter, SM& sm, detail::DslAwait) noexcept {
+  void await_unsafe_on_completed(A& awaiter, [[maybe_unused]] SM& sm, detail::DslAwait) noexcept {
     DUET_DIAG_HOOK(diag_note_suspended(awaiter, sm, diagnostics::Style::dsl));
     detail::capture_execution_context(resume_);
     awaiter.unsafe_on_completed(resume_);
