@@ -1,7 +1,6 @@
 # duet-gdb.py — the gdb command `duet-dump`: duet::diagnostics::dump_async()'s output, read from a
 # core file or a stopped process without calling into it.
 #
-#   (gdb) source /usr/local/share/duet/duet-gdb.py
 #   (gdb) duet-dump
 #   2 chains, 4 suspended frames
 #   x1 chain:
@@ -16,17 +15,30 @@
 # registry's types); the registry must have been enabled (diagnostics::enable() or
 # DUET_DIAGNOSTICS=1) in the process.
 #
-# Loading: meson installs this script as <datadir>/duet/duet-gdb.py; `source` it (or put the
-# `source` line in ~/.gdbinit). A static library has no objfile of its own for gdb's
-# <objfile>-gdb.py auto-loading to key on, so it is not auto-loaded.
+# Loading. The library carries this script: src/diag/embed_gdb_script.py embeds it as an inline
+# .debug_gdb_scripts entry in the object holding the registry, so every program linking the
+# registry carries it too, and gdb runs it when it loads the program (a core file's executable
+# included), if the program lies inside gdb's `auto-load safe-path`:
+#   (gdb) add-auto-load-safe-path /path/to/your/program   # or, in ~/.gdbinit, for a tree:
+#   add-auto-load-safe-path /home/you/src                 # (`set auto-load safe-path /`: all)
+#   `set auto-load python-scripts on` is the default; `info auto-load python-scripts` shows
+#   "duet-gdb.py" as Loaded (or declined, with gdb's hint about the safe path).
+# Without auto-loading (the program stripped of its .debug_* sections, or outside the safe
+# path), source the installed copy: meson installs it as <datadir>/duet/duet-gdb.py:
+#   (gdb) source /usr/local/share/duet/duet-gdb.py
+# Loading it twice is harmless: the second definition of duet-dump replaces the first.
 import gdb
 
-STYLES = {0: "explicit", 1: "dsl", 2: "pooled ValueTask", 3: "fiber"}
+STYLES = {0: "explicit", 1: "dsl", 2: "pooled ValueTask", 3: "fiber", 4: "when_all"}
 KINDS = {0: "awaiter", 1: "task", 2: "TaskCompletionSource", 3: "delay", 4: "when_all",
-         5: "ValueTask", 6: "channel read", 7: "channel write", 8: "I/O"}
+         5: "ValueTask", 6: "channel read", 7: "channel write", 8: "I/O", 9: "async stream",
+         10: "parked"}
 KIND_VALUE_TASK = 5
+KIND_ASYNC_STREAM = 9
 KIND_DELAY = 3
+KIND_WHEN_ALL = 4
 STYLE_FIBER = 3
+STYLE_WHEN_ALL = 4
 
 
 def _int(v):
@@ -85,25 +97,32 @@ def read_frames():
 
 
 def build_chains(frames):
-    """As build_chains in src/diag/diagnostics.cpp: roots down through awaited keys, reversed."""
+    """As build_chains in src/diag/diagnostics.cpp: roots down through awaited keys, one chain per
+    path (a when_all's links fork it), reversed."""
     by_key = {}
     awaited = set()
     for f in frames:
         if f["self_key"]:
-            by_key[f["self_key"]] = f
+            by_key.setdefault(f["self_key"], []).append(f)
         if f["key"]:
             awaited.add(f["key"])
     chains = []
+
+    def walk(f, path):
+        if any(p is f for p in path):  # a cycle: end the chain here
+            chains.append(list(reversed(path)))
+            return
+        path.append(f)
+        below = by_key.get(f["key"], []) if f["key"] else []
+        if not below:
+            chains.append(list(reversed(path)))
+        for g in below:
+            walk(g, path)
+        path.pop()
+
     for root in frames:
-        if root["self_key"] and root["self_key"] in awaited:
-            continue
-        chain, seen, f = [], set(), root
-        while f is not None and id(f) not in seen:
-            seen.add(id(f))
-            chain.append(f)
-            f = by_key.get(f["key"]) if f["key"] else None
-        chain.reverse()
-        chains.append(chain)
+        if not root["self_key"] or root["self_key"] not in awaited:
+            walk(root, [])
     return chains
 
 
@@ -111,10 +130,14 @@ def lines_of(chain):
     out = []
     for i, f in enumerate(chain):
         head = "[%s] %s" % (STYLES.get(f["style"], "?"), f["name"])
-        if f["style"] != STYLE_FIBER:
+        if f["style"] == STYLE_WHEN_ALL:
+            head += " (child %d)" % f["state"]
+        elif f["style"] != STYLE_FIBER:
             head += " (state %d)" % f["state"]
         if i > 0:
-            awaits = "awaits %s of #%d" % ("ValueTask" if f["kind"] == KIND_VALUE_TASK else "task", i - 1)
+            what = {KIND_VALUE_TASK: "ValueTask", KIND_ASYNC_STREAM: f["label"],
+                    KIND_WHEN_ALL: "when_all"}.get(f["kind"], "task")
+            awaits = "awaits %s of #%d" % (what, i - 1)
         else:
             awaits = "awaits " + (f["label"] or KINDS.get(f["kind"], "awaiter"))
             if f["kind"] == KIND_DELAY and f["due_ms"] >= 0:
@@ -127,7 +150,8 @@ def dump():
     frames = read_frames()
     if frames is None:
         return "duet diagnostics were never enabled in this process\n"
-    if not frames:
+    methods = sum(1 for f in frames if f["style"] != STYLE_WHEN_ALL)  # links are not frames
+    if not methods:
         return "no suspended methods\n"
     chains = build_chains(frames)
     groups, index = [], {}
@@ -139,8 +163,8 @@ def dump():
         else:
             index[key] = len(groups)
             groups.append([lines, 1])
-    text = "%d %s, %d %s\n" % (len(chains), "chain" if len(chains) == 1 else "chains", len(frames),
-                               "suspended frame" if len(frames) == 1 else "suspended frames")
+    text = "%d %s, %d %s\n" % (len(chains), "chain" if len(chains) == 1 else "chains", methods,
+                               "suspended frame" if methods == 1 else "suspended frames")
     for lines, n in groups:
         text += "x%d chain:\n" % n
         for i, (h, a, s) in enumerate(lines):

@@ -186,6 +186,52 @@ std::string SocketContext::describe() const {
   return s;
 }
 
+namespace {
+// set_io_label(out, key, what, endpoint) — "what endpoint" as an I/O await's description; only
+// `what` when the text cannot be built (out of memory).
+void set_io_label(diagnostics::Awaited& out, const void* key, const char* what,
+                  const IPEndPoint* endpoint) noexcept {
+  try {
+    if (endpoint) {
+      std::string label = what;
+      label += ' ';
+      label += endpoint->to_string();
+      out.set(diagnostics::AwaitKind::io, key, label.c_str());
+      return;
+    }
+  } catch (...) {
+  }
+  out.set(diagnostics::AwaitKind::io, key, what);
+}
+}  // namespace
+
+void SocketContext::diag_describe(const SocketOp& op, const void* key,
+                                  diagnostics::Awaited& out) const noexcept {
+  sockaddr_storage a{};
+  bool named = false;
+  {
+    std::lock_guard guard(lock_);  // fd_ stays this socket's descriptor while we ask
+    socklen_t len = sizeof a;
+    auto* sa = reinterpret_cast<sockaddr*>(&a);
+    named = fd_ >= 0 &&
+            (op.diag_own_endpoint() ? ::getsockname(fd_, sa, &len) : ::getpeername(fd_, sa, &len)) == 0 &&
+            (a.ss_family == AF_INET || a.ss_family == AF_INET6);
+  }
+  if (named) {
+    try {
+      const IPEndPoint endpoint = IPEndPoint::from_sockaddr(reinterpret_cast<const sockaddr&>(a));
+      set_io_label(out, key, op.diag_what(), &endpoint);
+      return;
+    } catch (...) {
+    }
+  }
+  set_io_label(out, key, op.diag_what(), nullptr);
+}
+
+void ConnectOp::diag_describe(diagnostics::Awaited& out) const noexcept {
+  set_io_label(out, static_cast<const IValueTaskSource<void>*>(this), diag_what(), &endpoint);
+}
+
 std::exception_ptr SocketContext::error(int errno_value, const char* operation) const noexcept {
   try {
     return std::make_exception_ptr(

@@ -60,6 +60,11 @@ class SocketOp {
   // complete() — publishes the stored outcome: the continuation is posted. Under the context
   // lock, after the operation left its queue; touches nothing of the operation afterwards.
   virtual void complete() noexcept = 0;
+  // diag_what() — what dump_async() says the operation waits for, before its endpoint:
+  // "socket receive from", ... (diag/diagnostics.hpp).
+  virtual const char* diag_what() const noexcept = 0;
+  // diag_own_endpoint() — the endpoint to name is the socket's own (an accept), not its peer's.
+  virtual bool diag_own_endpoint() const noexcept { return false; }
 
   SocketOp* next = nullptr;     // the queue's link
   OpQueue* queue = nullptr;     // the queue holding it; null when not queued
@@ -114,6 +119,10 @@ class ValueOp : public SocketOp, public IValueTaskSource<T> {
 
   void fail(std::exception_ptr e) noexcept override { error_ = std::move(e); }
 
+  // diag_describe(out) — "socket receive from 127.0.0.1:5000" (diag/diagnostics.hpp): asked by
+  // a method suspending on this operation, which its ValueTask keeps in use (ctx is set).
+  void diag_describe(diagnostics::Awaited& out) const noexcept override;
+
   // finish() — the consumer is done: unregister, reset, and free the operation.
   void finish() noexcept;
 
@@ -154,6 +163,7 @@ class ReceiveOp final : public ValueOp<std::size_t> {
   std::size_t received = 0;
   bool attempt(int fd) noexcept override;
   void complete() noexcept override { publish(received); }
+  const char* diag_what() const noexcept override { return "socket receive from"; }
 };
 class SendOp final : public ValueOp<std::size_t> {
  public:
@@ -162,6 +172,7 @@ class SendOp final : public ValueOp<std::size_t> {
   std::size_t sent = 0;
   bool attempt(int fd) noexcept override;
   void complete() noexcept override { publish(sent); }
+  const char* diag_what() const noexcept override { return "socket send to"; }
 };
 // AcceptOp — accept4() of a listening socket.
 class AcceptOp final : public ValueOp<Socket> {
@@ -170,6 +181,8 @@ class AcceptOp final : public ValueOp<Socket> {
   int accepted = -1;
   bool attempt(int fd) noexcept override;
   void complete() noexcept override;
+  const char* diag_what() const noexcept override { return "socket accept on"; }
+  bool diag_own_endpoint() const noexcept override { return true; }
 };
 // ConnectOp — waits for a non-blocking connect() to finish.
 class ConnectOp final : public ValueOp<void> {
@@ -178,6 +191,9 @@ class ConnectOp final : public ValueOp<void> {
   IPEndPoint endpoint;
   bool attempt(int fd) noexcept override;
   void complete() noexcept override { publish(); }
+  const char* diag_what() const noexcept override { return "socket connect to"; }
+  // diag_describe(out) — "socket connect to <endpoint>": the target, which has no peer name yet.
+  void diag_describe(diagnostics::Awaited& out) const noexcept override;
 };
 
 // SocketContext — see the header comment.
@@ -216,6 +232,10 @@ class SocketContext {
 
   // describe() — "socket 127.0.0.1:40000 -> 127.0.0.1:5000" (what is known), for messages.
   std::string describe() const;
+  // diag_describe(op, out) — what a method awaiting `op` waits for: op.diag_what() and the
+  // endpoint at the other end (the peer; a listening socket's own for an accept, a connect's
+  // target). Takes the lock; never throws (a label that cannot be built says less).
+  void diag_describe(const SocketOp& op, const void* key, diagnostics::Awaited& out) const noexcept;
   // error(errno_value, operation) — a SocketError naming the operation and the socket.
   std::exception_ptr error(int errno_value, const char* operation) const noexcept;
   [[noreturn]] void throw_disposed(const char* operation) const;
@@ -255,6 +275,16 @@ void ValueOp<T>::finish() noexcept {
     delete this;
   }
   owner->release();  // last: the context may hold this operation
+}
+
+template <class T>
+void ValueOp<T>::diag_describe(diagnostics::Awaited& out) const noexcept {
+  const void* const key = static_cast<const IValueTaskSource<T>*>(this);
+  if (ctx) {
+    ctx->diag_describe(*this, key, out);
+  } else {
+    out.set(diagnostics::AwaitKind::io, key, diag_what());
+  }
 }
 
 template <class T>

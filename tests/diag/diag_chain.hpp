@@ -4,7 +4,9 @@
 //   async Task<int> Middle(Task<int> t) { return await Leaf(t) + 1; }
 //   async Task<int> Root(Task<int> t)   { return await Middle(t) + 1; }
 // named "Leaf", "Middle", "Root" (DUET_ASYNC_NAME-style duet_async_name() in the machines,
-// FiberOptions::name in fibers). The fiber's body is diag_fiber_body, a named external function,
+// FiberOptions::name in fibers); and an async iterator, "Gated", as an explicit and a dsl machine
+// (the fiber one is a lambda: tests/semantic/test_diagnostics.cpp):
+//   async IAsyncEnumerable<int> Gated(Task gate) { await gate; yield return 1; } The fiber's body is diag_fiber_body, a named external function,
 // so its frame's stack names it. Include it in one translation unit per program (it defines the
 // fiber functions).
 #pragma once
@@ -96,6 +98,59 @@ template <int Level>
 duet::Task<int> dsl_call(duet::Task<int> t) {
   return duet::start<DslSm<Level>>(std::move(t));
 }
+
+// async IAsyncEnumerable<int> Gated(Task gate) { await gate; yield return 1; }
+// explicit: the iterator Roslyn would generate, by hand.
+struct GatedExplicit : duet::AsyncIterator<GatedExplicit, int> {
+  DUET_ASYNC_NAME("Gated")
+  duet::Task<> gate_;
+  duet::TaskAwaiter<void> awaiter1_;  // <>u__1
+  explicit GatedExplicit(duet::Task<> gate) : gate_(std::move(gate)) {}
+  void move_next() {
+    try {
+      switch (state_) {
+        case 0:
+          goto resume0;
+        case 1:
+          goto resume1;
+        default:
+          break;
+      }
+      awaiter1_ = gate_.get_awaiter();
+      if (!awaiter1_.is_completed()) {
+        state_ = 0;
+        builder_.await_unsafe_on_completed(awaiter1_, *this);
+        return;
+      }
+    resume0:
+      state_ = -1;
+      awaiter1_.get_result();
+      state_ = 1;  // yield return 1;
+      yield_return(1);
+      return;
+    resume1:
+      state_ = -1;
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result();
+  }
+};
+// dsl
+struct GatedDsl : duet::AsyncIterator<GatedDsl, int> {
+  DUET_ASYNC_NAME("Gated")
+  duet::Task<> gate_;
+  explicit GatedDsl(duet::Task<> gate) : gate_(std::move(gate)) {}
+  void move_next() {
+    DUET_BEGIN
+      DUET_AWAIT(gate_);
+      DUET_YIELD_RETURN(1);
+    DUET_END
+  }
+};
 
 }  // namespace diag_styles
 

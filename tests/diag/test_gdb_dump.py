@@ -7,11 +7,14 @@ Runs TARGET (tests/diag/gdb_target.cpp) under gdb: the target writes its own
 duet::diagnostics::dump_async() to a file and stops with SIGTRAP; gdb then takes a core with
 `gcore`, prints duet-dump on the stopped process, and kills it. A second gdb loads only the
 executable and the core file and prints duet-dump again (no process: nothing can be called).
-Both gdb dumps must list the same frames (style, method name, state, what each awaits) in the
-same chains with the same counts as the in-process dump, and the fiber frames' stacks must name
-diag_fiber_body from the fiber's own stack.
+A third gdb runs TARGET again without `source`: duet-dump must come from the script the library
+embeds in the program (.debug_gdb_scripts, src/diag/embed_gdb_script.py), auto-loaded with
+`-iex "set auto-load safe-path /"` so the run does not depend on the user's gdbinit.
+Every gdb dump must list the same frames (style, method name, state, what each awaits) in the
+same chains with the same counts as its process's in-process dump, and the fiber frames' stacks
+must name diag_fiber_body from the fiber's own stack.
 
---live-only (the AddressSanitizer build, tests/diag/meson.build) checks the live process only:
+--live-only (the AddressSanitizer build, tests/diag/meson.build) checks live processes only:
 gcore on an ASan process walks terabytes of shadow mappings for minutes, after which gdb cannot
 read the process at all. The core-file half runs in the plain builds.
 
@@ -65,8 +68,9 @@ def main():
     live_only = sys.argv[4:] == ["--live-only"]
     os.makedirs(work, exist_ok=True)
     own = os.path.join(work, "in_process_dump.txt")
+    own_auto = os.path.join(work, "in_process_dump_autoload.txt")
     core = os.path.join(work, "gdb_target.core")
-    for p in (own, core):
+    for p in (own, own_auto, core):
         if os.path.exists(p):
             os.remove(p)
     take_core = [] if live_only else ["-ex", "gcore " + core]
@@ -80,13 +84,21 @@ def main():
         return 1
     expected = open(own).read()
     live_dump = extract_dump(live.split("==live==", 1)[-1])
-    checks = [("live process", live_dump, live)]
+    checks = [("live process", live_dump, live, expected)]
     if not live_only:
         from_core = run_gdb(["-ex", "source " + script, "-ex", "echo ==core==\\n",
                              "-ex", "duet-dump", target, core], "core")
-        checks.append(("core file", extract_dump(from_core.split("==core==", 1)[-1]), from_core))
+        checks.append(("core file", extract_dump(from_core.split("==core==", 1)[-1]), from_core, expected))
+    # No `source`: the command must come from the program's own .debug_gdb_scripts entry.
+    auto = run_gdb(["-iex", "set auto-load safe-path /", "-ex", "run", "-ex", "echo ==auto==\\n",
+                    "-ex", "duet-dump", "-ex", "kill", "--args", target, own_auto], "auto-load")
+    if not os.path.exists(own_auto):
+        print("FAIL: the target did not write its dump (auto-load run); gdb said:\n" + auto)
+        return 1
+    checks.append(("live process with the auto-loaded script (no source)",
+                   extract_dump(auto.split("==auto==", 1)[-1]), auto, open(own_auto).read()))
     ok = True
-    for name, got, raw in checks:
+    for name, got, raw, expected in checks:
         if got is None:
             print("FAIL: duet-dump printed no dump on the %s; gdb said:\n%s" % (name, raw))
             ok = False

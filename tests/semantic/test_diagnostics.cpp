@@ -1,16 +1,23 @@
 // tests/semantic/test_diagnostics.cpp — duet::diagnostics (diag/diagnostics.hpp) in every style:
 // the registry of suspended methods and dump_async()'s chains.
 //
-// Each style writes the same three methods, Leaf, Middle and Root (tests/diag/diag_chain.hpp).
+// Each style writes the same three methods, Leaf, Middle and Root, and the same async iterator,
+// Gated (tests/diag/diag_chain.hpp). Methods awaiting real loopback sockets (the epoll
+// engine) show what the socket operation waits for, with its endpoint.
 // The executable is linked with export_dynamic so dladdr can name the fiber bodies.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <duet/duet.hpp>
 
+#include "../net/net_support.hpp"
 #include "diag_chain.hpp"
 #include "duet_fixture.hpp"
 #include "method_styles.hpp"
@@ -21,18 +28,28 @@ namespace diag_styles {
 struct Explicit {
   static constexpr const char* tag = "[explicit]";
   using Generic = semantic::Explicit;
+  static duet::AsyncStream<int> gated(duet::Task<> gate) { return duet::make_async_stream<GatedExplicit>(gate); }
   static duet::Task<int> root(duet::Task<int> t) { return explicit_call<2>(std::move(t)); }
   static duet::Task<int> leaf(duet::Task<int> t) { return explicit_call<0>(std::move(t)); }
 };
 struct Dsl {
   static constexpr const char* tag = "[dsl]";
   using Generic = semantic::Dsl;
+  static duet::AsyncStream<int> gated(duet::Task<> gate) { return duet::make_async_stream<GatedDsl>(gate); }
   static duet::Task<int> root(duet::Task<int> t) { return dsl_call<2>(std::move(t)); }
   static duet::Task<int> leaf(duet::Task<int> t) { return dsl_call<0>(std::move(t)); }
 };
 struct Fiber {
   static constexpr const char* tag = "[fiber]";
   using Generic = semantic::Fiber;
+  static duet::AsyncStream<int> gated(duet::Task<> gate) {
+    return duet::fiber::async_stream<int>(
+        [gate](duet::fiber::StreamYield<int>& yield) {
+          duet::await(gate);
+          yield(1);
+        },
+        duet::fiber::FiberOptions{}.with_name("Gated"));
+  }
   static duet::Task<int> root(duet::Task<int> t) { return diag_fiber_call(2, std::move(t)); }
   static duet::Task<int> leaf(duet::Task<int> t) { return diag_fiber_call(0, std::move(t)); }
 };
@@ -260,6 +277,109 @@ TYPED_TEST(Diagnostics, AChannelReadIsDescribedAsOne) {
   EXPECT_NE(frames[0].find("awaits channel read_async"), std::string::npos) << frames[0];
   EXPECT_TRUE(ch.writer().try_write(3));
   EXPECT_EQ(t.result(), 3);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+// A method awaiting when_all of two methods suspended on TCSs: each child's chain goes on up
+// through a when_all link to the awaiting method (one chain per pending child); a child that
+// completes leaves, its link with it.
+TYPED_TEST(Diagnostics, ChildrenOfAWhenAllHangUnderTheMethodAwaitingIt) {
+  using S = TypeParam;
+  using G = typename S::Generic;
+  TaskCompletionSource<int> a, b;
+  Task<int> root = G::task(nop, [&] { return duet::when_all(S::leaf(a.task()), S::leaf(b.task())); },
+                           [](std::tuple<int, int> r) { return std::get<0>(r) + std::get<1>(r); });
+  ASSERT_FALSE(root.is_completed());
+  EXPECT_EQ(diagnostics::suspended_count(), 3u) << "two leaves and the root; links are not frames";
+  std::string dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("2 chains, 3 suspended frames"), std::string::npos) << dump;
+  std::vector<std::string> frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 6u) << "the chains differ by child index, so both are printed:\n" << dump;
+  std::vector<std::string> links;
+  for (std::size_t c = 0; c < 2; ++c) {
+    EXPECT_EQ(frames[3 * c], expected_frame<S>(0, "Leaf", "duet::TaskCompletionSource<int>")) << dump;
+    links.push_back(frames[3 * c + 1]);
+    EXPECT_EQ(frames[3 * c + 2].rfind(std::string("#2 ") + S::tag, 0), 0u) << dump;
+    EXPECT_NE(frames[3 * c + 2].find("awaits when_all of #1"), std::string::npos) << dump;
+  }
+  std::sort(links.begin(), links.end());
+  EXPECT_EQ(links, (std::vector<std::string>{"#1 [when_all] when_all (child 0) awaits task of #0",
+                                             "#1 [when_all] when_all (child 1) awaits task of #0"}))
+      << dump;
+  a.set_result(1);  // the first child completes: its chain (and link) goes
+  dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("1 chain, 2 suspended frames"), std::string::npos) << dump;
+  frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 3u) << dump;
+  EXPECT_EQ(frames[1], "#1 [when_all] when_all (child 1) awaits task of #0") << dump;
+  b.set_result(2);
+  EXPECT_EQ(root.result(), 5);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+  EXPECT_EQ(diagnostics::dump_async(), "no suspended methods\n");
+}
+
+// A method suspended in a socket receive: the frame names the operation and the peer it reads
+// from (a real loopback pair on the epoll engine).
+TYPED_TEST(Diagnostics, ASocketReceiveIsDescribedWithItsPeerEndpoint) {
+  using G = typename TypeParam::Generic;
+  nettest::Pair p = nettest::make_pair();
+  std::array<std::byte, 8> buf{};
+  Task<std::size_t> t = G::task(nop, [&] { return p.b.receive_async(buf); }, [](std::size_t n) { return n; });
+  ASSERT_FALSE(t.is_completed());
+  const std::string dump = diagnostics::dump_async();
+  const std::vector<std::string> frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 1u) << dump;
+  EXPECT_NE(frames[0].find(TypeParam::tag), std::string::npos) << dump;
+  const std::string peer = p.a.local_endpoint().to_string();  // 127.0.0.1:<the client's port>
+  EXPECT_NE(frames[0].find("awaits socket receive from " + peer), std::string::npos)
+      << "expected the peer " << peer << ":\n" << dump;
+  ASSERT_EQ(p.a.send_async(nettest::bytes("hi")).result(), 2u);
+  EXPECT_EQ(t.result(), 2u);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+// A method suspended in an accept: the frame names the listening endpoint.
+TYPED_TEST(Diagnostics, ASocketAcceptIsDescribedWithItsListeningEndpoint) {
+  using G = typename TypeParam::Generic;
+  duet::net::TcpListener listener = nettest::make_listener();
+  Task<bool> t = G::task(nop, [&] { return listener.accept_socket_async(); },
+                         [](duet::net::Socket s) { return s.is_open(); });
+  ASSERT_FALSE(t.is_completed());
+  const std::vector<std::string> frames = frame_lines(diagnostics::dump_async());
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_NE(frames[0].find("awaits socket accept on " + listener.local_endpoint().to_string()),
+            std::string::npos)
+      << frames[0];
+  duet::net::Socket client(listener.local_endpoint().address_family());
+  client.connect_async(listener.local_endpoint()).result();
+  EXPECT_TRUE(t.result());
+  EXPECT_EQ(diagnostics::suspended_count(), 0u);
+}
+
+// A consumer awaiting move_next_async while the iterator awaits a TCS: one chain, the iterator's
+// frame (named, in its style, at its await) under the consumer's. Parked at its yield afterwards,
+// the iterator is not recorded.
+TYPED_TEST(Diagnostics, AConsumerAwaitingMoveNextLinksToTheIteratorSuspendedOnItsAwait) {
+  using S = TypeParam;
+  using G = typename S::Generic;
+  TaskCompletionSource<> gate;
+  duet::AsyncStream<int> s = S::gated(gate.task());
+  duet::AsyncEnumerator<int> e = s.get_async_enumerator();
+  Task<int> consumer = G::task(nop, [&] { return e.move_next_async(); },
+                               [&](bool more) { return more ? e.current() : -1; });
+  ASSERT_FALSE(consumer.is_completed());
+  const std::string dump = diagnostics::dump_async();
+  EXPECT_NE(dump.find("1 chain, 2 suspended frames"), std::string::npos) << dump;
+  const std::vector<std::string> frames = frame_lines(dump);
+  ASSERT_EQ(frames.size(), 2u) << dump;
+  EXPECT_EQ(frames[0], expected_frame<S>(0, "Gated", "duet::TaskCompletionSource<void>")) << dump;
+  EXPECT_EQ(frames[1].rfind(std::string("#1 ") + S::tag, 0), 0u) << dump;
+  EXPECT_NE(frames[1].find("awaits move_next_async of #0"), std::string::npos) << dump;
+  gate.set_result();
+  EXPECT_EQ(consumer.result(), 1);
+  EXPECT_EQ(diagnostics::suspended_count(), 0u) << "an iterator parked at its yield is not recorded:\n"
+                                                 << diagnostics::dump_async();
+  e.dispose_async().result();
   EXPECT_EQ(diagnostics::suspended_count(), 0u);
 }
 

@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <memory>
@@ -36,6 +37,7 @@
 #include "duet/compose/task_factory.hpp"
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
+#include "duet/diag/diagnostics.hpp"
 
 namespace duet {
 
@@ -116,6 +118,7 @@ class WhenAllState final : public TaskState<typename Collect::result_type> {
       nodes_[i].owner = this;
       nodes_[i].parent = this;
       nodes_[i].run_synchronously = true;  // a completion action, not an await
+      DUET_DIAG_HOOK(diag_note_child(i));
       children_[i]->add_continuation(nodes_[i]);  // may run on_child inline
     }
   }
@@ -138,7 +141,21 @@ class WhenAllState final : public TaskState<typename Collect::result_type> {
     WhenAllState* parent = nullptr;
   };
 
+  // diag_note_child(i) — the registry's link from this when_all to its child i (a record of
+  // Style::when_all, diag/diagnostics.hpp), removed when the child completes. Cold, out of line.
+  [[gnu::cold, gnu::noinline]] void diag_note_child(std::size_t i) noexcept {
+    diagnostics::FrameRecord rec;
+    rec.owner = static_cast<const Continuation*>(&nodes_[i]);
+    rec.self_key = static_cast<const TaskStateBase*>(this);
+    rec.name = "when_all";
+    rec.style = diagnostics::Style::when_all;
+    rec.state = static_cast<std::int32_t>(i);
+    children_[i]->diag_describe(rec.awaited);
+    diagnostics::detail::note_suspended(rec);
+  }
+
   static void on_child(Continuation* c) noexcept {
+    DUET_DIAG_HOOK(diagnostics::detail::note_resumed(c));
     WhenAllState* self = static_cast<Node&>(*c).parent;
     if (self->remaining_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     self->finish();

@@ -223,6 +223,12 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
     promise_.on_completed(c, token, flags);
   }
   bool get_result(short token) override { return promise_.get_result(token); }
+  // diag_describe(out) — an await on move_next_async (diag/diagnostics.hpp): the chain goes on
+  // through the producer's frame, whose key is diag_self_key().
+  void diag_describe(diagnostics::Awaited& out) const noexcept override {
+    out.set(diagnostics::AwaitKind::async_stream, static_cast<const IValueTaskSource<bool>*>(this),
+            "move_next_async");
+  }
 
   // dispose_mode() — true once the producer must leave at its current yield (yield break).
   bool dispose_mode() const noexcept { return dispose_mode_; }
@@ -276,6 +282,14 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
   }
 
   Phase phase() const noexcept { return phase_; }
+
+  // diag_self_key() — the key of the producer's frame while it runs (diagnostics): what a consumer
+  // awaiting this activation awaits, dispose_async's source while disposing, else move_next_async's.
+  // Read by the producer, which owns the object then.
+  const void* diag_self_key() const noexcept {
+    if (phase_ == Phase::disposing) return static_cast<const IValueTaskSource<void>*>(&dispose_source_);
+    return static_cast<const IValueTaskSource<bool>*>(this);
+  }
 
  private:
   static constexpr unsigned active_bit = 1;
@@ -344,6 +358,10 @@ class AsyncIteratorCore : public IAsyncEnumerator<T>, public IValueTaskSource<bo
       owner.promise_.on_completed(c, token, flags);
     }
     void get_result(short token) override { (void)owner.promise_.get_result(token); }
+    void diag_describe(diagnostics::Awaited& out) const noexcept override {
+      out.set(diagnostics::AwaitKind::async_stream, static_cast<const IValueTaskSource<void>*>(this),
+              "dispose_async");
+    }
     AsyncIteratorCore& owner;
   };
 

@@ -19,8 +19,13 @@
 // Each chain runs from the innermost awaited operation (line #0) up to its root: a frame whose
 // task nobody suspended awaits. Identical chains (same lines: names, styles, states, what the
 // innermost awaits, fiber stacks) are printed once with their count. A dsl method's state is its
-// resume label (DUET_* labels are __COUNTER__-based), an explicit one's its state_. A task awaited
-// through when_all is not linked to the when_all's awaiter: its chain is printed as its own.
+// resume label (DUET_* labels are __COUNTER__-based), an explicit one's its state_. Tasks awaited
+// through when_all hang under the method awaiting it, one chain per pending child, through a
+// link line (one per child, recorded while the registry is enabled when when_all starts):
+//
+//   #0 [dsl] Leaf (state 12) awaits duet::TaskCompletionSource<int>
+//   #1 [when_all] when_all (child 1) awaits task of #0
+//   #2 [explicit] Root (state 0) awaits when_all of #1
 //
 // The registry. Off by default: each suspension and each resumption costs one load of a global
 // flag and a predictable branch (bench_diag measures it against a build without the hooks,
@@ -36,8 +41,15 @@
 // identity that links chains: for a task, its state) and a label; Task awaiters forward to the
 // task state's virtual diag_describe (a TaskCompletionSource's task, a delay, when_all, a
 // method's box each say what they are), ValueTask awaiters to their source's. Any other awaiter
-// is described by its demangled type name. An I/O operation (a socket receive) describes itself
-// the same way, with its endpoint in the label.
+// is described by its demangled type name. A socket operation (duet::net: Socket's receive,
+// send, accept, connect, and so NetworkStream's reads and writes) describes itself with the
+// endpoint at the other end: "awaits socket receive from 127.0.0.1:40000", "awaits socket accept
+// on 127.0.0.1:8080".
+//
+// Async iterators. An explicit or dsl iterator (sm/async_iterator.hpp) suspended on an await is a
+// frame of its own, as a fiber stream's producer is; a consumer awaiting its move_next_async (or
+// dispose_async) links to it: "#1 [dsl] Consumer (state 3) awaits move_next_async of #0". An
+// iterator parked at a yield awaits nothing and is not recorded, in any style.
 //
 // Naming. A frame is named by its state machine's demangled type, unless the machine declares
 // DUET_ASYNC_NAME("...") among its members; a fiber by FiberOptions::name (else "fiber").
@@ -71,7 +83,7 @@ std::string dump_async();
 // dump_chain_of(key) — only the chains that contain the frame whose task is `key` (a
 // TaskStateBase*); empty when there is none (or the registry is disabled).
 std::string dump_chain_of(const void* key);
-// suspended_count() — how many frames the registry holds now.
+// suspended_count() — how many suspended frames the registry holds now (when_all links aside).
 std::size_t suspended_count() noexcept;
 
 // AwaitKind — what a frame awaits.
@@ -84,7 +96,12 @@ enum class AwaitKind : std::uint8_t {
   value_task,    // a ValueTask over an IValueTaskSource
   channel_read,  // a channel read (ChannelReader::read_async / wait_to_read_async)
   channel_write, // a channel write waiting for room
-  io,            // an I/O operation (socket receive, ...): label names it and its endpoint
+  io,            // an I/O operation: "socket receive from 127.0.0.1:5000", "socket accept on ..."
+  async_stream,  // an async iterator's move_next_async / dispose_async: the chain goes on
+                 // through the iterator's frame (label: which of the two)
+  parked,        // not an operation: a fiber stream's producer parked at a yield until the next
+                 // move_next_async; not recorded (an explicit or dsl iterator at a yield is not
+                 // suspended at all)
 };
 const char* to_string(AwaitKind k) noexcept;
 
@@ -101,7 +118,10 @@ struct Awaited {
 };
 
 // Style — how a frame's method is written.
-enum class Style : std::uint8_t { explicit_sm, dsl, pooled_value_task, fiber };
+// when_all: not a method but a link: one record per pending child of a when_all, keyed as the
+// when_all's task and awaiting that child, so the chains of the children continue up through the
+// method awaiting the when_all (state: the child's index). Not counted as a suspended frame.
+enum class Style : std::uint8_t { explicit_sm, dsl, pooled_value_task, fiber, when_all };
 const char* to_string(Style s) noexcept;
 
 // FrameRecord — one suspended frame, as the registry keeps it (a node of a doubly-linked list;

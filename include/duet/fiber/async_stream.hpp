@@ -42,7 +42,7 @@ namespace detail {
 template <class T, class F>
 class FiberStream final : public duet::detail::AsyncIteratorCore<T> {
  public:
-  explicit FiberStream(F body) : body_(std::move(body)), yield_(*this) {
+  FiberStream(F body, const FiberOptions& options) : body_(std::move(body)), yield_(*this), options_(options) {
     done_.invoke = &FiberStream::on_fiber_done;
   }
 
@@ -65,6 +65,13 @@ class FiberStream final : public duet::detail::AsyncIteratorCore<T> {
   struct Done : Continuation {
     FiberStream* self = nullptr;
   };
+  // Run — the fiber's function: the body, and the key a consumer awaiting this stream names
+  // (diagnostics link the fiber's frame to the consumer's move_next_async through it).
+  struct Run {
+    FiberStream* self;
+    void operator()() const { self->body_(self->yield_); }
+    const void* diag_self_key() const noexcept { return self->diag_self_key(); }
+  };
 
   void step() override {
     if (fiber_ended_) {  // entered from on_fiber_done: report the end
@@ -79,7 +86,7 @@ class FiberStream final : public duet::detail::AsyncIteratorCore<T> {
       return;
     }
     if (!fiber_.valid()) {
-      fiber_ = duet::fiber::async([this] { body_(yield_); });
+      fiber_ = duet::fiber::async(Run{this}, options_);
       done_.self = this;
       if (!fiber_.state()->try_add_continuation(done_)) on_fiber_done(&done_);
       return;
@@ -102,6 +109,11 @@ class FiberStream final : public duet::detail::AsyncIteratorCore<T> {
       owner.resume_.on_completed(c, token, flags);
     }
     bool get_result(short token) override { return owner.resume_.get_result(token); }
+    // diag_describe(out) — parked at a yield: not an await of anything (diag/diagnostics.hpp), so
+    // the fiber is not recorded, as an explicit or dsl iterator at a yield is not suspended.
+    void diag_describe(diagnostics::Awaited& out) const noexcept override {
+      out.set(diagnostics::AwaitKind::parked, this, "the consumer's next move_next_async");
+    }
     FiberStream& owner;
   };
 
@@ -111,6 +123,7 @@ class FiberStream final : public duet::detail::AsyncIteratorCore<T> {
   Done done_;
   ManualResetValueTaskSourceCore<bool> resume_;
   ResumeSource resume_source_{*this};
+  FiberOptions options_;
   bool fiber_ended_ = false;
 
   template <class>
@@ -141,14 +154,15 @@ class StreamYield {
   const CancellationToken& (*token_)(void*);
 };
 
-// async_stream<T>(body) — see the header comment. body(StreamYield<T>&) is copied into every
-// enumeration.
+// async_stream<T>(body, options) — see the header comment. body(StreamYield<T>&) is copied into
+// every enumeration; each runs on a fiber made with `options` (FiberOptions::name is what
+// diagnostics call the producer).
 template <class T, class F>
-AsyncStream<T> async_stream(F body) {
+AsyncStream<T> async_stream(F body, FiberOptions options = {}) {
   static_assert(std::is_invocable_v<F&, StreamYield<T>&>,
                 "duet::fiber::async_stream<T>(body): body must be callable as body(StreamYield<T>&)");
-  return AsyncStream<T>([body = std::move(body)](const CancellationToken& token) -> IAsyncEnumerator<T>* {
-    auto* s = new detail::FiberStream<T, F>(body);
+  return AsyncStream<T>([body = std::move(body), options](const CancellationToken& token) -> IAsyncEnumerator<T>* {
+    auto* s = new detail::FiberStream<T, F>(body, options);
     s->set_token(token);
     return s;
   });

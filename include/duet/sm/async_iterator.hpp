@@ -35,6 +35,7 @@
 // Thread-safety: one consumer at a time (coord/async_stream.hpp).
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <utility>
 
@@ -52,6 +53,9 @@ class AsyncIteratorBuilder {
     virtual void builder_resume() noexcept = 0;
     virtual void builder_end() noexcept = 0;
     virtual void builder_fail(std::exception_ptr e) noexcept = 0;
+    // builder_diag_key() — what a consumer awaiting this iterator names as its key (diagnostics:
+    // its move_next_async or dispose_async source).
+    virtual const void* builder_diag_key() const noexcept = 0;
 
    protected:
     ~Owner() = default;
@@ -64,13 +68,24 @@ class AsyncIteratorBuilder {
   AsyncIteratorBuilder& operator=(const AsyncIteratorBuilder&) = delete;
 
   // await_on_completed / await_unsafe_on_completed — suspend at an await: move_next() runs again
-  // (on this object) when the awaiter completes.
+  // (on this object) when the awaiter completes. The DslAwait overload is the DSL's (sm/dsl.hpp).
+  // The registry record (diag/diagnostics.hpp) is added before the registration and removed
+  // when the resumption starts: both while the activation owns the iterator (coord/
+  // async_stream.hpp, "Hand-off"), so the record never outlives it.
   template <class A, class SM>
-  void await_on_completed(A& awaiter, SM&) noexcept {
+  void await_on_completed(A& awaiter, [[maybe_unused]] SM& sm) noexcept {
+    DUET_DIAG_HOOK(diag_note_suspended(awaiter, sm, diagnostics::Style::explicit_sm));
     awaiter.on_completed(resume_);
   }
   template <class A, class SM>
-  void await_unsafe_on_completed(A& awaiter, SM&) noexcept {
+  void await_unsafe_on_completed(A& awaiter, [[maybe_unused]] SM& sm) noexcept {
+    DUET_DIAG_HOOK(diag_note_suspended(awaiter, sm, diagnostics::Style::explicit_sm));
+    detail::capture_execution_context(resume_);
+    awaiter.unsafe_on_completed(resume_);
+  }
+  template <class A, class SM>
+  void await_unsafe_on_completed(A& awaiter, [[maybe_unused]] SM& sm, detail::DslAwait) noexcept {
+    DUET_DIAG_HOOK(diag_note_suspended(awaiter, sm, diagnostics::Style::dsl));
     detail::capture_execution_context(resume_);
     awaiter.unsafe_on_completed(resume_);
   }
@@ -82,7 +97,25 @@ class AsyncIteratorBuilder {
   struct Resume : Continuation {
     AsyncIteratorBuilder* builder = nullptr;
   };
-  static void resume(Continuation* c) noexcept { static_cast<Resume*>(c)->builder->owner_->builder_resume(); }
+  static void resume(Continuation* c) noexcept {
+    AsyncIteratorBuilder* const b = static_cast<Resume*>(c)->builder;
+    DUET_DIAG_HOOK(diagnostics::detail::note_resumed(b));
+    b->owner_->builder_resume();
+  }
+  // diag_note_suspended(awaiter, sm, style) — the registry record of the iterator suspending on
+  // `awaiter`. Out of line and cold: only the flag test sits on the suspension path.
+  template <class A, class SM>
+  [[gnu::cold, gnu::noinline]] void diag_note_suspended(const A& awaiter, const SM& sm,
+                                                        diagnostics::Style style) noexcept {
+    diagnostics::FrameRecord rec;
+    rec.owner = this;
+    rec.self_key = owner_->builder_diag_key();
+    rec.name = diagnostics::detail::machine_name<SM>();
+    rec.style = style;
+    rec.state = static_cast<std::int32_t>(sm.state_);
+    diagnostics::detail::describe_awaiter(awaiter, rec.awaited);
+    diagnostics::detail::note_suspended(rec);
+  }
   Owner* owner_;
   Resume resume_;
 };
@@ -120,6 +153,7 @@ class AsyncIterator : public detail::AsyncIteratorCore<T>, private AsyncIterator
   void builder_resume() noexcept final { this->run_step(); }
   void builder_end() noexcept final { this->on_end(); }
   void builder_fail(std::exception_ptr e) noexcept final { this->on_error(std::move(e)); }
+  const void* builder_diag_key() const noexcept final { return this->diag_self_key(); }
 };
 
 // make_async_stream<Machine>(args...) — an AsyncStream whose every enumeration constructs a new

@@ -528,7 +528,11 @@ DUET_DSL_INLINE_ void dsl_suspend(M& self, A&& a) noexcept {
     self.dsl_.path[Scope::depth] = Label;
     self.state_ = self.dsl_.path[0];
   }
-  self.builder_.await_unsafe_on_completed(stored, self);
+  if constexpr (requires { self.builder_.await_unsafe_on_completed(stored, self, DslAwait{}); }) {
+    self.builder_.await_unsafe_on_completed(stored, self, DslAwait{});  // an async iterator's
+  } else {
+    self.builder_.await_unsafe_on_completed(stored, self);
+  }
 }
 
 // -- method body --

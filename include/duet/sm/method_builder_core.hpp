@@ -148,6 +148,10 @@ class BoxRef {
   std::uintptr_t bits_ = 0;
 };
 
+// DslAwait — the tag dsl_suspend passes to a builder that takes one (AsyncIteratorBuilder), so
+// diagnostics can tell a dsl iterator from an explicit one: both derive from AsyncIterator.
+struct DslAwait {};
+
 // diag_note_suspended(box, awaiter) — the registry record of a box suspending on `awaiter`
 // (diag/diagnostics.hpp). Out of line and cold: only the flag test sits on the suspension path.
 template <class Box, class A>

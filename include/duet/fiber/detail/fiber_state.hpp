@@ -60,6 +60,7 @@
 // accessor, and every thread-local the runtime uses is re-read after each switch.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -257,7 +258,8 @@ class FiberBase : public Continuation {
   // exception (into fault_). Never throws.
   virtual void run_body() noexcept = 0;
   // diag_self_key() — what an awaiter of this fiber's result names as its key (diagnostics): the
-  // task state; async_value's fiber, its IValueTaskSource.
+  // task state; async_value's fiber, its IValueTaskSource; a function with a diag_self_key()
+  // member (an async stream's body), what that says.
   virtual const void* diag_self_key() const noexcept { return this->owner; }
   // publish() — completes the task from what run_body() stored, then releases the running
   // reference if shared_ (after which `this` may be gone).
@@ -291,6 +293,7 @@ class FiberBase : public Continuation {
     rec.name = name_ ? name_ : "fiber";
     rec.style = duet::diagnostics::Style::fiber;
     duet::diagnostics::detail::describe_awaiter(awaiter, rec.awaited);
+    if (rec.awaited.kind == duet::diagnostics::AwaitKind::parked) return;  // not an await
     duet::diagnostics::detail::capture_stack(rec, 1);
     duet::diagnostics::detail::note_suspended(rec);
   }
@@ -367,6 +370,13 @@ class FiberState final : public duet::detail::TaskState<T>, public FiberBase {
     } else {
       delete this;
     }
+  }
+
+  const void* diag_self_key() const noexcept override {
+    if constexpr (requires(const Fn& f) { { f.diag_self_key() } -> std::convertible_to<const void*>; }) {
+      if (fn_) return fn_->diag_self_key();
+    }
+    return FiberBase::diag_self_key();
   }
 
   void run_body() noexcept override {
