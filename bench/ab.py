@@ -46,7 +46,8 @@ def main():
         if name not in res["old"]:
             print(f"{name:52s} only in NEW")
             continue
-        key = "bytes/op" if "PendingRss" in name and "bytes/op" in runs[0] else "cpu_time"
+        both = runs[0].keys() & res["old"][name][0].keys()
+        key = "bytes/op" if "PendingRss" in name and "bytes/op" in both else "cpu_time"
         o = [b[key] for b in res["old"][name]]
         w = [b[key] for b in runs]
         mo, mw = statistics.median(o), statistics.median(w)
