@@ -3,6 +3,7 @@
 #include "stack_pool.hpp"
 
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,10 +42,11 @@ constexpr int k_thread_cache = 32;
 // least one and at most k_slab_max_stacks (64 KiB stacks: 120 per 8 MiB slab).
 constexpr std::size_t k_slab_bytes = std::size_t{8} << 20;
 constexpr std::size_t k_slab_max_stacks = 128;
-// k_hot_high — free stacks of one key that the shared list keeps resident; past it the oldest
-// half is returned to the OS.
-constexpr std::size_t k_hot_high = 1024;
-
+// k_decay_interval_ns — the length of a decay interval: a stack that stayed in a shared list
+// through a whole interval gets its pages returned (see stack_pool.hpp, "Returning memory").
+constexpr std::uint64_t k_decay_interval_ns = 1'000'000'000;
+// k_hot_floor — hot stacks per key that decay leaves resident however long they stay unused.
+constexpr std::size_t k_hot_floor = 256;
 struct CachedStack {
   void* sp;
   std::size_t size;
@@ -69,6 +71,11 @@ struct Pool {
   // returned to the OS; those above are hot. Popping from the back takes hot stacks first.
   std::vector<void*> free;
   std::size_t cold_count = 0;
+  // Decay (see end_interval()): the fewest hot entries the list held since the current interval
+  // began at interval_start_ns. The bottom hot_low hot entries were not touched since then.
+  std::size_t hot_low = 0;
+  std::uint64_t interval_start_ns = 0;
+  std::size_t hot() const noexcept { return free.size() - cold_count; }
   char* carve_next = nullptr;  // base of the next uncarved slot of the current slab
   char* carve_end = nullptr;
   std::size_t stride() const noexcept { return size + guard_bytes(kind); }
@@ -199,8 +206,41 @@ void return_pages(Pool& pool, std::size_t first, std::size_t last) noexcept {
   }
 }
 
-// give_to_shared(items, n) — puts stacks on their pools' free lists, returning the pages of the
-// oldest hot half of a list that grew past k_hot_high.
+std::uint64_t coarse_monotonic_ns() noexcept {
+  timespec ts{};
+  (void)::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);  // vDSO, no system call
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// g_clock — the decay's clock (StackPool::set_clock replaces it in tests).
+std::atomic<std::uint64_t (*)() noexcept> g_clock{&coarse_monotonic_ns};
+
+// end_interval(pool, now) — ends the pool's decay interval: the hot entries that stayed in the
+// list through all of it, less k_hot_floor, turn cold; a new interval begins at `now`.
+void end_interval(Pool& pool, std::uint64_t now) noexcept {
+  if (pool.hot_low > k_hot_floor) {
+    const std::size_t n = pool.hot_low - k_hot_floor;
+    return_pages(pool, pool.cold_count, pool.cold_count + n);
+    pool.cold_count += n;
+  }
+  pool.hot_low = pool.hot();
+  pool.interval_start_ns = now;
+}
+
+// decay(pool) — ends the pool's interval if it has lasted k_decay_interval_ns. Called on every
+// use of the shared list, under Shared::mutex.
+void decay(Pool& pool) noexcept {
+  const std::uint64_t now = g_clock.load(std::memory_order_relaxed)();
+  if (now < pool.interval_start_ns) {
+    pool.interval_start_ns = now;  // a clock replaced by a test: start over
+  } else if (now - pool.interval_start_ns >= k_decay_interval_ns) {
+    end_interval(pool, now);
+  }
+}
+
+// give_to_shared(items, n) — puts stacks on their pools' free lists (on top: hot), and ends the
+// pools' decay intervals that are due.
 void give_to_shared(const CachedStack* items, int n) noexcept {
   Shared& sh = shared();
   std::lock_guard<std::mutex> lk(sh.mutex);
@@ -216,11 +256,7 @@ void give_to_shared(const CachedStack* items, int n) noexcept {
                       MADV_DONTNEED);
       continue;
     }
-    if (pool->free.size() - pool->cold_count > k_hot_high) {
-      const std::size_t half = k_hot_high / 2;
-      return_pages(*pool, pool->cold_count, pool->cold_count + half);
-      pool->cold_count += half;
-    }
+    decay(*pool);
   }
 }
 
@@ -294,6 +330,7 @@ boost::context::stack_context StackPool::acquire(std::size_t size, StackKind kin
       auto fresh = std::make_unique<Pool>();
       fresh->size = size;
       fresh->kind = kind;
+      fresh->interval_start_ns = g_clock.load(std::memory_order_relaxed)();
       sh.pools.push_back(fresh.get());
       pool = fresh.release();
     }
@@ -301,9 +338,11 @@ boost::context::stack_context StackPool::acquire(std::size_t size, StackKind kin
       sp = pool->free.back();
       pool->free.pop_back();
       pool->cold_count = std::min(pool->cold_count, pool->free.size());
+      pool->hot_low = std::min(pool->hot_low, pool->hot());
     } else {
       sp = carve(*pool);
     }
+    decay(*pool);
   }
   boost::context::stack_context sctx;
   sctx.sp = sp;
@@ -328,6 +367,10 @@ void StackPool::release(const boost::context::stack_context& sctx, StackKind kin
     tc.count -= half;
   }
   tc.items[tc.count++] = s;
+}
+
+void StackPool::set_clock(std::uint64_t (*now_ns)() noexcept) noexcept {
+  g_clock.store(now_ns != nullptr ? now_ns : &coarse_monotonic_ns, std::memory_order_relaxed);
 }
 
 }  // namespace detail
@@ -358,6 +401,12 @@ void set_stack_usage_tracking(bool on) noexcept {
 
 void reset_stack_high_water() noexcept { detail::g_high_water.store(0, std::memory_order_relaxed); }
 
+void decay_stack_pool() noexcept {
+  detail::Shared& sh = detail::shared();
+  std::lock_guard<std::mutex> lk(sh.mutex);
+  for (detail::Pool* p : sh.pools) detail::decay(*p);
+}
+
 void trim_stack_pool() noexcept {
   detail::ThreadCache& tc = detail::thread_cache();
   detail::give_to_shared(tc.items, tc.count);
@@ -367,6 +416,7 @@ void trim_stack_pool() noexcept {
   for (detail::Pool* p : sh.pools) {
     detail::return_pages(*p, p->cold_count, p->free.size());
     p->cold_count = p->free.size();
+    p->hot_low = 0;
   }
 }
 

@@ -32,12 +32,20 @@
 // carved in the madvise mode, one mprotect in the fallback).
 //
 // Returning memory. Pooled stacks keep the pages they touched resident (no page faults on
-// reuse). The shared list of a key keeps at most k_hot_high such "hot" stacks; past that, its
-// oldest half gets MADV_DONTNEED (adjacent slots in one call) and turns "cold": the pages go
-// back to the OS, the address range and the guards stay. After a burst of a million fibers the
-// pool therefore holds at most about k_hot_high + threads * k_thread_cache stacks' worth of
-// touched pages. trim_stack_pool() turns every stack of the shared list and of the calling
-// thread's cache cold at once.
+// reuse). What goes back to the OS is decided by time, per key, in decay intervals of
+// k_decay_interval_ns (1 s): each pool remembers the fewest hot entries its shared list held
+// since the interval began (hot_low). As the list is a LIFO, its bottom hot_low hot entries were
+// not taken once during the interval. When an interval ends, those, less a floor of k_hot_floor,
+// get MADV_DONTNEED (adjacent slots in one call) and turn "cold": the pages go back to the OS, the
+// address range and the guards stay. So a workload that keeps 20 000 fibers alive batch after
+// batch reuses their pages forever (no refault, no madvise), and after a burst the stacks no
+// longer needed go back one interval after their last use. The pool has no thread of its own:
+// an interval ends at the next use of the key's shared list (a thread taking a stack from it or
+// giving stacks to it), or at decay_stack_pool(), which a process idle after a burst may call
+// from a timer. trim_stack_pool() turns every stack of the shared lists and of the calling
+// thread's cache cold at once. (Up to wave 2 the shared list kept a fixed 1024 hot stacks and
+// returned the rest at once; a stress run holding 17 000 fibers then spent half its time
+// refaulting stack pages.)
 #pragma once
 
 #include <cstddef>
@@ -63,6 +71,9 @@ struct StackPool {
   static boost::context::stack_context acquire(std::size_t size, StackKind kind);
   // release(sctx, kind) — gives a stack back, `kind` as acquired. Any thread.
   static void release(const boost::context::stack_context& sctx, StackKind kind) noexcept;
+  // set_clock(now_ns) — the clock of the decay intervals, in nanoseconds (nullptr: the real
+  // CLOCK_MONOTONIC_COARSE). For tests, which step time by hand.
+  static void set_clock(std::uint64_t (*now_ns)() noexcept) noexcept;
 };
 
 }  // namespace duet::fiber::detail

@@ -8,9 +8,12 @@
 // with _Exit, as a process at its mapping limit cannot run LeakSanitizer's exit check.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -96,6 +99,99 @@ TEST(StackPool, UnguardedStacksAreContiguous) {
   EXPECT_FALSE(is_guard(static_cast<char*>(b.sp) - size - 1));
   StackPool::release(a, StackKind::unguarded);
   StackPool::release(b, StackKind::unguarded);
+}
+
+// DecayClock — the stack pool's decay intervals on a clock the test steps by hand (1 s each).
+std::atomic<std::uint64_t> g_fake_ns{0};
+std::uint64_t fake_now() noexcept { return g_fake_ns.load(); }
+struct DecayClock {
+  DecayClock() {
+    g_fake_ns = 0;
+    StackPool::set_clock(&fake_now);
+  }
+  ~DecayClock() { StackPool::set_clock(nullptr); }
+  DecayClock(const DecayClock&) = delete;
+  DecayClock& operator=(const DecayClock&) = delete;
+  // next_interval() — one interval later, and the pool told so.
+  void next_interval() {
+    g_fake_ns += 1'000'000'000;
+    duet::fiber::decay_stack_pool();
+  }
+};
+
+// hot_stacks() — cached stacks in the shared lists whose pages are still resident.
+std::size_t hot_stacks() {
+  const auto st = duet::fiber::stack_stats();
+  return st.shared_cached - st.returned;
+}
+
+// resident(s) — whether the top page of stack s is resident.
+bool resident(const boost::context::stack_context& s) {
+  const std::size_t page = duet::fiber::detail::page_size();
+  unsigned char v = 0;
+  void* const top_page = static_cast<char*>(s.sp) - page;
+  return ::mincore(top_page, page, &v) == 0 && (v & 1) != 0;
+}
+
+// Stacks that a workload takes again in every interval keep their pages, however many: a service
+// holding thousands of fibers batch after batch never refaults its stacks. Those that then stay
+// unused through one whole interval go back to the OS, all but a floor of 256.
+TEST(StackPool, StacksUsedEveryIntervalStayResidentAndGoBackOneIntervalAfterTheirLastUse) {
+  DecayClock clock;
+  duet::fiber::trim_stack_pool();  // every other key cold: the counts below are this key's
+  constexpr std::size_t n = 3000;
+  constexpr std::size_t size = 40 * 1024;  // a key of its own
+  const std::size_t returned_before = duet::fiber::stack_stats().returned;
+  std::vector<boost::context::stack_context> stacks(n);
+  for (int round = 0; round < 4; ++round) {
+    for (auto& s : stacks) {
+      s = StackPool::acquire(size, StackKind::unguarded);
+      static_cast<volatile char*>(s.sp)[-1] = 1;  // the fiber's first frame touches its top page
+    }
+    for (auto& s : stacks) StackPool::release(s, StackKind::unguarded);
+    clock.next_interval();
+    EXPECT_EQ(duet::fiber::stack_stats().returned, returned_before) << "round " << round;
+  }
+  const std::size_t hot = hot_stacks();
+  EXPECT_GE(hot, n - 32);  // all but those in this thread's cache
+  clock.next_interval();  // the first interval in which nobody took them
+  const std::size_t returned = duet::fiber::stack_stats().returned - returned_before;
+  EXPECT_EQ(returned, hot - 256);
+  std::size_t still_resident = 0;
+  for (const auto& s : stacks) still_resident += resident(s) ? 1 : 0;
+  EXPECT_EQ(still_resident, n - returned);
+  clock.next_interval();  // nothing more: the floor stays
+  EXPECT_EQ(duet::fiber::stack_stats().returned - returned_before, returned);
+  // Taken again, the cold stacks come back (fresh pages), without a new mapping.
+  const std::size_t mapped = duet::fiber::stack_stats().mapped;
+  for (auto& s : stacks) s = StackPool::acquire(size, StackKind::unguarded);
+  EXPECT_EQ(duet::fiber::stack_stats().mapped, mapped);
+  for (auto& s : stacks) StackPool::release(s, StackKind::unguarded);
+}
+
+// An interval ends only once it has lasted the whole interval: stacks released half an interval
+// ago stay resident.
+TEST(StackPool, StacksFreeForLessThanAWholeIntervalStayResident) {
+  DecayClock clock;
+  duet::fiber::trim_stack_pool();
+  constexpr std::size_t n = 2000;
+  constexpr std::size_t size = 44 * 1024;
+  std::vector<boost::context::stack_context> stacks(n);
+  for (auto& s : stacks) s = StackPool::acquire(size, StackKind::unguarded);
+  for (auto& s : stacks) StackPool::release(s, StackKind::unguarded);
+  const std::size_t returned_before = duet::fiber::stack_stats().returned;
+  g_fake_ns += 999'999'999;  // the interval began at this key's first acquire, at 0
+  duet::fiber::decay_stack_pool();
+  EXPECT_EQ(duet::fiber::stack_stats().returned, returned_before);
+  g_fake_ns += 1;  // now it has lasted 1 s, but the stacks were all taken during it
+  duet::fiber::decay_stack_pool();
+  EXPECT_EQ(duet::fiber::stack_stats().returned, returned_before);
+  g_fake_ns += 999'999'999;
+  duet::fiber::decay_stack_pool();
+  EXPECT_EQ(duet::fiber::stack_stats().returned, returned_before);
+  g_fake_ns += 1;
+  duet::fiber::decay_stack_pool();
+  EXPECT_GT(duet::fiber::stack_stats().returned, returned_before + n - 32 - 256 - 1);
 }
 
 // Carves more guarded stacks than vm.max_map_count allows mappings. Returns the child's exit

@@ -174,6 +174,11 @@ StackStats stack_stats();
 void set_stack_usage_tracking(bool on) noexcept;
 // reset_stack_high_water() — clears StackStats::high_water_bytes.
 void reset_stack_high_water() noexcept;
+// decay_stack_pool() — ends every stack pool decay interval that is due (1 s): the cached stacks
+// that stayed unused through a whole interval, beyond a floor of 256 per stack size, give their
+// pages back to the OS. The pool does this by itself whenever fibers start and end; a process
+// that goes idle after a burst of fibers may call it from a timer. Thread-safe.
+void decay_stack_pool() noexcept;
 // trim_stack_pool() — returns to the OS (MADV_DONTNEED) the pages of every cached (unused) stack
 // of the calling thread and of the shared lists; the stacks stay pooled, their pages fresh.
 void trim_stack_pool() noexcept;
