@@ -100,20 +100,21 @@ TEST(FiberStack, ShortLivedFibersReuseStacksWithoutMappingMore) {
   EXPECT_EQ(after.slabs, before.slabs);
 }
 
+// Clock — the stack pool's decay clock, stepped by hand.
+struct Clock {
+  static std::uint64_t now() noexcept { return ns.load(); }
+  static inline std::atomic<std::uint64_t> ns{0};
+};
+
 // A burst of fibers leaves its stacks resident while it may come back, and gives their pages to
 // the OS one decay interval after their last use (src/fiber/stack_pool.hpp, "Returning memory";
 // the intervals here are stepped by hand).
 TEST(FiberStack, ABurstsStacksGoBackToTheOsOneIntervalAfterTheirLastUse) {
-  struct Clock {
-    static std::uint64_t now() noexcept { return ns.load(); }
-    static inline std::atomic<std::uint64_t> ns{0};
-  };
   duet::fiber::detail::StackPool::set_clock(&Clock::now);
   duet::fiber::trim_stack_pool();  // every other key cold: the counts below are this key's
   constexpr std::size_t n = 5000;
   const std::size_t size = 32 * 1024;  // a size of its own: this test's pool starts empty
   const auto options = FiberOptions{}.with_stack_size(size);
-  const std::size_t returned_before = duet::fiber::stack_stats().returned;
   duet::TaskCompletionSource<> gate;
   std::vector<duet::Task<int>> burst;
   for (std::size_t i = 0; i < n; ++i) {
@@ -124,6 +125,8 @@ TEST(FiberStack, ABurstsStacksGoBackToTheOsOneIntervalAfterTheirLastUse) {
   EXPECT_LT(during.slabs, n / 100);  // many stacks per mapping
   gate.set_result();
   for (auto& t : burst) EXPECT_EQ(t.result(), recurse(20));
+  // (Counted once all are back: a cold stack taken by the burst, from an earlier run, is hot.)
+  const std::size_t returned_before = duet::fiber::stack_stats().returned;
   Clock::ns += 1'000'000'000;
   duet::fiber::decay_stack_pool();  // the burst's own interval: every stack was in use in it
   EXPECT_EQ(duet::fiber::stack_stats().returned, returned_before);
@@ -132,7 +135,8 @@ TEST(FiberStack, ABurstsStacksGoBackToTheOsOneIntervalAfterTheirLastUse) {
   const auto after = duet::fiber::stack_stats();
   // Released stacks went to the releasing threads' caches (32 each) and the shared list.
   EXPECT_GE(after.returned - returned_before, n - 256 - 1024);
-  EXPECT_LE(after.shared_cached - after.returned, 256u);
+  // Hot: this key's floor, plus any stacks of other keys that threads' caches flushed since.
+  EXPECT_LE(after.shared_cached - after.returned, 256u + 64u);
   // The stacks are reused, not mapped again.
   std::vector<duet::Task<int>> again;
   for (std::size_t i = 0; i < n; ++i) again.push_back(async([] { return 1; }, options));
