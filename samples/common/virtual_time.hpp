@@ -31,11 +31,12 @@ class VirtualTimeLoop final : public duet::SynchronizationContext, public duet::
   static VirtualTimeLoop* current() noexcept { return current_slot(); }
 
   // post(c) — queue for the main thread (both as SynchronizationContext and as Scheduler).
+  // Notifies under the lock: once the main thread can pop `c`, this thread no longer touches the
+  // loop. (Notifying after the unlock raced with the loop's destruction: main could pop `c`, finish
+  // the program and destroy cv_ while this thread was still inside notify_one; TSan found it.)
   void post(duet::Continuation& c) noexcept override {
-    {
-      std::lock_guard<std::mutex> lk(mutex_);
-      queue_.push_back(&c);
-    }
+    std::lock_guard<std::mutex> lk(mutex_);
+    queue_.push_back(&c);
     cv_.notify_one();
   }
 
