@@ -243,9 +243,13 @@ TEST_F(DelayTest, InfiniteDelayWithoutACancelableTokenNeverCompletesAndIsFreedWi
     EXPECT_EQ(wheel_->pending(), 0u) << "no timer is armed";
     clock_.advance(24h);
     EXPECT_FALSE(t.is_completed());
-    if (before >= 0) EXPECT_EQ(duet::live_task_states(), before + 1);
+    if (before >= 0) {
+      EXPECT_EQ(duet::live_task_states(), before + 1);
+    }
   }
-  if (before >= 0) EXPECT_EQ(duet::live_task_states(), before) << "dropping the handle frees it";
+  if (before >= 0) {
+    EXPECT_EQ(duet::live_task_states(), before) << "dropping the handle frees it";
+  }
 }
 
 }  // namespace
