@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <new>
 #include <string>
 #include <utility>
 
@@ -42,6 +43,8 @@ std::uint64_t to_tick_floor(Clock::duration t) noexcept {
 }
 
 std::atomic<TimerWheel*> g_current{nullptr};
+
+constexpr std::align_val_t k_heads_alignment{64};
 
 }  // namespace
 
@@ -103,8 +106,17 @@ void ManualClock::detach(TimerWheel& wheel) noexcept {
 // ---------------------------------------------------------------------------------------------
 // TimerWheel
 
+void TimerWheel::HeadsDeleter::operator()(Continuation** p) const noexcept {
+  ::operator delete(p, k_heads_alignment);
+}
+
 TimerWheel::TimerWheel(Clock& clock, Scheduler& scheduler)
-    : clock_(clock), scheduler_(scheduler), origin_(clock.now()) {
+    : clock_(clock),
+      scheduler_(scheduler),
+      origin_(clock.now()),
+      heads_(static_cast<Continuation**>(
+          ::operator new(k_heads * sizeof(Continuation*), k_heads_alignment))) {
+  std::fill_n(heads_.get(), k_heads, nullptr);
   elapsed_ = 0;
   self_driven_ = clock_.attach(*this);
 }
@@ -132,8 +144,9 @@ TimerWheel::~TimerWheel() {
     }
   };
   abandon_all(staged_);
-  for (Continuation*& head : heads_) abandon_all(head);
+  for (std::size_t i = 0; i < k_heads; ++i) abandon_all(heads_[i]);
   occupied_ = {};
+  lanes_ = {};
   pending_.store(0, std::memory_order_relaxed);
   unlock();
   post_list(list);
@@ -142,16 +155,16 @@ TimerWheel::~TimerWheel() {
 [[gnu::always_inline]] inline void TimerWheel::link(TimerEntry& e) noexcept {
   const int level = level_for(elapsed_, e.when_);
   const auto slot = static_cast<unsigned>((e.when_ >> (k_slot_bits * level)) & (k_slots - 1));
-  const std::size_t index =
-      (static_cast<std::size_t>(level) * k_slots + slot) * k_lanes + (lane_++ & (k_lanes - 1));
-  Continuation*& head = heads_[index];
+  const std::size_t slot_index = static_cast<std::size_t>(level) * k_slots + slot;
+  const unsigned lane = lane_++ & (k_lanes - 1);
+  Continuation*& head = heads_[slot_index * k_lanes + lane];
   // Push at the lane's head: touches only the entry and the old head (usually still cached — it
   // is the entry linked into this lane last).
   e.next = head;
   if (head) static_cast<TimerEntry*>(head)->pprev_ = &e.next;
   e.pprev_ = &head;
   head = &e;
-  const std::size_t slot_index = static_cast<std::size_t>(level) * k_slots + slot;
+  lanes_[slot_index] = static_cast<LaneMask>(lanes_[slot_index] | (1u << lane));
   occupied_[slot_index / 64] |= bit(slot_index);
 }
 
@@ -163,19 +176,16 @@ TimerWheel::~TimerWheel() {
   if (next) {
     static_cast<TimerEntry*>(next)->pprev_ = pprev;
   } else {
-    // The entry was last in its lane. If pprev_ is a lane head the lane is now empty, and the
-    // slot is empty when all its lanes are (they share one cache line).
+    // The entry was last in its lane. If pprev_ is a lane head the lane is now empty (its bit in
+    // the slot's lane mask goes), and the slot is empty when all its lanes are.
     const auto addr = reinterpret_cast<std::uintptr_t>(pprev);
-    const auto first = reinterpret_cast<std::uintptr_t>(heads_.data());
+    const auto first = reinterpret_cast<std::uintptr_t>(heads_.get());
     const std::size_t offset = (addr - first) / sizeof(Continuation*);
     if (addr >= first && offset < k_heads) {
       const std::size_t slot_index = offset / k_lanes;
-      const Continuation* const* lanes = heads_.data() + slot_index * k_lanes;
-      bool empty = true;
-      for (int l = 0; l < k_lanes; ++l) empty = empty && lanes[l] == nullptr;
-      if (empty) {
-        occupied_[slot_index / 64] &= ~bit(slot_index);
-      }
+      const auto mask = static_cast<LaneMask>(lanes_[slot_index] & ~(1u << (offset % k_lanes)));
+      lanes_[slot_index] = mask;
+      if (mask == 0) occupied_[slot_index / 64] &= ~bit(slot_index);
     }
   }
   e.pprev_ = nullptr;
@@ -338,6 +348,9 @@ bool TimerWheel::reschedule(TimerEntry& entry, std::chrono::nanoseconds due) {
 }
 
 bool TimerWheel::cancel(TimerEntry& entry) noexcept {
+  // Start the entry's miss before the lock's exchange, which first waits for the previous
+  // operation's pending stores: the two latencies overlap (essay, "Entries and lists").
+  __builtin_prefetch(&entry, 1);
   lock();
   const bool linked = entry.pprev_ != nullptr;
   if (linked) {
@@ -348,7 +361,7 @@ bool TimerWheel::cancel(TimerEntry& entry) noexcept {
   return linked;
 }
 
-Continuation** TimerWheel::append_fired(TimerEntry& e, Continuation** fired_tail, std::size_t& fired) noexcept {
+[[gnu::always_inline]] inline Continuation** TimerWheel::append_fired(TimerEntry& e, Continuation** fired_tail, std::size_t& fired) noexcept {
   e.pprev_ = nullptr;
   e.next = nullptr;
   *fired_tail = &e;
@@ -362,15 +375,16 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
   // current entries do not depend on each other, so their cache misses overlap.
   const std::size_t base = (static_cast<std::size_t>(exp.level) * k_slots +
                             static_cast<std::size_t>(exp.slot)) * k_lanes;
-  std::array<Continuation*, k_lanes> cursor;
-  std::size_t active = 0;
-  for (std::size_t l = 0; l < k_lanes; ++l) {  // branch-free: sparse slots are the common case
-    Continuation* const head = std::exchange(heads_[base + l], nullptr);
-    cursor[active] = head;
-    active += head != nullptr;
-  }
   const std::size_t slot_index = static_cast<std::size_t>(exp.level) * k_slots +
                                  static_cast<std::size_t>(exp.slot);
+  std::array<Continuation*, k_lanes> cursor;
+  std::size_t active = 0;
+  for (unsigned mask = std::exchange(lanes_[slot_index], LaneMask{0}); mask != 0;
+       mask &= mask - 1) {  // the non-empty lanes only: sparse slots are the common case
+    Continuation* const head = std::exchange(heads_[base + std::countr_zero(mask)], nullptr);
+    __builtin_prefetch(head);
+    cursor[active++] = head;
+  }
   occupied_[slot_index / 64] &= ~bit(slot_index);
   if (exp.deadline > elapsed_) elapsed_ = exp.deadline;
 
@@ -389,6 +403,9 @@ Continuation** TimerWheel::expire_slot(const Expiration& exp, Continuation** fir
     for (std::size_t i = 0; i < active;) {
       Continuation* const c = cursor[i];
       if (Continuation* const next = c->next) {
+        // Start next's miss now: the lane comes round again only after the other lanes' visits,
+        // further than the out-of-order window reaches on its own.
+        __builtin_prefetch(next);
         cursor[i++] = next;
       } else {
         cursor[i] = cursor[--active];  // lane done; its place now holds an unvisited cursor

@@ -56,10 +56,32 @@ TEST_F(DelayTest, OneAllocationTheStateEmbedsTimerAndCallbackNode) {
 
 // What a pending delay and the source that cancels it cost in bytes (issue 15 item 5; measured
 // with the counting allocator, so every byte the calls allocate is included). The figures are
-// the layout of docs/design.md ("Layout"): the delay state is TaskState<void> 40 + TimerEntry 64
-// + callback node 40 + wheel and token 16 = 160; a source without cancel_after is 96 (its timer
-// is allocated by the first cancel_after). The bounds pin them so that growth fails here.
-TEST_F(DelayTest, APendingDelayAndItsSourceCostAtMost256Bytes) {
+// the layout of docs/design.md ("Layout"): a delay without a cancelable token is TaskState<void>
+// 40 + TimerEntry 64 + wheel 8 = 112; with one it adds the callback node 40 and the token 8 = 160;
+// a source without cancel_after is 96 (its timer is allocated by the first cancel_after). The
+// bounds pin them so that growth fails here.
+TEST_F(DelayTest, APendingDelayCostsAtMost128BytesAndWithItsSourceAtMost256) {
+  std::uint64_t plain_bytes = 0;
+  {
+    duet::testing::AllocScope scope;
+    auto t = duet::delay(10ms);
+    plain_bytes = scope.bytes();
+    EXPECT_EQ(scope.allocations(), 1u);
+    EXPECT_EQ(wheel_->pending(), 1u) << "the timer is armed";
+    clock_.advance(10ms);
+    t.wait();
+    EXPECT_TRUE(t.is_completed_successfully());
+  }
+  EXPECT_LE(plain_bytes, 128u) << "a pending delay() without a cancelable token";
+  {
+    duet::testing::AllocScope scope;
+    duet::CancellationToken none;  // a default token can never be canceled: the small state
+    auto t = duet::delay(10ms, none);
+    EXPECT_EQ(scope.bytes(), plain_bytes) << "a token that cannot be canceled costs nothing";
+    clock_.advance(10ms);
+    t.wait();
+  }
+
   std::uint64_t cts_bytes = 0;
   std::uint64_t delay_bytes = 0;
   {
@@ -72,19 +94,14 @@ TEST_F(DelayTest, APendingDelayAndItsSourceCostAtMost256Bytes) {
     EXPECT_EQ(scope.allocations(), 2u);
     cts.cancel();
     EXPECT_TRUE(t.is_canceled());
+    EXPECT_EQ(wheel_->pending(), 0u) << "the canceled delay's timer is gone";
   }
+  RecordProperty("plain_delay_bytes", static_cast<int>(plain_bytes));
   RecordProperty("delay_bytes", static_cast<int>(delay_bytes));
   RecordProperty("cts_bytes", static_cast<int>(cts_bytes));
-  EXPECT_LE(delay_bytes, 160u) << "a pending delay()";
+  EXPECT_LE(delay_bytes, 160u) << "a pending delay() with a cancelable token";
   EXPECT_LE(cts_bytes, 96u) << "a CancellationTokenSource without cancel_after";
   EXPECT_LE(delay_bytes + cts_bytes, 256u) << "a delay() plus a CancellationTokenSource";
-  {
-    duet::testing::AllocScope scope;
-    auto t = duet::delay(10ms);
-    EXPECT_EQ(scope.bytes(), delay_bytes) << "the token does not change the delay's size";
-    clock_.advance(10ms);
-    t.wait();
-  }
 }
 
 TEST_F(DelayTest, CancelAfterAllocatesTheSourcesTimerOnceAndReArmsWithoutAllocating) {
@@ -200,14 +217,39 @@ TEST_F(DelayTest, CancelAfterOnTheCurrentWheelCancelsADelay) {
 }
 
 TEST(DelayWheelLifetime, DestroyedWheelCancelsPendingDelays) {
+  // Both state types: without a cancelable token, and with one (which must also leave the
+  // token's callback list, so a later cancel() finds nothing to run).
   duet::ManualClock clock;
+  duet::CancellationTokenSource cts;
   duet::Task<> t;
+  duet::Task<> with_token;
   {
     duet::TimerWheel wheel(clock);
     t = duet::delay(wheel, std::chrono::nanoseconds(1h));
+    with_token = duet::delay(wheel, std::chrono::nanoseconds(1h), cts.token());
   }
   EXPECT_THROW(t.wait(), duet::OperationCanceledError);
   EXPECT_TRUE(t.is_canceled());
+  EXPECT_THROW(with_token.wait(), duet::OperationCanceledError);
+  EXPECT_TRUE(with_token.is_canceled());
+  cts.cancel();  // the abandoned delay unregistered its callback: nothing runs, nothing throws
+  EXPECT_TRUE(with_token.is_canceled());
+}
+
+TEST_F(DelayTest, InfiniteDelayWithoutACancelableTokenNeverCompletesAndIsFreedWithItsHandle) {
+  const std::int64_t before = duet::live_task_states();  // -1: not counted (NDEBUG)
+  {
+    auto t = duet::delay(duet::k_infinite_timeout);
+    EXPECT_EQ(wheel_->pending(), 0u) << "no timer is armed";
+    clock_.advance(24h);
+    EXPECT_FALSE(t.is_completed());
+    if (before >= 0) {
+      EXPECT_EQ(duet::live_task_states(), before + 1);
+    }
+  }
+  if (before >= 0) {
+    EXPECT_EQ(duet::live_task_states(), before) << "dropping the handle frees it";
+  }
 }
 
 }  // namespace

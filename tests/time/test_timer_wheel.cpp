@@ -209,6 +209,43 @@ TEST_F(WheelTest, CrowdedSlotCancelsAnyEntryAndFiresTheRest) {
   for (const auto& p : probes) ASSERT_LE(p.fired, 1);
 }
 
+// A slot's lanes empty one by one (the wheel deals entries round-robin over its 16 lanes and
+// keeps a mask of the non-empty ones): the slot stays occupied, with its deadline, until the last
+// lane empties; a walk of a slot with some lanes empty fires exactly the entries left.
+TEST_F(WheelTest, ASlotStaysOccupiedUntilItsLastLaneEmpties) {
+  constexpr int k_n = 40;  // more than the lanes: some lanes hold three entries, some two
+  std::vector<Probe> probes(k_n);
+  for (auto& p : probes) {
+    p.clock = &clock;
+    wheel.schedule(p, 50ms);
+  }
+  // Cancel all but the last entry, in an order that empties lanes at different moments (heads,
+  // tails, middles): after each cancel the slot is still there.
+  for (int i = 0; i < k_n - 1; ++i) {
+    const int k = (i * 7) % (k_n - 1);  // 7 is coprime with 39: every index once
+    ASSERT_TRUE(wheel.cancel(probes[static_cast<std::size_t>(k)]));
+    ASSERT_EQ(wheel.next_deadline(), std::chrono::nanoseconds(50ms)) << "after " << i + 1;
+  }
+  EXPECT_EQ(wheel.pending(), 1u);
+  advance(50ms);
+  EXPECT_EQ(probes.back().fired, 1);
+  EXPECT_FALSE(wheel.next_deadline().has_value());
+  for (int i = 0; i < k_n - 1; ++i) EXPECT_EQ(probes[static_cast<std::size_t>(i)].fired, 0);
+
+  // Half of the lanes emptied, the other half expire.
+  for (auto& p : probes) {
+    p.fired = 0;
+    wheel.schedule(p, 20ms);
+  }
+  for (int i = 0; i < k_n; i += 2) ASSERT_TRUE(wheel.cancel(probes[static_cast<std::size_t>(i)]));
+  advance(20ms);
+  for (int i = 0; i < k_n; ++i) {
+    ASSERT_EQ(probes[static_cast<std::size_t>(i)].fired, i % 2 == 1 ? 1 : 0) << "entry " << i;
+  }
+  EXPECT_EQ(wheel.pending(), 0u);
+  EXPECT_FALSE(wheel.next_deadline().has_value());
+}
+
 // Random schedules, cancels and advances against a simple model: every entry fires exactly at
 // the first poll whose time is >= its rounded-up deadline, canceled ones never.
 TEST_F(WheelTest, MatchesAReferenceModel) {

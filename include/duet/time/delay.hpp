@@ -1,7 +1,7 @@
 // duet/time/delay.hpp — delay(d, token): Task.Delay, a task the TimerWheel completes `d` from now.
 //
-// One heap object is the task's state and embeds what it waits with: the TimerEntry and the
-// cancellation callback node (src/time/delay.cpp explains its references).
+// One heap object is the task's state and embeds what it waits with: the TimerEntry and, with a
+// cancelable token, the cancellation callback node (src/time/delay.cpp explains its references).
 #pragma once
 
 #include <chrono>
@@ -23,7 +23,8 @@ namespace duet {
 // negative d, or d > TimerWheel::k_max_delay, throws ArgumentError. An already-canceled token
 // gives a canceled task; canceling `token` later removes the timer in O(1) and ends the task
 // canceled (awaiting it throws TaskCanceledError carrying `token`). One allocation: the task
-// state, which embeds the timer entry and the cancellation callback node. Thread-safe.
+// state, which embeds the timer entry (112 bytes), and the cancellation callback node when
+// `token` can be canceled (160 bytes; src/time/delay.cpp). Thread-safe.
 Task<> delay(TimerWheel& wheel, std::chrono::nanoseconds d, const CancellationToken& token = {});
 
 // delay(d, token) — delay on TimerWheel::current() (the default wheel, or a TimerWheelScope's).

@@ -18,26 +18,38 @@
 // scale every touch is a cache miss. With 64-slot levels a 100 ms retry timer cascades once and a
 // 30 s timeout twice; with 256-slot levels timers under 256 ms never cascade and timers under a
 // minute at most once: by count, about half the cascades of the benchmark's workload
-// (bench_timer.cpp) disappear. It costs 40 KiB of list heads per wheel.
+// (bench_timer.cpp) disappear. It costs 160 KiB of list heads per wheel (16 lanes, below), kept
+// on the heap so a wheel fits on a fiber's stack.
 //
 // Entries and lists: what an operation touches
 // --------------------------------------------
-// Every slot holds k_lanes = 4 intrusive doubly-linked lists ("lanes") of TimerEntry nodes; link()
-// deals entries round-robin over the lanes. The links are the inherited Continuation::next (the
-// node is in no other list while the wheel holds it) and pprev_, which points at whatever points
-// at the entry (the lane head, or the previous entry's next), so a TimerEntry is 64 bytes: one
-// cache line when aligned. Insert and cancel are O(1) pointer operations and allocate nothing:
-// the entry is embedded in the object that waits (the delay's task state, the
-// CancellationTokenSource). The lines each operation touches, beside the wheel's own hot fields
-// and list heads (a few KiB that stay cached):
+// Every slot holds k_lanes = 16 intrusive doubly-linked lists ("lanes") of TimerEntry nodes;
+// link() deals entries round-robin over the lanes, and a 16-bit mask per slot (lanes_) says
+// which lanes are non-empty. The links are the inherited Continuation::next (the node is in no
+// other list while the wheel holds it) and pprev_, which points at whatever points at the entry
+// (the lane head, or the previous entry's next), so a TimerEntry is 64 bytes: one cache line
+// when aligned. Insert and cancel are O(1) pointer operations and allocate nothing: the entry is
+// embedded in the object that waits (the delay's task state, the CancellationTokenSource). The
+// lines each operation touches, beside the wheel's own hot fields, masks and list heads (which
+// stay cached):
 //   schedule   the entry, and the lane's old head (the entry linked there last: usually cached)
 //              — or, while the thread ticks, the staged list's head ("The cached now");
-//   cancel     the entry and its two list neighbours (independent loads: their misses overlap);
+//   cancel     the entry and its two list neighbours (independent stores: their misses
+//              overlap). cancel() prefetches the entry before taking the lock, so its miss
+//              overlaps the lock's atomic exchange, which waits for the stores still pending
+//              from the previous operation (on x86 a locked instruction drains the store buffer:
+//              at 1M pending timers those stores miss, and this wait is most of an operation);
 //   expiry     every entry of the slot once. A lane is a chain of dependent loads, so a walk of
-//              one list would wait for one miss per entry; poll() walks the four lanes of a slot
-//              interleaved, keeping four misses in flight (measured: 1.5-2x faster than one lane
-//              at 1M pending timers, ~20% slower at 1k, where slots are sparse and all cached);
+//              one list would wait for one miss per entry; poll() walks the slot's non-empty
+//              lanes interleaved and prefetches each lane's next entry as soon as it is known
+//              (the lane comes round again only after the other lanes' visits, beyond what the
+//              out-of-order window reaches by itself), keeping up to sixteen misses in flight;
 //   cascade    the same walk, plus the lower lane's head.
+// Why 16 lanes: in the workload benchmark at 1M pending timers the expiry and cascade walks are
+// a third of the time; 16 lanes with the prefetches (here and in cancel) cut the whole
+// workload to 0.8x of what 4 lanes without them cost (docs/design.md, "TimerWheel"). More lanes would add heads (32 lanes: 320 KiB,
+// more than the L2 share the hot levels can keep). A slot's heads are 128 bytes, but unlink()
+// and expire_slot() read the slot's lane mask instead of scanning them.
 // No operation touches any other entry, and none walks a list to insert.
 //
 // Finding the next deadline without ticking
@@ -129,6 +141,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -252,9 +265,10 @@ class TimerWheel {
   void lock() const noexcept { lock_.lock(); }
   void unlock() const noexcept { lock_.unlock(); }
   // k_lanes — independent lists per slot. link() deals entries round-robin over a slot's lanes,
-  // and poll() walks the lanes interleaved, so k_lanes cache misses are in flight at once while
-  // a large slot is cascaded or expired (a single list is a serial chain of misses).
-  static constexpr int k_lanes = 4;
+  // and poll() walks the lanes interleaved with a prefetch, so up to k_lanes cache misses are in
+  // flight at once while a large slot is cascaded or expired (one list is a serial chain of
+  // misses).
+  static constexpr int k_lanes = 16;
   static constexpr std::size_t k_heads = std::size_t{k_levels} * k_slots * k_lanes;
   static constexpr int k_words = k_slots / 64;  // occupancy words per level
 
@@ -307,7 +321,17 @@ class TimerWheel {
   std::size_t staged_since_tick_ = 0;        // schedules that used cached_ns_ since that tick
   Continuation* staged_ = nullptr;           // entries armed from cached_ns_, not yet in a slot
   std::array<std::uint64_t, k_levels * k_words> occupied_{};    // guarded by lock_
-  alignas(64) std::array<Continuation*, k_heads> heads_{};      // guarded by lock_
+  // lanes_ — per slot, bit l set <=> lane l is non-empty (guarded by lock_): unlink() learns
+  // whether a slot emptied, and expire_slot() which lanes to detach, without reading the heads.
+  using LaneMask = std::uint16_t;
+  static_assert(k_lanes <= 16, "a LaneMask holds one bit per lane");
+  std::array<LaneMask, std::size_t{k_levels} * k_slots> lanes_{};
+  // heads_ — the k_heads lane heads (a slot's k_lanes heads are one 128-byte block, aligned to
+  // its cache lines), guarded by lock_. On the heap: 160 KiB would not fit a fiber's stack.
+  struct HeadsDeleter {
+    void operator()(Continuation** p) const noexcept;
+  };
+  std::unique_ptr<Continuation*[], HeadsDeleter> heads_;
 
   std::mutex thread_mutex_;
   std::condition_variable thread_cv_;
