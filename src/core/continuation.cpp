@@ -54,6 +54,11 @@ void ec_adopt_current(ExecutionContextNode* n) noexcept {
 }
 
 bool ec_flow_suppressed() noexcept { return ambient().flow_suppressed; }
+
+AmbientView ambient_view() noexcept {
+  const Ambient& a = ambient();
+  return {a.sync, a.ec, a.flow_suppressed};
+}
 void ec_set_flow_suppressed(bool on) noexcept { ambient().flow_suppressed = on; }
 
 Continuation* completed_sentinel() noexcept {

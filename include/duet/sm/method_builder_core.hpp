@@ -85,6 +85,8 @@ concept AsyncStateMachine = std::is_move_constructible_v<SM> && requires(SM& sm)
 namespace detail {
 
 [[noreturn]] void throw_task_before_start();
+// throw_task_twice() — InvalidOperationError for a second AsyncTaskMethodBuilder::task().
+[[noreturn]] void throw_task_twice();
 // throw_builder_completed(what) — InvalidOperationError for a builder completed a second time.
 [[noreturn]] void throw_builder_completed(const char* what);
 // throw_builder_null_exception(builder) — ArgumentError for set_exception(nullptr).
@@ -136,14 +138,20 @@ class BoxRef {
   void borrow(State* s) noexcept { bits_ = reinterpret_cast<std::uintptr_t>(s) | (bits_ & k_flags); }
   // disown() — the reference was handed on (to the ValueTask task() returned).
   void disown() noexcept { bits_ &= ~k_owns; }
+  // hand_over() — the reference was handed on to the Task that task() returned: disown(), and
+  // remember it (handed()), so a second task() can tell a state it no longer keeps alive from a
+  // borrowed immortal one.
+  void hand_over() noexcept { bits_ = (bits_ & ~k_owns) | k_handed; }
+  bool handed() const noexcept { return (bits_ & k_handed) != 0; }
 
  private:
-  // One word: the state pointer with the two flags in its low bits (a task state is at least
+  // One word: the state pointer with the three flags in its low bits (a task state is at least
   // 8-aligned), so a builder field costs a state machine — and its box — 8 bytes, not 16.
   static constexpr std::uintptr_t k_owns = 1;
   static constexpr std::uintptr_t k_in_box = 2;
-  static constexpr std::uintptr_t k_flags = k_owns | k_in_box;
-  static_assert(alignof(State) > k_flags, "BoxRef packs two flags into the pointer");
+  static constexpr std::uintptr_t k_handed = 4;
+  static constexpr std::uintptr_t k_flags = k_owns | k_in_box | k_handed;
+  static_assert(alignof(State) > k_flags, "BoxRef packs three flags into the pointer");
 
   std::uintptr_t bits_ = 0;
 };
@@ -460,11 +468,24 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
         ref_.borrow(detail::TaskState<void>::completed());  // immortal; no reference to own
         return;
       }
-      if (!ref_.get()->try_complete_value()) [[unlikely]] detail::throw_builder_completed("set_result");
+      // The method is its task's only completer ("Sole completer", core/task.hpp).
+      if (!ref_.get()->try_complete_value_sole()) [[unlikely]] detail::throw_builder_completed("set_result");
     } else {
       static_assert(sizeof...(Args) == 1, "duet: a Task<T> method returns one value: set_result(v)");
-      if (!ref_.get()) ref_.adopt(new detail::TaskState<T>(1));
-      if (!ref_.get()->try_complete_value(std::forward<Args>(args)...)) [[unlikely]] {
+      if (!ref_.get()) {
+        // Completed without suspending: no other thread can reach the new state yet, so it is
+        // completed with plain stores (TaskStateBase's "Unshared fast paths").
+        auto* const s = new detail::TaskState<T>(1);
+        ref_.adopt(s);
+        try {
+          s->complete_value_unshared(std::forward<Args>(args)...);
+        } catch (...) {
+          s->try_complete_exception(std::current_exception());  // T's constructor threw
+        }
+        return;  // not in the box: no running reference to release
+      }
+      // The method is its task's only completer ("Sole completer", core/task.hpp).
+      if (!ref_.get()->try_complete_value_sole(std::forward<Args>(args)...)) [[unlikely]] {
         detail::throw_builder_completed("set_result");
       }
     }
@@ -483,13 +504,24 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
   // is_completed() — whether the builder's task has been completed (or claimed) already.
   bool is_completed() const noexcept { return ref_.get() && ref_.get()->is_claimed(); }
 
-  // task() — the method's task. Call it after start() (it throws InvalidOperationError before).
+  // task() — the method's task. Call it once, after start(), as the stub does (InvalidOperationError
+  // before start(), and on a second call from the starter's builder): the builder hands its own
+  // reference to the Task it returns ("References"), so it no longer keeps the state alive.
   Task<T> task() const {
     detail::TaskState<T>* const s = ref_.get();
     if (!s) detail::throw_task_before_start();
-    s->add_ref();
+    if (ref_.owns() && !ref_.in_box()) {
+      ref_.hand_over();  // the starter's reference goes to the Task: no reference-count traffic
+      return detail::adopt_task(s);
+    }
+    if (ref_.handed()) [[unlikely]] detail::throw_task_twice();
+    s->add_ref();  // the boxed copy (the box is running) or a borrowed immortal state
     return detail::adopt_task(s);
   }
+
+  // state() — the builder's task state, borrowed (null before start()): for a builder that wraps
+  // this one and keeps its reference (AsyncVoidMethodBuilder). Valid while this builder owns it.
+  detail::TaskState<T>* state() const noexcept { return ref_.get(); }
 
  private:
   // fault(e) — set_exception without the misuse checks: start()'s handler for an exception
@@ -525,7 +557,7 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
     }
   }
 
-  detail::BoxRef<detail::TaskState<T>> ref_;
+  mutable detail::BoxRef<detail::TaskState<T>> ref_;  // mutable: task() hands its reference over
 };
 
 }  // namespace duet
