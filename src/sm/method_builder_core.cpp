@@ -29,8 +29,9 @@ void throw_task_before_start() {
 
 void throw_task_twice() {
   throw InvalidOperationError(
-      "AsyncTaskMethodBuilder::task() was called twice: the builder hands its reference to the first "
-      "Task it returns and keeps none. Call task() once after start() and copy that Task");
+      "AsyncTaskMethodBuilder::task() was called twice after the method suspended: the builder "
+      "hands its reference to the box to the first Task it returns and keeps none. Call task() "
+      "once after start() and copy that Task");
 }
 
 void throw_builder_completed(const char* what) {
