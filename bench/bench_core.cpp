@@ -12,7 +12,9 @@
 //   SuspendResume    a call that suspends once and is resumed (promise: exactly 1 allocation, the
 //                    box, which is also the task's state; the TaskCompletionSource that feeds it
 //                    is counted apart as tcs_allocs/op) — vs a std::function callback and a
-//                    std::promise/std::future round trip.
+//                    std::promise/std::future round trip. explicit_reusable_source: the same
+//                    method awaiting a reusable, pre-created source (no TaskCompletionSource):
+//                    the method's own suspend + resume, 1 allocation (the box).
 //   Post             posting an existing Continuation to a ThreadPool and having it run
 //                    (promise: 0 allocations) — vs Boost.Lockfree push+pop alone on one thread,
 //                    and a std::mutex + std::deque queue drained by one thread.
@@ -303,6 +305,104 @@ void SuspendResume_explicit_tcs(benchmark::State& state) {
   report_per_op(state, "suspended/op", static_cast<double>(suspended));
 }
 BENCHMARK(SuspendResume_explicit_tcs)->Name("SuspendResume/explicit_tcs");
+
+// ReusableSource — an awaitable operation that is created once and completed many times, the
+// shape of a socket's or a channel's reusable receive (.NET's IValueTaskSource objects): its
+// awaiter parks the continuation in one slot, fire(v) hands over the value and dispatches it.
+// No allocation and no reference count of its own, so the row below measures the method's side
+// of one suspension: boxing, capture, dispatch, run-with-restore, resumption, completion and
+// the box's release.
+class ReusableSource {
+ public:
+  class Awaiter {
+   public:
+    explicit Awaiter(ReusableSource* s) noexcept : s_(s) {}
+    bool is_completed() const noexcept { return false; }
+    void on_completed(duet::Continuation& c) noexcept { park(c, true); }
+    void unsafe_on_completed(duet::Continuation& c) noexcept { park(c, false); }
+    int get_result() const noexcept { return s_->value_; }
+
+   private:
+    void park(duet::Continuation& c, bool flow) noexcept {
+      duet::detail::capture(c, true, flow);
+      s_->waiter_ = &c;
+    }
+    ReusableSource* s_;
+  };
+  Awaiter get_awaiter() noexcept { return Awaiter(this); }
+  // fire(v) — completes the pending await with `v`: its continuation is dispatched (inline here).
+  void fire(int v) noexcept {
+    value_ = v;
+    duet::detail::dispatch_continuation(*std::exchange(waiter_, nullptr), false);
+  }
+
+ private:
+  duet::Continuation* waiter_ = nullptr;
+  int value_ = 0;
+};
+
+// ReusableSourceMachine — SuspendOnceMachine's method, `async Task<int> F(src) { return await src
+// + 1; }`, in the same Roslyn shape, awaiting a ReusableSource instead of a Task<int>.
+struct ReusableSourceMachine {
+  int state_ = -1;
+  duet::AsyncTaskMethodBuilder<int> builder_;
+  ReusableSource* source_ = nullptr;
+  ReusableSource::Awaiter awaiter_{nullptr};
+
+  void move_next() {
+    const int num = state_;
+    int result = 0;
+    try {
+      ReusableSource::Awaiter awaiter{nullptr};
+      if (num != 0) {
+        awaiter = source_->get_awaiter();
+        if (!awaiter.is_completed()) {
+          state_ = 0;
+          awaiter_ = awaiter;
+          builder_.await_unsafe_on_completed(awaiter, *this);
+          return;
+        }
+      } else {
+        awaiter = awaiter_;
+        state_ = -1;
+      }
+      result = awaiter.get_result() + 1;
+    } catch (...) {
+      state_ = -2;
+      builder_.set_exception(std::current_exception());
+      return;
+    }
+    state_ = -2;
+    builder_.set_result(result);
+  }
+};
+
+// SuspendResume/explicit_reusable_source — the method's own suspend + resume: one box
+// allocation, no TaskCompletionSource (the awaited source exists before the loop).
+void SuspendResume_explicit_reusable_source(benchmark::State& state) {
+  ReusableSource source;
+  std::int64_t sum = 0;
+  std::int64_t suspended = 0;
+  AllocScope scope;
+  for (auto _ : state) {
+    duet::Task<int> task;
+    {
+      ReusableSourceMachine sm{.state_ = -1,
+                               .builder_ = duet::AsyncTaskMethodBuilder<int>::create(),
+                               .source_ = &source,
+                               .awaiter_ = ReusableSource::Awaiter(nullptr)};
+      sm.builder_.start(sm);
+      task = sm.builder_.task();
+    }
+    suspended += task.is_completed() ? 0 : 1;
+    source.fire(41);  // resumes the machine inline, on this thread
+    sum += std::move(task).get_awaiter().get_result();
+    benchmark::DoNotOptimize(sum);
+  }
+  report_allocs(state, scope);
+  report_per_op(state, "suspended/op", static_cast<double>(suspended));
+}
+BENCHMARK(SuspendResume_explicit_reusable_source)->Name("SuspendResume/explicit_reusable_source");
 
 void SuspendResume_baseline_std_function(benchmark::State& state) {
   // A callback registered with a pending operation and invoked when it completes, capturing as

@@ -54,6 +54,11 @@ void ec_adopt_current(ExecutionContextNode* n) noexcept {
 }
 
 bool ec_flow_suppressed() noexcept { return ambient().flow_suppressed; }
+
+AmbientView ambient_view() noexcept {
+  const Ambient& a = ambient();
+  return {a.sync, a.ec, a.flow_suppressed};
+}
 void ec_set_flow_suppressed(bool on) noexcept { ambient().flow_suppressed = on; }
 
 Continuation* completed_sentinel() noexcept {
@@ -115,6 +120,16 @@ void dispatch_continuation(Continuation& c, bool force_async) noexcept {
   }
   if (shuffle::on()) shuffle::preempt();
   ++depth;
+  // run_continuation's fast path (the default context on this thread, none to flow), with the
+  // thread's record read once after the run for both the depth and the context check.
+  if (!a.ec && (!c.flow_execution_context || !c.execution_context)) {
+    c.flow_execution_context = false;
+    c.invoke(&c);
+    Ambient& after = ambient();  // re-read: the continuation may have switched fibers
+    if (after.ec) ec_set_current(nullptr);
+    --after.inline_depth;
+    return;
+  }
   run_continuation(&c);
   --ambient().inline_depth;  // re-read: the continuation may have switched fibers
 }

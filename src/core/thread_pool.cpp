@@ -50,6 +50,11 @@ constexpr unsigned k_fair_interval = 61;
 // loaded machine (at 100 ms wall and 8 runnable threads per core skynet on one worker ran 10x
 // slower); the thread's own CPU time does not.
 constexpr std::chrono::nanoseconds k_stale_time{std::chrono::milliseconds(100)};
+// k_stale_stride — while the top stays stale, the CPU clock is read at every this-many-th
+// fairness pick only: CLOCK_THREAD_CPUTIME_ID is a system call (no vDSO), and reading it every
+// 61 picks cost fork/join trees, whose oldest item stays stale for long, ~5% of their time
+// (skynet). The bound grows by at most k_stale_stride * k_fair_interval picks.
+constexpr unsigned k_stale_stride = 16;
 // k_batch_max — the most items one take moves from the global queue into a ring.
 constexpr std::size_t k_batch_max = k_ring / 2;
 // k_search_rounds — steal attempts over all victims (with a pause between) before parking.
@@ -82,7 +87,7 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   return !(r == -1 && errno == ETIMEDOUT);
 }
 
-// thread_cpu_time() — the calling thread's CPU time (vDSO-backed on Linux).
+// thread_cpu_time() — the calling thread's CPU time (a system call on Linux: no vDSO for it).
 std::chrono::nanoseconds thread_cpu_time() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -114,6 +119,8 @@ struct Worker {
   std::int64_t stale_top = -1;  // the ring's top index at the last fairness pick
   // stale_since — the thread's CPU time when a fairness pick first saw stale_top (-1: not yet).
   std::chrono::nanoseconds stale_since{-1};
+  // stale_skips — fairness picks left before the clock is read again while the top stays stale.
+  unsigned stale_skips = 0;
   bool searching = false;
   bool force_search = false;
   // parked — guarded by Impl::idle_mutex.
@@ -382,7 +389,11 @@ struct ThreadPool::Impl {
       if (top != w.stale_top || w.ring.approx_size() == 0) {
         w.stale_top = top;
         w.stale_since = std::chrono::nanoseconds{-1};
+        w.stale_skips = 0;
+      } else if (w.stale_skips > 0) {
+        --w.stale_skips;  // the clock is a system call: read it every k_stale_stride-th look
       } else {
+        w.stale_skips = k_stale_stride - 1;
         const std::chrono::nanoseconds now = thread_cpu_time();
         if (w.stale_since.count() < 0) {
           w.stale_since = now;

@@ -27,6 +27,13 @@ void throw_task_before_start() {
       "then return builder.task()");
 }
 
+void throw_task_twice() {
+  throw InvalidOperationError(
+      "AsyncTaskMethodBuilder::task() was called twice after the method suspended: the builder "
+      "hands its reference to the box to the first Task it returns and keeps none. Call task() "
+      "once after start() and copy that Task");
+}
+
 void throw_builder_completed(const char* what) {
   throw_misuse("method builder ", what,
                ": the builder's task has already completed. A method completes exactly once: call "

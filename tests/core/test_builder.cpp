@@ -535,6 +535,50 @@ TEST_F(BuilderTest, TaskBeforeStartThrowsInvalidOperation) {
   }
 }
 
+// Once the method suspended, task() hands the starter's reference to the box to the Task it
+// returns, so the starter's builder gives that task once; the Task keeps the box alive on its own.
+// A method that completed without suspending keeps .NET's rule (task() may be read again).
+TEST_F(BuilderTest, TaskTwiceAfterASuspensionThrowsAndTheFirstTaskOwnsTheBox) {
+  TaskCompletionSource<int> tcs;
+  Task<int> t;
+  {
+    duet::testing::SuspendOnceMachine sm{.state_ = -1, .builder_ = {}, .source_ = tcs.task(), .awaiter_ = {}};
+    sm.builder_.start(sm);
+    t = sm.builder_.task();
+    try {
+      (void)sm.builder_.task();
+      ADD_FAILURE() << "a second task() returned";
+    } catch (const InvalidOperationError& e) {
+      EXPECT_NE(std::string(e.what()).find("twice"), std::string::npos) << e.what();
+    }
+  }  // the starter's builder is gone; `t` alone holds the caller's side
+  EXPECT_FALSE(t.is_completed());
+  tcs.set_result(41);
+  EXPECT_EQ(t.result(), 42);
+
+  // A method that completed without suspending: task() may be read again, each Task owning a
+  // reference of its own (the temporaries below are gone before the next read).
+  Task<int> done;
+  {
+    duet::testing::SuspendOnceMachine sm{.state_ = -1, .builder_ = {}, .source_ = duet::from_result(1), .awaiter_ = {}};
+    sm.builder_.start(sm);
+    EXPECT_EQ(sm.builder_.task().result(), 2);
+    EXPECT_EQ(sm.builder_.task().result(), 2);
+    done = sm.builder_.task();
+  }
+  EXPECT_EQ(done.result(), 2);
+
+  // Task<>: the shared completed task is borrowed, not handed over: task() may be read again.
+  AsyncTaskMethodBuilder<> v;
+  struct Nop {
+    void move_next() {}
+  } nop;
+  v.start(nop);
+  v.set_result();
+  EXPECT_TRUE(v.task().is_completed());
+  EXPECT_TRUE(v.task().is_completed());
+}
+
 static_assert(duet::AsyncStateMachine<NumberedMachine>);
 static_assert(duet::AsyncStateMachine<SumMachine<void>>);
 static_assert(!duet::AsyncStateMachine<int>);

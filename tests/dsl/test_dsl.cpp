@@ -157,6 +157,12 @@ TEST(DslAwaiterStorage, CompletedAwaitNeverTouchesTheSlot) {
   EXPECT_EQ(t.result(), 2);
 }
 
+// Layout (docs/design.md): the slot is pointer-aligned, so a DSL machine and its box carry no
+// 16-byte alignment padding; a try frame is 16 bytes.
+static_assert(alignof(duet::AwaiterStorage<>) == alignof(void*));
+static_assert(sizeof(duet::AwaiterStorage<>) == 48 + sizeof(void*));
+static_assert(sizeof(duet::detail::DslTryFrame) == 16);
+
 TEST(DslAwaiterStorage, SlotHoldsAnyAwaiterAndReportsOccupancy) {
   duet::AwaiterStorage<> slot;
   EXPECT_FALSE(slot.has_value());

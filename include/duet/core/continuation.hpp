@@ -207,29 +207,43 @@ void ec_adopt_current(ExecutionContextNode* n) noexcept;
 bool ec_flow_suppressed() noexcept;
 void ec_set_flow_suppressed(bool on) noexcept;
 
+// AmbientView — a copy of the calling thread's ambient state, read in one call (ambient_view()):
+// the capture and scope steps below read two or three of its fields together, and each separate
+// accessor is a call plus a thread-local lookup. A copy, never the thread's record: it is not
+// kept across anything that may switch threads.
+struct AmbientView {
+  SynchronizationContext* sync;
+  ExecutionContextNode* ec;  // borrowed
+  bool flow_suppressed;
+};
+AmbientView ambient_view() noexcept;
+
 // ---- 1. capture -------------------------------------------------------------------------------
 
 // capture_execution_context(c) — records the current ExecutionContext in `c` (holding one
 // reference) and sets c.flow_execution_context, unless flow is suppressed. A second capture of
 // the context `c` already holds (the builder captures, then the awaiter's on_completed does; a
 // fiber resumed in the same context) touches no reference count.
-inline void capture_execution_context(Continuation& c) noexcept {
-  if (ec_flow_suppressed()) {
+// capture_execution_context(c, view) — the same from a view the caller already read.
+inline void capture_execution_context(Continuation& c, const AmbientView& view) noexcept {
+  if (view.flow_suppressed) {
     c.flow_execution_context = false;
     return;
   }
-  ExecutionContextNode* const n = ec_current();
+  ExecutionContextNode* const n = view.ec;
   c.flow_execution_context = true;
   if (c.execution_context == n) return;
   ec_add_ref(n);
   ec_release(std::exchange(c.execution_context, n));
 }
+inline void capture_execution_context(Continuation& c) noexcept { capture_execution_context(c, ambient_view()); }
 
 // capture(c, continue_on_captured_context, flow) — the whole capture step of an awaiter's
-// on_completed (flow = true) or unsafe_on_completed (flow = false).
+// on_completed (flow = true) or unsafe_on_completed (flow = false). One read of the ambient state.
 inline void capture(Continuation& c, bool continue_on_captured_context, bool flow) noexcept {
-  if (flow) capture_execution_context(c);
-  c.context = continue_on_captured_context ? current_sync_context() : nullptr;
+  const AmbientView view = ambient_view();
+  if (flow) capture_execution_context(c, view);
+  c.context = continue_on_captured_context ? view.sync : nullptr;
 }
 
 // ---- 2. register ------------------------------------------------------------------------------
@@ -311,18 +325,26 @@ class EcScope {
 // AmbientScope — saves the thread's SynchronizationContext and ExecutionContext and restores both
 // on destruction: what a builder's start(), a fiber's first run and ExecutionContext::run wrap
 // around the code they run, so nothing it sets leaks to the caller.
+// One read of the ambient state on entry and one on exit; the setters run only when the code
+// inside changed something.
 class AmbientScope {
  public:
-  AmbientScope() noexcept : sync_(current_sync_context()) {}
+  AmbientScope() noexcept : AmbientScope(ambient_view()) {}
   AmbientScope(const AmbientScope&) = delete;
   AmbientScope& operator=(const AmbientScope&) = delete;
   ~AmbientScope() {
-    if (current_sync_context() != sync_) set_current_sync_context(sync_);
+    const AmbientView now = ambient_view();
+    // The SynchronizationContext is restored first, then the ExecutionContext (as before).
+    if (now.sync != sync_) set_current_sync_context(sync_);
+    if (now.ec != ec_) ec_set_current(ec_);
+    ec_release(ec_);
   }
 
  private:
-  EcScope ec_;  // destroyed after the body above: the SynchronizationContext is restored first
+  explicit AmbientScope(const AmbientView& v) noexcept : sync_(v.sync), ec_(v.ec) { ec_add_ref(ec_); }
+
   SynchronizationContext* sync_;
+  ExecutionContextNode* ec_;  // one reference owned
 };
 
 }  // namespace detail

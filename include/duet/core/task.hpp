@@ -9,7 +9,8 @@
 // Ground rules (read before changing anything here)
 // -------------------------------------------------
 // Reference count. `refs_` counts Task handles, awaiters, builders and the running state machine.
-// The object is destroyed by the release that drops it to zero. A state with k_immortal refs
+// The object is destroyed by the release that drops it to zero; a release that finds the count
+// at 1 holds the only reference and frees without decrementing. A state with k_immortal refs
 // (the shared completed Task<>) is never destroyed.
 //
 // State word. `word_` packs:
@@ -83,8 +84,14 @@ class TaskStateBase {
 
   // add_ref / release — intrusive reference counting (see "Reference count").
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  // The last reference costs no read-modify-write: a count of 1 seen by its holder cannot change
+  // (only a holder adds references), so the holder frees at once; the acquire load orders the
+  // free after every other holder's release, as the decrement's acquire half did.
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) last_release();
+    if (refs_.load(std::memory_order_acquire) == 1 ||
+        refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      last_release();
+    }
   }
 
   // status() — the published status; pending while a completer is still writing.
@@ -127,9 +134,26 @@ class TaskStateBase {
   // dispatches every continuation; `this` is not touched after the publication.
   // Precondition: this thread won try_begin_complete() and wrote the result/exception.
   void end_complete(TaskStatus s) noexcept {
-    DUET_ASSERT(s != TaskStatus::pending, "end_complete with pending status");
     DUET_ASSERT((word_.load(std::memory_order_relaxed) & k_completing) != 0,
                 "end_complete without try_begin_complete");
+    finish_complete(s);
+  }
+
+  // Sole completer. A method builder's task is completed by its own method only — one step at a
+  // time, on the thread running it — so no other thread can race it for the claim. Its success
+  // path skips try_begin_complete's compare-and-swap: it checks that the task was not completed
+  // yet (a second completion is a misuse the builder reports), writes the result and publishes
+  // (end_complete_sole). k_completing is never set on that path; the word's other bits (waiters,
+  // pokes) are still updated atomically by their owners, and publish_status merges with them.
+  // Every other completer (a source, a combinator, an exception path) keeps the claim.
+  // try_begin_complete_sole() — false when the task was already completed or claimed.
+  bool try_begin_complete_sole() const noexcept { return !is_claimed(); }
+  // end_complete_sole(s) — end_complete after try_begin_complete_sole() and the result written.
+  void end_complete_sole(TaskStatus s) noexcept { finish_complete(s); }
+
+ private:
+  void finish_complete(TaskStatus s) noexcept {
+    DUET_ASSERT(s != TaskStatus::pending, "end_complete with pending status");
     const bool force_async = run_async_;
     // Take the continuations first: publishing the status is the last touch of `this`, because an
     // observer that sees it may drop the last reference at once (a TaskCompletionSource destroyed
@@ -140,6 +164,8 @@ class TaskStateBase {
     publish_status(s);
     ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only
   }
+
+ public:
 
   // complete_exception_claimed(e) — after try_begin_complete(): stores `e` and completes as
   // faulted, or as canceled when `e` is an OperationCanceledError. This is the *method* rule (a
@@ -351,6 +377,30 @@ class TaskState : public TaskStateBase {
     return true;
   }
 
+  // try_complete_value_sole(v) — try_complete_value for a state whose only completer is the
+  // caller (TaskStateBase's "Sole completer": a builder's own task). False when already completed.
+  template <class... Args>
+  bool try_complete_value_sole(Args&&... args) {
+    if (!try_begin_complete_sole()) return false;
+    try {
+      ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
+    } catch (...) {
+      return try_complete_exception(std::current_exception());
+    }
+    end_complete_sole(TaskStatus::ran_to_completion);
+    return true;
+  }
+
+  // complete_value_unshared(args...) — try_complete_value for an unshared state (see
+  // TaskStateBase::complete_unshared): plain stores, no atomic read-modify-write. When T's
+  // constructor throws, nothing is completed and the exception propagates (the state stays
+  // pending).
+  template <class... Args>
+  void complete_value_unshared(Args&&... args) {
+    ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
+    complete_unshared(TaskStatus::ran_to_completion);
+  }
+
   // value() — the result. Precondition: ran_to_completion.
   T& value() noexcept { return *std::launder(reinterpret_cast<T*>(&storage_)); }
 
@@ -372,15 +422,6 @@ class TaskState : public TaskStateBase {
   }
 
  protected:
-  // complete_value_unshared(args...) — try_complete_value for an unshared state (see
-  // TaskStateBase::complete_unshared). When T's constructor throws, nothing is completed and
-  // the exception propagates (the state stays pending).
-  template <class... Args>
-  void complete_value_unshared(Args&&... args) {
-    ::new (static_cast<void*>(&storage_)) T(std::forward<Args>(args)...);
-    complete_unshared(TaskStatus::ran_to_completion);
-  }
-
   // The value exists exactly when the task ran to completion: both completion paths construct
   // it before publishing that status, and a constructor that throws faults the task (or, on the
   // unshared path, leaves it pending). So no separate "has a value" flag is kept.
@@ -402,12 +443,17 @@ class TaskState<void> : public TaskStateBase {
     end_complete(TaskStatus::ran_to_completion);
     return true;
   }
+  // try_complete_value_sole() — as TaskState<T>'s: no claim for the sole completer.
+  bool try_complete_value_sole() noexcept {
+    if (!try_begin_complete_sole()) return false;
+    end_complete_sole(TaskStatus::ran_to_completion);
+    return true;
+  }
   void take_result() { rethrow_if_failed(); }
 
   // completed() — the shared, immortal, completed Task<> state (.NET's Task.CompletedTask).
   static TaskState<void>* completed() noexcept;
 
- protected:
   // complete_value_unshared() — try_complete_value for an unshared state (see complete_unshared).
   void complete_value_unshared() noexcept { complete_unshared(TaskStatus::ran_to_completion); }
 };

@@ -133,7 +133,7 @@ class AsyncIterator : public detail::AsyncIteratorCore<T>, private AsyncIterator
 
   int state_ = -1;
   AsyncIteratorBuilder builder_;
-  AwaiterStorage<Limits::awaiter_bytes> awaiter_;
+  AwaiterStorage<Limits::awaiter_bytes, Limits::awaiter_align> awaiter_;
   detail::DslState<void, Limits::max_depth, Limits::max_try> dsl_;
 
   // yield_return(v) — `yield return v;`: sets current() and completes the pending

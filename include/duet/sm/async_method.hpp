@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <new>
 #include <optional>
@@ -41,7 +42,11 @@ namespace duet {
 // AwaiterStorage<Bytes, Align> — holds at most one awaiter of any type up to Bytes bytes.
 // Precondition for every typed access (get<A>, reset<A>): the slot holds an A (asserted in
 // debug builds). Moving a slot relocates its occupant and leaves the source empty.
-template <std::size_t Bytes = 48, std::size_t Align = alignof(std::max_align_t)>
+//
+// Align defaults to a pointer's alignment, which every duet awaiter has: a max_align_t (16)
+// default made every DSL machine, and so its box, 16-aligned and padded (issue 15: 24 bytes of
+// padding per Task<T> box). An over-aligned awaiter is a compile error that names Align.
+template <std::size_t Bytes = 48, std::size_t Align = alignof(void*)>
 class AwaiterStorage {
  public:
   static constexpr std::size_t k_bytes = Bytes;
@@ -71,7 +76,8 @@ class AwaiterStorage {
                   "duet::AwaiterStorage<Bytes> awaiter_ in a hand-written machine).");
     static_assert(alignof(Aw) <= Align,
                   "duet: this awaiter is over-aligned for the state machine's awaiter storage; "
-                  "use duet::AwaiterStorage<Bytes, Align> with a larger Align.");
+                  "raise Align: duet::AsyncMethod<Self, T, duet::DslLimits<Bytes, MaxDepth, MaxTry, "
+                  "Align>> (or duet::AwaiterStorage<Bytes, Align> awaiter_ in a hand-written machine).");
     DUET_ASSERT(ops_ == nullptr, "AwaiterStorage::emplace into an occupied slot");
     Aw* p = ::new (static_cast<void*>(buf_)) Aw(std::forward<A>(a));
     ops_ = &k_ops<Aw>;
@@ -117,14 +123,16 @@ class AwaiterStorage {
   const Ops* ops_ = nullptr;  // the occupant's operations, or null when empty
 };
 
-// DslLimits<AwaiterBytes, MaxDepth, MaxTry> — the compile-time sizes of AsyncMethod's storage:
-// the largest awaiter, how deeply DUET_TRY blocks may nest (each DUET_TRY adds one level, as
-// does a DUET_TRY inside a catch or finally block), and how many try blocks may be open at once.
-// Exceeding any of them is a compile error that names the parameter to raise.
-template <std::size_t AwaiterBytes = 48, int MaxDepth = 4, int MaxTry = 3>
+// DslLimits<AwaiterBytes, MaxDepth, MaxTry, AwaiterAlign> — the compile-time sizes of
+// AsyncMethod's storage: the largest awaiter, how deeply DUET_TRY blocks may nest (each DUET_TRY
+// adds one level, as does a DUET_TRY inside a catch or finally block), how many try blocks may be
+// open at once, and the strictest awaiter alignment. Exceeding any of them is a compile error
+// that names the parameter to raise.
+template <std::size_t AwaiterBytes = 48, int MaxDepth = 4, int MaxTry = 3, std::size_t AwaiterAlign = alignof(void*)>
 struct DslLimits {
   static_assert(MaxDepth >= 1 && MaxTry >= 1, "duet: DslLimits need MaxDepth >= 1 and MaxTry >= 1");
   static constexpr std::size_t awaiter_bytes = AwaiterBytes;
+  static constexpr std::size_t awaiter_align = AwaiterAlign;
   static constexpr int max_depth = MaxDepth;
   static constexpr int max_try = MaxTry;
 };
@@ -140,8 +148,9 @@ struct DslTryFrame {
   // handler — 0: no catch block has taken `pending`; > 0: the id of the catch block that took it
   // and is running; -1: a catch block ran (or threw): no further catch block applies.
   int handler = 0;
-  // stage — which section is running: 1 try body, 2 a catch block, 3 the finally block.
-  int stage = 0;
+  // stage — which section is running: 1 try body, 2 a catch block, 3 the finally block. One
+  // byte, packed with the two flags after `handler`: a frame is 16 bytes, not 24.
+  std::int8_t stage = 0;
   // returning — a DUET_RETURN left the block; the value waits in DslState::result and the
   // return resumes after the finally block.
   bool returning = false;
@@ -272,7 +281,7 @@ struct AsyncMethod {
   // builder_ — builds the method's Task<T> (or ValueTask<T>, per Builder).
   Builder builder_;
   // awaiter_ — the awaiter of the await the method is suspended at (empty otherwise).
-  AwaiterStorage<Limits::awaiter_bytes> awaiter_;
+  AwaiterStorage<Limits::awaiter_bytes, Limits::awaiter_align> awaiter_;
   // dsl_ — DUET_TRY bookkeeping (untouched by methods without DUET_TRY).
   detail::DslState<T, Limits::max_depth, Limits::max_try> dsl_;
 };

@@ -64,16 +64,17 @@ class AsyncVoidMethodBuilder {
     capture();
     started_ = true;  // before the move into a box: the boxed copy reports through done_
     builder_.start(sm);
-    detail::TaskStateBase* s = nullptr;
-    try {
-      s = builder_.task().state();  // the Task handle goes away; the builder keeps its reference
-    } catch (...) {
+    detail::TaskStateBase* const s = builder_.state();  // borrowed: the builder keeps its reference
+    if (!s) {
       // move_next() returned without completing or suspending: a broken state machine.
-      detail::report_unhandled_exception(std::current_exception());
+      try {
+        detail::throw_task_before_start();
+      } catch (...) {
+        detail::report_unhandled_exception(std::current_exception());
+      }
       if (context_) context_->operation_completed();
       return;
     }
-    if (!s) return;  // unreachable (task() throws instead); tells g++ that `s` is not null
     if (s->is_completed()) {
       detail::async_void_end(context_, *s);
       return;

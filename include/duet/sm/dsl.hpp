@@ -275,6 +275,7 @@
 // Thread-safety: as any state machine: one move_next() at a time, on whichever thread resumes it.
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <string>
 #include <type_traits>
@@ -585,7 +586,7 @@ template <class S, class M>
 void dsl_enter_section(M& self) noexcept {
   dsl_check_limits<S>(self);
   self.dsl_.path[S::depth - 1] = S::entry_label;
-  dsl_frame<typename S::region>(self).stage = static_cast<int>(S::kind);
+  dsl_frame<typename S::region>(self).stage = static_cast<std::int8_t>(S::kind);
 }
 
 // dsl_section_target<S>(self) — where the section's switch goes: its start, or the next label

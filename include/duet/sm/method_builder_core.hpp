@@ -30,8 +30,9 @@
 // of that field (same offset inside the boxed machine), never on the moved-from original.
 //
 // References. A new box starts with two references: one held by the builder left in the caller's
-// (moved-from) state machine, released when that struct is destroyed — it is what task() hands
-// out after start() returns — and one "running" reference released when the method completes.
+// (moved-from) state machine — task() hands it over to the Task it returns (a second task() from
+// that builder then throws), else it is released when that struct is destroyed — and one
+// "running" reference released when the method completes.
 // The running reference is released by the resumption (MethodBuilderCore::step_task_box) in
 // which the method completes, after move_next() returned, so completing the task inside
 // move_next() can never free the machine that is still executing, and a resumption takes no
@@ -85,6 +86,8 @@ concept AsyncStateMachine = std::is_move_constructible_v<SM> && requires(SM& sm)
 namespace detail {
 
 [[noreturn]] void throw_task_before_start();
+// throw_task_twice() — InvalidOperationError for a second AsyncTaskMethodBuilder::task().
+[[noreturn]] void throw_task_twice();
 // throw_builder_completed(what) — InvalidOperationError for a builder completed a second time.
 [[noreturn]] void throw_builder_completed(const char* what);
 // throw_builder_null_exception(builder) — ArgumentError for set_exception(nullptr).
@@ -136,14 +139,27 @@ class BoxRef {
   void borrow(State* s) noexcept { bits_ = reinterpret_cast<std::uintptr_t>(s) | (bits_ & k_flags); }
   // disown() — the reference was handed on (to the ValueTask task() returned).
   void disown() noexcept { bits_ &= ~k_owns; }
+  // adopt_box(b) — adopt(b) for a box (the method suspended): its reference is the one task()
+  // hands over (boxed_owned()).
+  void adopt_box(State* b) noexcept { adopt(b); bits_ |= k_handoff; }
+  // boxed_owned() — owns the starter's reference to a box: task() may hand it over.
+  bool boxed_owned() const noexcept { return (bits_ & (k_owns | k_handoff)) == (k_owns | k_handoff); }
+  // hand_over() — the box's reference went to the Task that task() returned: disowned, and
+  // remembered (handed()), so a second task() can tell a box it no longer keeps alive from a
+  // borrowed immortal state.
+  void hand_over() noexcept { bits_ &= ~k_owns; }
+  bool handed() const noexcept { return (bits_ & (k_owns | k_handoff)) == k_handoff; }
 
  private:
-  // One word: the state pointer with the two flags in its low bits (a task state is at least
+  // One word: the state pointer with the three flags in its low bits (a task state is at least
   // 8-aligned), so a builder field costs a state machine — and its box — 8 bytes, not 16.
+  // k_handoff: with k_owns, the owned state is a box whose reference task() hands over; without
+  // it, task() has handed it over.
   static constexpr std::uintptr_t k_owns = 1;
   static constexpr std::uintptr_t k_in_box = 2;
-  static constexpr std::uintptr_t k_flags = k_owns | k_in_box;
-  static_assert(alignof(State) > k_flags, "BoxRef packs two flags into the pointer");
+  static constexpr std::uintptr_t k_handoff = 4;
+  static constexpr std::uintptr_t k_flags = k_owns | k_in_box | k_handoff;
+  static_assert(alignof(State) > k_flags, "BoxRef packs three flags into the pointer");
 
   std::uintptr_t bits_ = 0;
 };
@@ -405,7 +421,7 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
     void* const mem = MethodBuilderCore::allocate_box<AsyncStateMachineBox>();
     if (!mem) [[unlikely]] return nullptr;  // out of memory: `ref` and `sm` untouched
     auto* const box = static_cast<AsyncStateMachineBox*>(mem);
-    ref.adopt(box);
+    ref.adopt_box(box);
     ::new (mem) AsyncStateMachineBox(std::move(sm));
     DUET_TRACE(record('i', "task created", box));
     return box;
@@ -460,11 +476,24 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
         ref_.borrow(detail::TaskState<void>::completed());  // immortal; no reference to own
         return;
       }
-      if (!ref_.get()->try_complete_value()) [[unlikely]] detail::throw_builder_completed("set_result");
+      // The method is its task's only completer ("Sole completer", core/task.hpp).
+      if (!ref_.get()->try_complete_value_sole()) [[unlikely]] detail::throw_builder_completed("set_result");
     } else {
       static_assert(sizeof...(Args) == 1, "duet: a Task<T> method returns one value: set_result(v)");
-      if (!ref_.get()) ref_.adopt(new detail::TaskState<T>(1));
-      if (!ref_.get()->try_complete_value(std::forward<Args>(args)...)) [[unlikely]] {
+      if (!ref_.get()) {
+        // Completed without suspending: no other thread can reach the new state yet, so it is
+        // completed with plain stores (TaskStateBase's "Unshared fast paths").
+        auto* const s = new detail::TaskState<T>(1);
+        ref_.adopt(s);
+        try {
+          s->complete_value_unshared(std::forward<Args>(args)...);
+        } catch (...) {
+          s->try_complete_exception(std::current_exception());  // T's constructor threw
+        }
+        return;  // not in the box: no running reference to release
+      }
+      // The method is its task's only completer ("Sole completer", core/task.hpp).
+      if (!ref_.get()->try_complete_value_sole(std::forward<Args>(args)...)) [[unlikely]] {
         detail::throw_builder_completed("set_result");
       }
     }
@@ -483,13 +512,26 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
   // is_completed() — whether the builder's task has been completed (or claimed) already.
   bool is_completed() const noexcept { return ref_.get() && ref_.get()->is_claimed(); }
 
-  // task() — the method's task. Call it after start() (it throws InvalidOperationError before).
+  // task() — the method's task, after start() (InvalidOperationError before). A method that
+  // completed without suspending keeps .NET's rule: task() may be read any number of times. Once
+  // the method suspended, the starter's builder hands its reference to the box to the first
+  // Task it returns ("References": no add_ref/release pair per suspending call) and keeps none,
+  // so a second task() from it throws InvalidOperationError; copy the first Task instead.
   Task<T> task() const {
     detail::TaskState<T>* const s = ref_.get();
     if (!s) detail::throw_task_before_start();
-    s->add_ref();
+    if (ref_.boxed_owned()) {
+      ref_.hand_over();  // the starter's reference goes to the Task: no reference-count traffic
+      return detail::adopt_task(s);
+    }
+    if (ref_.handed()) [[unlikely]] detail::throw_task_twice();
+    s->add_ref();  // completed unsuspended, the boxed copy (running), or a borrowed immortal
     return detail::adopt_task(s);
   }
+
+  // state() — the builder's task state, borrowed (null before start()): for a builder that wraps
+  // this one and keeps its reference (AsyncVoidMethodBuilder). Valid while this builder owns it.
+  detail::TaskState<T>* state() const noexcept { return ref_.get(); }
 
  private:
   // fault(e) — set_exception without the misuse checks: start()'s handler for an exception
@@ -525,7 +567,7 @@ class AsyncTaskMethodBuilder : public detail::MethodBuilderBase<AsyncTaskMethodB
     }
   }
 
-  detail::BoxRef<detail::TaskState<T>> ref_;
+  mutable detail::BoxRef<detail::TaskState<T>> ref_;  // mutable: task() hands its reference over
 };
 
 }  // namespace duet
