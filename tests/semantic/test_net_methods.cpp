@@ -174,7 +174,10 @@ TYPED_TEST(NetMethods, AWaitingReceiveAllocatesNothingInSteadyState) {
       [] { return 0; });
   EXPECT_EQ(ping.result(), 0);
   EXPECT_EQ(pong.result(), 0);
-  EXPECT_GT(waited.load(), k_rounds / 2) << "the receives must really wait for this to test anything";
+  // How many of b's receives find no byte yet depends on thread scheduling: about all of them on
+  // an idle machine, 189 of 400 once under a loaded CI (shuffled x20). Fifty waits in 400 rounds
+  // still put the waiting path through the measured half many times.
+  EXPECT_GT(waited.load(), k_rounds / 8) << "the receives must really wait for this to test anything";
   EXPECT_EQ(end.allocations - start.allocations, 0u)
       << "a waiting receive or send must reuse the socket's sources, and posting allocates nothing";
 }
