@@ -323,10 +323,10 @@ TYPED_TEST(ChannelMethods, SingleReaderAlgorithmFourWritersOneReaderMoveEveryIte
   duet::ChannelOptions o;
   o.single_reader = true;
   auto ch = Channel<int>::create_unbounded(o);
-  const int per = 50000;
+  constexpr int per = 50000;
   std::vector<std::thread> writers;
   for (int p = 0; p < 4; ++p) {
-    writers.emplace_back([w = ch.writer(), p, per]() mutable {
+    writers.emplace_back([w = ch.writer(), p]() mutable {
       for (int i = 0; i < per; ++i) w.try_write(p * per + i);
     });
   }
