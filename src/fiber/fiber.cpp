@@ -31,8 +31,8 @@
 #include <string>
 #include <utility>
 #if defined(DUET_FIBER_TSAN)
+#include <iterator>
 #include <mutex>
-#include <vector>
 #endif
 
 
@@ -273,35 +273,29 @@ void check_stack_size(std::size_t bytes, const char* who) {
 // list's mutex, which orders it after everything the finished one did, as a pool thread running
 // one work item after another.
 // (A fiber abandoned unfinished is destroyed, not recycled: its TSan state may hold its locks.)
-constexpr std::size_t k_tsan_fibers_kept = 4096;
-std::mutex g_tsan_fibers_mutex;
-// Never destroyed (fibers may finish during static destruction), made on first use (or start).
-std::vector<void*>& tsan_fibers() {
-  static auto* const fibers = new std::vector<void*>();
-  return *fibers;
-}
+// A fixed array: it never allocates (so taking a fiber cannot throw after the stack is taken) and
+// is trivially destructible (fibers may finish during static destruction).
+struct TsanFiberCache {
+  std::mutex mutex;
+  std::size_t count = 0;
+  void* fibers[4096];
+};
+TsanFiberCache g_tsan_fibers;
 
-void* tsan_fiber_acquire() {
+void* tsan_fiber_acquire() noexcept {
   {
-    std::lock_guard<std::mutex> lock(g_tsan_fibers_mutex);
-    if (!tsan_fibers().empty()) {
-      void* f = tsan_fibers().back();
-      tsan_fibers().pop_back();
-      return f;
-    }
+    std::lock_guard<std::mutex> lock(g_tsan_fibers.mutex);
+    if (g_tsan_fibers.count != 0) return g_tsan_fibers.fibers[--g_tsan_fibers.count];
   }
   return __tsan_create_fiber(0);
 }
 
 void tsan_fiber_release(void* f) noexcept {
   {
-    std::lock_guard<std::mutex> lock(g_tsan_fibers_mutex);
-    if (tsan_fibers().size() < k_tsan_fibers_kept) {
-      try {
-        tsan_fibers().push_back(f);
-        return;
-      } catch (...) {  // out of memory: destroy it instead
-      }
+    std::lock_guard<std::mutex> lock(g_tsan_fibers.mutex);
+    if (g_tsan_fibers.count != std::size(g_tsan_fibers.fibers)) {
+      g_tsan_fibers.fibers[g_tsan_fibers.count++] = f;
+      return;
     }
   }
   __tsan_destroy_fiber(f);
