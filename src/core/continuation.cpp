@@ -66,21 +66,16 @@ Continuation* completed_sentinel() noexcept {
   return &sentinel;
 }
 
-Continuation* ContinuationStack::take() noexcept {
-  Continuation* head = head_.exchange(completed_sentinel(), std::memory_order_acq_rel);
+void dispatch_continuations(Continuation* newest_first, bool force_async) noexcept {
   Continuation* ordered = nullptr;  // reversed: registration order
-  while (head) {
-    Continuation* next = head->next;
-    head->next = ordered;
-    ordered = head;
-    head = next;
+  while (newest_first) {
+    Continuation* next = newest_first->next;
+    newest_first->next = ordered;
+    ordered = newest_first;
+    newest_first = next;
   }
-  return ordered;
-}
-
-void ContinuationStack::dispatch(Continuation* ordered, bool force_async) noexcept {
-  // The stack's owner may be destroyed by any continuation: touch only the nodes. Only the first
-  // node may run inline; the later awaits are queued (force_async), as .NET's RunContinuations.
+  // The task may be destroyed by any continuation: touch only the nodes. Only the first node may
+  // run inline; the later awaits are queued (force_async), as .NET's RunContinuations.
   bool later = false;
   while (ordered) {
     Continuation* c = ordered;

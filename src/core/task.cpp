@@ -25,7 +25,10 @@ void count_task_state(int delta) noexcept {
   g_live_task_states.fetch_add(delta, std::memory_order_relaxed);
 }
 
-void TaskStateBase::wake_waiters() noexcept { word_.notify_all(); }
+void TaskStateBase::wake_waiters() noexcept {
+  word_.fetch_add(k_poke, std::memory_order_acq_rel);
+  word_.notify_all();
+}
 
 void TaskStateBase::complete_exception_claimed(std::exception_ptr e) noexcept {
   DUET_ASSERT(e != nullptr, "completing with a null exception");
@@ -54,13 +57,6 @@ void TaskStateBase::complete_canceled_claimed(std::exception_ptr e) noexcept {
   }
   exception_ = std::move(e);
   end_complete(TaskStatus::canceled);
-}
-
-void TaskStateBase::wait_for_published_status() const noexcept {
-  // The completer is between two adjacent atomic operations; yield only if it was preempted.
-  for (int spin = 0; !is_completed(); ++spin) {
-    if (spin > 64) std::this_thread::yield();
-  }
 }
 
 void TaskStateBase::wait() {

@@ -15,7 +15,8 @@ struct AllocStats {
   std::uint64_t bytes = 0;        // bytes requested by them
 };
 
-// alloc_stats() — the counters now. Thread-safe (relaxed atomics).
+// alloc_stats() — the counters now: the sum of every thread's (alloc_counter.cpp). Thread-safe
+// (relaxed atomics): an allocation that happens-before the call is counted.
 AllocStats alloc_stats() noexcept;
 
 // AllocScope — counts allocations between its construction and the call of allocations()/bytes().

@@ -13,7 +13,7 @@
 //  1. capture   — capture(c, continue_on_captured_context, flow): the thread's current
 //                 SynchronizationContext (unless configure_await(false)) and ExecutionContext
 //                 (unless the awaiter is "unsafe" or flow is suppressed) go into the node;
-//  2. register  — ContinuationStack::try_push(c) (a task) or a source's own single slot; an
+//  2. register  — TaskStateBase::try_add_continuation(c) (a task) or a source's own single slot; an
 //                 await that finds the operation completed never runs its node synchronously:
 //                 it dispatches it with force_async (posted to its context, else the pool);
 //  3. dispatch  — dispatch_continuation(c, force_async), once the operation completed: posted to
@@ -21,7 +21,7 @@
 //                 context, posted to the pool when the completing thread has a context of its
 //                 own (so a foreign context never leaks into the resumed method); else run inline
 //                 (nesting at most k_max_inline_depth deep), else posted to the pool. Of several
-//                 awaits on one task, only the first may run inline (ContinuationStack::dispatch);
+//                 awaits on one task, only the first may run inline (dispatch_continuations);
 //  4. run with restore — run_continuation(c): the captured ExecutionContext installed, the node's
 //                 invoke run (it resumes the machine or the fiber), the thread's own restored.
 // The thread's ambient state that steps 1 and 4 read and write (the current
@@ -252,41 +252,18 @@ inline void capture(Continuation& c, bool continue_on_captured_context, bool flo
 // continuations were taken. Never dispatched.
 Continuation* completed_sentinel() noexcept;
 
-// ContinuationStack — a task's continuations: a lock-free (Treiber) stack of nodes, then
-// completed_sentinel() once complete() took them. One node is stored without allocation; any
-// number are (they are intrusive). Thread-safe.
-class ContinuationStack {
- public:
-  // try_push(c) — registers `c`; false when complete() already ran (the caller runs `c` itself).
-  bool try_push(Continuation& c) noexcept {
-    Continuation* head = head_.load(std::memory_order_acquire);
-    do {
-      if (head == completed_sentinel()) return false;
-      c.next = head;
-    } while (!head_.compare_exchange_weak(head, &c, std::memory_order_release,
-                                          std::memory_order_acquire));
-    return true;
-  }
-  // complete(force_async) — takes every node once, and dispatches them in registration order (as
-  // .NET runs them): the first may run inline, every later one that is not run_synchronously is
-  // dispatched with force_async (queued), so completing a task never runs an unbounded chain of
-  // awaits on the completer's stack. The owner of the stack may be destroyed by any of them.
-  void complete(bool force_async) noexcept { dispatch(take(), force_async); }
-  // take() — marks the stack complete and returns its nodes in registration order (linked by
-  // `next`); dispatch(list, force_async) runs them. Split for an owner that must publish its own
-  // completion between the two (TaskStateBase::end_complete).
-  Continuation* take() noexcept;
-  static void dispatch(Continuation* ordered, bool force_async) noexcept;
-  // complete_unshared() — marks the stack complete with a plain store. Precondition: no node was
-  // ever pushed and no other thread can reach the stack.
-  void complete_unshared() noexcept { head_.store(completed_sentinel(), std::memory_order_relaxed); }
-  // head() — the newest node (or null, or the sentinel), for deadlock detection.
-  Continuation* head() const noexcept { return head_.load(std::memory_order_acquire); }
-  bool empty_unshared() const noexcept { return head_.load(std::memory_order_relaxed) == nullptr; }
+// Task continuations. A task keeps its registered nodes as a lock-free (Treiber) stack whose head
+// shares one word with the task's status (TaskStateBase, core/task.hpp): registering is one
+// compare-and-swap, and completing is one compare-and-swap that takes every node and publishes
+// the status together. Nodes are at least 8-aligned, which leaves the word three low bits.
+static_assert(alignof(Continuation) >= 8, "a task's state word packs three flags below a node pointer");
 
- private:
-  std::atomic<Continuation*> head_{nullptr};
-};
+// dispatch_continuations(newest_first, force_async) — dispatches the nodes a completed task took
+// (linked by `next`, newest first) in registration order, as .NET runs them: the first may run
+// inline, every later one that is not run_synchronously is dispatched with force_async (queued),
+// so completing a task never runs an unbounded chain of awaits on the completer's stack. Touches
+// only the nodes: the task may be destroyed by any of them.
+void dispatch_continuations(Continuation* newest_first, bool force_async) noexcept;
 
 // ---- 3. dispatch ------------------------------------------------------------------------------
 

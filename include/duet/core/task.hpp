@@ -13,22 +13,27 @@
 // at 1 holds the only reference and frees without decrementing. A state with k_immortal refs
 // (the shared completed Task<>) is never destroyed.
 //
-// State word. `word_` packs:
+// Head word. `head_` packs the status with the continuations, so that registering an await and
+// completing are one compare-and-swap each:
 //   bits 0-1  the TaskStatus (0 pending, 1 ran_to_completion, 2 faulted, 3 canceled);
-//   bit 2     k_completing — one completer won try_begin_complete() and is writing the result;
-//   bit 3     k_waiters    — some thread blocks in wait_blocking() and needs a futex wake;
-//   bits 4-31 a poke counter bumped by poke_waiters() so blocked waiters re-examine their
-//             situation (deadlock detection) without the task completing.
-// Completion is two-phase: try_begin_complete() (CAS pending → completing, single winner), write
-// the result or exception, then end_complete(status), which publishes the status with release
-// order. Readers that observe a non-zero status (acquire) see the result.
+//   bit 2     k_head_waiters — some thread blocks in wait_blocking() and needs a futex wake;
+//   the rest  while pending, the newest registered Continuation (null: none), a lock-free
+//             (Treiber) stack linked by `next`; once completed, zero.
+// Registration pushes a node with a CAS that fails when the status bits are set: the caller then
+// runs its continuation itself. Completion replaces the whole word with the status in one CAS
+// (acquire: it sees the nodes; release: it publishes the result), then dispatches the nodes it
+// took exactly once each, in registration order. Readers that observe a non-zero status
+// (acquire) see the result. There is no window in which the continuations are taken and the
+// status not yet visible.
 //
-// Continuations. `continuations_` is a ContinuationStack (core/continuation.hpp): registration is
-// a lock-free push; the completer takes every node once and dispatches each exactly once, in
-// registration order. A registration that finds the task completed fails, and the caller runs
-// its continuation itself. The completer takes the continuations first and publishes the status
-// last, because an observer that sees the status may free the state at once; a registration
-// that finds the continuations taken before the status is published waits for the status.
+// Claim word. `word_` packs:
+//   bit 2     k_completing — one completer won try_begin_complete() and is writing the result;
+//   bits 4-31 a poke counter. poke_waiters() bumps it so blocked waiters re-examine their
+//             situation (deadlock detection) without the task completing; a completion that saw
+//             k_head_waiters bumps it to wake them. Blocked waiters futex-wait on this word.
+// Completion is two-phase for every completer that may race another (a source, a combinator):
+// try_begin_complete() (CAS on `word_`, single winner), write the result or exception, then
+// end_complete(status). A builder, its task's only completer, skips the claim ("Sole completer").
 #pragma once
 
 #include <atomic>
@@ -73,10 +78,11 @@ void count_task_state(int delta) noexcept;
 // Thread-safe: every member may be called from any thread unless noted.
 class TaskStateBase {
  public:
-  static constexpr std::uint32_t k_status_mask = 3u;
-  static constexpr std::uint32_t k_completing = 4u;
-  static constexpr std::uint32_t k_waiters = 8u;
-  static constexpr std::uint32_t k_poke = 16u;
+  static constexpr std::uintptr_t k_status_mask = 3u;   // in head_
+  static constexpr std::uintptr_t k_head_waiters = 4u;  // in head_
+  static constexpr std::uintptr_t k_head_flags = 7u;    // in head_: below the node pointer
+  static constexpr std::uint32_t k_completing = 4u;     // in word_
+  static constexpr std::uint32_t k_poke = 16u;          // in word_
   static constexpr std::uint32_t k_immortal = 1u << 30;
 
   TaskStateBase(const TaskStateBase&) = delete;
@@ -96,23 +102,28 @@ class TaskStateBase {
 
   // status() — the published status; pending while a completer is still writing.
   TaskStatus status() const noexcept {
-    return static_cast<TaskStatus>(word_.load(std::memory_order_acquire) & k_status_mask);
+    return static_cast<TaskStatus>(head_.load(std::memory_order_acquire) & k_status_mask);
   }
   bool is_completed() const noexcept {
-    return (word_.load(std::memory_order_acquire) & k_status_mask) != 0;
+    return (head_.load(std::memory_order_acquire) & k_status_mask) != 0;
   }
 
-  // is_claimed() — a completer won try_begin_complete() (it may still be writing the result).
+  // is_claimed() — completed, or a completer won try_begin_complete() (it may still be writing
+  // the result).
   bool is_claimed() const noexcept {
-    return (word_.load(std::memory_order_acquire) & (k_status_mask | k_completing)) != 0;
+    return is_completed() || (word_.load(std::memory_order_acquire) & k_completing) != 0;
   }
 
   // try_add_continuation(c) — registers `c`; false when the task has already completed (the
-  // caller then runs `c` itself). Lock-free.
+  // caller then runs `c` itself). Lock-free: one CAS.
   bool try_add_continuation(Continuation& c) noexcept {
-    if (continuations_.try_push(c)) return true;
-    wait_for_published_status();
-    return false;
+    std::uintptr_t h = head_.load(std::memory_order_acquire);
+    do {
+      if (h & k_status_mask) return false;
+      c.next = reinterpret_cast<Continuation*>(h & ~k_head_flags);
+    } while (!head_.compare_exchange_weak(h, reinterpret_cast<std::uintptr_t>(&c) | (h & k_head_waiters),
+                                          std::memory_order_release, std::memory_order_acquire));
+    return true;
   }
 
   // add_continuation(c) — registers `c`, or dispatches it at once when the task already completed.
@@ -122,9 +133,10 @@ class TaskStateBase {
 
   // try_begin_complete() — claims the right to complete this task; true for exactly one caller.
   bool try_begin_complete() noexcept {
+    if (is_completed()) return false;  // by the sole completer, or after another claim
     std::uint32_t w = word_.load(std::memory_order_relaxed);
     do {
-      if (w & (k_status_mask | k_completing)) return false;
+      if (w & k_completing) return false;
     } while (!word_.compare_exchange_weak(w, w | k_completing, std::memory_order_acquire,
                                           std::memory_order_relaxed));
     return true;
@@ -143,8 +155,8 @@ class TaskStateBase {
   // time, on the thread running it — so no other thread can race it for the claim. Its success
   // path skips try_begin_complete's compare-and-swap: it checks that the task was not completed
   // yet (a second completion is a misuse the builder reports), writes the result and publishes
-  // (end_complete_sole). k_completing is never set on that path; the word's other bits (waiters,
-  // pokes) are still updated atomically by their owners, and publish_status merges with them.
+  // (end_complete_sole). k_completing is never set on that path; publishing is the same single
+  // CAS on head_ as every completion's, which merges with concurrent registrations and waiters.
   // Every other completer (a source, a combinator, an exception path) keeps the claim.
   // try_begin_complete_sole() — false when the task was already completed or claimed.
   bool try_begin_complete_sole() const noexcept { return !is_claimed(); }
@@ -160,9 +172,8 @@ class TaskStateBase {
     // right after its task is seen completed). A registration that finds the continuations taken
     // before the status is published waits for it (try_add_continuation).
     DUET_TRACE(record('i', "task completed", this));
-    Continuation* ordered = continuations_.take();
-    publish_status(s);
-    ContinuationStack::dispatch(ordered, force_async);  // `this` may be gone: nodes only
+    Continuation* const taken = publish_status(s);
+    if (taken) dispatch_continuations(taken, force_async);  // `this` may be gone: nodes only
   }
 
  public:
@@ -212,13 +223,18 @@ class TaskStateBase {
       if (is_completed()) return;
     }
     for (;;) {
-      std::uint32_t w = word_.load(std::memory_order_acquire);
-      if (w & k_status_mask) return;
+      std::uintptr_t h = head_.load(std::memory_order_acquire);
+      if (h & k_status_mask) return;
       if (stop()) return;
-      if (!(w & k_waiters)) {
-        if (!word_.compare_exchange_weak(w, w | k_waiters, std::memory_order_acq_rel)) continue;
-        w |= k_waiters;
+      if (!(h & k_head_waiters) &&
+          !head_.compare_exchange_weak(h, h | k_head_waiters, std::memory_order_acq_rel)) {
+        continue;
       }
+      // The completer CASes head_ and then bumps word_ when it saw k_head_waiters; reading word_
+      // before re-checking the status means either the re-check sees the completion or the
+      // bump changes word_ away from `w` and ends the wait.
+      const std::uint32_t w = word_.load(std::memory_order_acquire);
+      if (is_completed()) return;
       word_.wait(w, std::memory_order_acquire);
     }
   }
@@ -257,9 +273,14 @@ class TaskStateBase {
   void set_run_continuations_asynchronously(bool v) noexcept { run_async_ = v; }
   bool run_continuations_asynchronously() const noexcept { return run_async_; }
 
-  // continuation_head() — the current head of the continuation stack, for deadlock detection,
-  // which walks it only while the task cannot complete. Never dereference the sentinel.
-  Continuation* continuation_head() const noexcept { return continuations_.head(); }
+  // continuation_head() — the newest registered continuation (null: none), or completed_sentinel()
+  // once completed; for deadlock detection, which walks it only while the task cannot complete.
+  // Never dereference the sentinel.
+  Continuation* continuation_head() const noexcept {
+    const std::uintptr_t h = head_.load(std::memory_order_acquire);
+    if (h & k_status_mask) return completed_sentinel();
+    return reinterpret_cast<Continuation*>(h & ~k_head_flags);
+  }
   static Continuation* completed_sentinel() noexcept { return detail::completed_sentinel(); }
 
   // diag_describe(out) — what an await on this task is waiting for (diag/diagnostics.hpp): a
@@ -296,10 +317,9 @@ class TaskStateBase {
   // complete_unshared(s) — end_complete(s) without the claim: publishes `s` (not pending).
   // Precondition: pending, no continuation registered; the result or exception is written.
   void complete_unshared(TaskStatus s) noexcept {
-    DUET_ASSERT(word_.load(std::memory_order_relaxed) == 0 && continuations_.empty_unshared(),
+    DUET_ASSERT(head_.load(std::memory_order_relaxed) == 0 && word_.load(std::memory_order_relaxed) == 0,
                 "complete_unshared on a state that is shared or completed");
-    continuations_.complete_unshared();
-    word_.store(static_cast<std::uint32_t>(s), std::memory_order_relaxed);
+    head_.store(static_cast<std::uintptr_t>(s), std::memory_order_relaxed);
   }
   // destroy() — frees the object; boxes override it when they are not allocated with `new`.
   virtual void destroy() noexcept { delete this; }
@@ -310,21 +330,22 @@ class TaskStateBase {
   void last_release() noexcept;
   void wake_waiters() noexcept;  // the cold half of end_complete: futex wake
 
-  // publish_status(s) — the last touch of `this` in end_complete. A blocked waiter needs a futex
+  // publish_status(s) — the last touch of `this` in end_complete: one CAS replaces head_ with the
+  // status, taking the registered nodes (returned newest first). A blocked waiter needs a futex
   // wake after the status is visible; the wake touches the word, so the completer holds a
   // reference across it (only when a waiter exists: the bit cannot appear once the status is
   // published, wait_blocking sets it with a CAS).
-  void publish_status(TaskStatus s) noexcept {
-    std::uint32_t w = word_.load(std::memory_order_relaxed);
+  Continuation* publish_status(TaskStatus s) noexcept {
+    std::uintptr_t h = head_.load(std::memory_order_relaxed);
     bool guarded = false;
     for (;;) {
-      DUET_ASSERT((w & k_status_mask) == 0, "a task completed twice");
-      if ((w & k_waiters) && !guarded) [[unlikely]] {
+      DUET_ASSERT((h & k_status_mask) == 0, "a task completed twice");
+      if ((h & k_head_waiters) && !guarded) [[unlikely]] {
         add_ref();
         guarded = true;
       }
-      if (word_.compare_exchange_weak(w, w | static_cast<std::uint32_t>(s),
-                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      if (head_.compare_exchange_weak(h, static_cast<std::uintptr_t>(s), std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
         break;
       }
     }
@@ -332,12 +353,8 @@ class TaskStateBase {
       wake_waiters();
       release();
     }
+    return reinterpret_cast<Continuation*>(h & ~k_head_flags);
   }
-
-  // wait_for_published_status() — the completer takes the continuations (sentinel) just before
-  // it publishes the status (end_complete); a registration that saw the sentinel waits out that
-  // window, so the caller that runs its continuation itself always finds the task completed.
-  void wait_for_published_status() const noexcept;
 
   // rethrow_failure() — rethrow_if_failed's cold half (src/core/task.cpp): marks the exception
   // observed and rethrows it (an AggregateError's first inner when set_rethrow_first_inner).
@@ -345,7 +362,7 @@ class TaskStateBase {
 
   std::atomic<std::uint32_t> refs_;
   std::atomic<std::uint32_t> word_{0};
-  ContinuationStack continuations_;
+  std::atomic<std::uintptr_t> head_{0};
   bool run_async_ = false;
   bool rethrow_first_inner_ = false;  // see set_rethrow_first_inner()
   mutable std::atomic<bool> observed_{false};
