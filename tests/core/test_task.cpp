@@ -209,6 +209,74 @@ TEST_F(TaskTest, AnObserverMayDestroyTheTaskTheMomentItSeesItCompleted) {
   EXPECT_EQ(sum, 7LL * rounds);
 }
 
+// The status and the continuation head share one word (core/task.hpp, "Head word"): a
+// registration, a blocked waiter setting its bit, pokes of the claim word and the completion all
+// race on it. Per round: two threads register raw continuations (a registration that finds the
+// task completed runs its node itself, as an awaiter does), one blocks in wait(), one pokes the
+// waiters, and one completes. Every node must run exactly once, the waiter must return (a lost
+// wake-up hangs the test), and the result must be the one set. Rounds vary who goes first.
+TEST_F(TaskTest, RegistrationsWaitersAndPokesRaceOneCompletion) {
+  struct Node : duet::Continuation {
+    std::atomic<int>* runs = nullptr;
+    static void run(duet::Continuation* c) noexcept { static_cast<Node*>(c)->runs->fetch_add(1); }
+  };
+  constexpr int k_rounds = 400;
+  constexpr int k_per_registrar = 16;
+  for (int round = 0; round < k_rounds; ++round) {
+    TaskCompletionSource<int> tcs;
+    Task<int> task = tcs.task();
+    auto* state = task.state();
+    std::atomic<int> runs[2 * k_per_registrar] = {};
+    Node nodes[2 * k_per_registrar];
+    for (int i = 0; i < 2 * k_per_registrar; ++i) {
+      nodes[i].invoke = &Node::run;
+      nodes[i].run_synchronously = true;
+      nodes[i].runs = &runs[i];
+    }
+    std::atomic<int> ready{0};
+    auto start = [&] {
+      ready.fetch_add(1);
+      while (ready.load() < 5) std::this_thread::yield();
+    };
+    std::atomic<bool> completed{false};
+    std::vector<std::thread> threads;
+    for (int r = 0; r < 2; ++r) {
+      threads.emplace_back([&, r] {
+        start();
+        for (int i = r * k_per_registrar; i < (r + 1) * k_per_registrar; ++i) {
+          if (!state->try_add_continuation(nodes[i])) {
+            EXPECT_TRUE(state->is_completed()) << "a failed registration must see the status";
+            Node::run(&nodes[i]);
+          }
+        }
+      });
+    }
+    int waited = -1;
+    threads.emplace_back([&] {
+      start();
+      waited = task.result();
+    });
+    threads.emplace_back([&] {
+      start();
+      while (!completed.load()) {
+        state->poke_waiters();
+        std::this_thread::yield();
+      }
+    });
+    threads.emplace_back([&] {
+      start();
+      for (int spin = 0; spin < (round % 7) * 50; ++spin) std::atomic_signal_fence(std::memory_order_seq_cst);
+      tcs.set_result(round);
+      completed.store(true);
+    });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(waited, round);
+    for (int i = 0; i < 2 * k_per_registrar; ++i) {
+      ASSERT_EQ(runs[i].load(), 1) << "round " << round << ", node " << i;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Awaiting many times, continuations
 // ---------------------------------------------------------------------------------------------
