@@ -22,25 +22,25 @@ struct AcceptLoopAsync : duet::AsyncMethod<AcceptLoopAsync> {
 };
 
 struct SessionAsync : duet::AsyncMethod<SessionAsync> {
-  std::unique_ptr<Connection> c_;  // see Connection in duet_hello.hpp
+  Connection c_;  // the socket, its parser state and its buffer, members (duet_hello.hpp)
   std::size_t n_ = 0;
   int requests_ = 0;
 
-  explicit SessionAsync(duet::net::Socket s) : c_(std::make_unique<Connection>(std::move(s))) {}
+  explicit SessionAsync(duet::net::Socket s) : c_(std::move(s)) {}
 
   void move_next() {
     DUET_BEGIN
       DUET_TRY
         for (;;) {
-          DUET_AWAIT_INTO(n_, c_->socket.receive_async(c_->buf));
+          DUET_AWAIT_INTO(n_, c_.socket.receive_async(c_.buf));
           if (n_ == 0) break;
-          requests_ = c_->scan(n_);
-          if (requests_ > 0) DUET_AWAIT(c_->socket.send_async(responses(requests_)));
+          requests_ = c_.scan(n_);
+          if (requests_ > 0) DUET_AWAIT(c_.socket.send_async(responses(requests_)));
         }
       DUET_CATCH(const duet::net::SocketError&, e)  // reset by the peer
         (void)e;
       DUET_END_TRY
-      c_->socket.close();
+      c_.socket.close();
     DUET_END
   }
 };

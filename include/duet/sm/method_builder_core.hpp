@@ -60,6 +60,7 @@
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/detail/relocation.hpp"
 #include "duet/diag/diagnostics.hpp"
 #include "duet/diag/trace.hpp"
 
@@ -195,10 +196,13 @@ template <class Box, class A>
 struct MethodBuilderCore {
   // start(sm, fault) — runs sm.move_next() synchronously on the calling thread until the first
   // suspension or the end, then restores the caller's ExecutionContext and
-  // SynchronizationContext. An exception leaving move_next() goes to fault(e).
+  // SynchronizationContext. An exception leaving move_next() goes to fault(e). The machine's
+  // bytes are a RelocationScope meanwhile: an I/O operation that goes pending with a buffer in
+  // them follows the machine into its box (detail/relocation.hpp).
   template <class SM, class Fault>
   static void start(SM& sm, Fault&& fault) noexcept {
     AmbientScope restore;
+    RelocationScope relocation(std::addressof(sm), sizeof(SM));
     try {
       sm.move_next();
     } catch (...) {
@@ -227,7 +231,11 @@ struct MethodBuilderCore {
     Box* box;
     A* target = std::addressof(awaiter);
     if (ref.get() == nullptr) {
+      // The move into the box: I/O operations watching the machine's bytes pause around it and
+      // follow it (detail/relocation.hpp).
+      RelocationScope* const watched = relocation_moving(std::addressof(sm));
       box = Box::create(ref, sm);
+      if (watched) [[unlikely]] relocation_moved(*watched, box ? std::addressof(box->machine()) : nullptr);
       if (!box) [[unlikely]] return false;
       target = std::addressof(relocate(awaiter, sm, box->machine()));
     } else {

@@ -1,0 +1,152 @@
+// duet/detail/relocation.hpp — I/O buffers inside a state machine survive its move into the box.
+//
+// The hazard
+// ----------
+// An explicit or dsl state machine starts running unboxed, in its caller's frame, inside the
+// builder's start(); at its first real suspension the builder moves it into a heap box
+// (sm/method_builder_core.hpp, MethodBuilderCore::suspend). An operation started before that
+// move with a pointer into the machine — a socket receive into a member buffer, a send from one —
+// that had to wait keeps the OLD address: when the data arrives, the I/O thread would write into
+// (or read from) a frame that is gone.
+//
+// The rule that fixes it
+// ----------------------
+// MethodBuilderCore::start opens a RelocationScope covering the unboxed machine's bytes,
+// [&sm, &sm + sizeof(SM)), for the duration of the synchronous run; scopes nest (a method started
+// from inside another's start()) and form a per-thread chain. An operation that goes pending with
+// a pointer into an open scope of its thread (relocation_find) is "watched" (relocation_watch):
+//  * moving — just before the move, the builder asks every operation watched by the machine's
+//    scope to pause (relocation_pause: the I/O thread leaves its memory alone and remembers that
+//    it skipped);
+//  * moved — right after, each is rebased by the distance the machine moved
+//    (relocation_resume(delta): old_base -> new_base + offset) and retried, and stops being
+//    watched: the box never moves again;
+//  * the machine ends unboxed (its scope closes with operations still watched: it completed, or
+//    its box could not be allocated) — each is ended with an InvalidOperationError naming this
+//    rule (relocation_orphan) instead of touching freed memory.
+// A fiber's stack never moves: nothing is watched there (no scope covers a fiber's locals).
+//
+// Cost: start() makes two out-of-line calls (push and pop of the scope; a fiber may migrate
+// between threads inside move_next(), so a thread_local's address is never kept across it); the
+// first suspension makes one (relocation_moving, which finds no watched operation). Nothing else
+// on the hot path: operations look for a scope only when they have to wait.
+//
+// Locks: one process-wide mutex guards the watch list; it is taken only by watched operations
+// (rare: between an operation going pending and its machine's first suspension). It is taken
+// before an operation's own lock (relocation_* callbacks run under it), never after.
+//
+// Thread-safety: a scope is pushed, popped, moved and searched by the thread that runs the
+// machine's start(); watched operations may finish (relocation_unwatch) on any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace duet::detail {
+
+class RelocationScope;
+
+// RelocationTarget — an operation that keeps a pointer into a machine's memory while it waits.
+// Its callbacks run under the relocation lock (see "Locks"), on the scope's thread.
+class RelocationTarget {
+ public:
+  // relocation_pause() — the memory is about to move: stop touching it (leave the operation
+  // queued; remember any readiness skipped).
+  virtual void relocation_pause() noexcept = 0;
+  // relocation_resume(delta) — the memory moved by `delta` bytes (0: it stayed): rebase the
+  // pointers into it and carry on (retry what the pause skipped).
+  virtual void relocation_resume(std::ptrdiff_t delta) noexcept = 0;
+  // relocation_orphan() — the machine ended without moving into a box: its memory is about to
+  // be freed. End the operation (if it still waits) with an InvalidOperationError naming the rule.
+  virtual void relocation_orphan() noexcept = 0;
+
+ protected:
+  virtual ~RelocationTarget() = default;
+  // watched — set while the operation is in a scope's watch list; its finish must call
+  // relocation_unwatch first (an atomic: read without the lock on the finish path).
+  std::atomic<bool> relocation_watched_{false};
+  friend struct RelocationAccess;
+};
+
+// RelocationScope — see "The rule that fixes it". Lives in MethodBuilderCore::start's frame.
+class RelocationScope {
+ public:
+  RelocationScope(const void* begin, std::size_t size) noexcept
+      : begin_(static_cast<const std::byte*>(begin)), end_(begin_ + size), parent_(relocation_push(this)) {}
+  RelocationScope(const RelocationScope&) = delete;
+  RelocationScope& operator=(const RelocationScope&) = delete;
+  ~RelocationScope() { relocation_pop(this); }
+
+  // contains(p, n) — [p, p + n) lies inside the scope's machine.
+  bool contains(const void* p, std::size_t n) const noexcept {
+    const auto b = reinterpret_cast<std::uintptr_t>(p);
+    const auto lo = reinterpret_cast<std::uintptr_t>(begin_);
+    const auto hi = reinterpret_cast<std::uintptr_t>(end_);
+    return b >= lo && b <= hi && n <= hi - b;
+  }
+  const void* begin() const noexcept { return begin_; }
+  RelocationScope* parent() const noexcept { return parent_; }
+  // watched() — operations this scope still watches (only the scope's thread adds any).
+  std::uint32_t watched() const noexcept { return watched_.load(std::memory_order_acquire); }
+
+ private:
+  friend struct RelocationAccess;
+  // relocation_push(s) — makes `s` the thread's innermost scope; returns the previous one.
+  static RelocationScope* relocation_push(RelocationScope* s) noexcept;
+  // relocation_pop(s) — restores s->parent_; orphans what `s` still watches.
+  static void relocation_pop(RelocationScope* s) noexcept;
+
+  const std::byte* begin_;
+  const std::byte* end_;
+  RelocationScope* parent_;
+  std::atomic<std::uint32_t> watched_{0};
+};
+
+// relocation_chain_slot() — the calling thread's innermost scope, by reference: for a fiber
+// switch, which runs on one thread throughout and gives each stack its own chain.
+RelocationScope*& relocation_chain_slot() noexcept;
+
+// relocation_find(p, n) — the calling thread's open scope whose machine contains [p, p + n)
+// (innermost first), or null. Out of line; one thread_local read when no scope is open.
+RelocationScope* relocation_find(const void* p, std::size_t n) noexcept;
+
+// relocation_watch(scope, target) — watches `target` for `scope` until resumed, orphaned or
+// unwatched. Throws std::bad_alloc (nothing watched then).
+void relocation_watch(RelocationScope& scope, RelocationTarget& target);
+
+// relocation_unwatch(target) — `target` finished: no longer watched. Call before freeing or
+// reusing it; a no-op when it is not watched.
+void relocation_unwatch(RelocationTarget& target) noexcept;
+
+// relocation_moving(machine) — the builder is about to move the unboxed machine at `machine`:
+// pauses what its scope watches and returns the scope, or null when it watches nothing (the
+// usual case). Out of line.
+RelocationScope* relocation_moving(const void* machine) noexcept;
+
+// relocation_moved(scope, to) — the machine of `scope` (returned by relocation_moving) now lives
+// at `to`: rebases and resumes what the scope watches, which is watched no more (the box never
+// moves). Null `to`: it did not move (its box could not be allocated): resumed, and still
+// watched until the scope closes.
+void relocation_moved(RelocationScope& scope, const void* to) noexcept;
+
+// RelocationAccess — the watched flag and the scope's count (src/detail/relocation.cpp and
+// relocation_finish).
+struct RelocationAccess {
+  static bool watched(const RelocationTarget& t) noexcept {
+    return t.relocation_watched_.load(std::memory_order_acquire);
+  }
+  static void set_watched(RelocationTarget& t, bool on) noexcept {
+    t.relocation_watched_.store(on, std::memory_order_release);
+  }
+  static std::atomic<std::uint32_t>& count(RelocationScope& s) noexcept { return s.watched_; }
+};
+
+// relocation_finish(target) — what a target's finish calls first: relocation_unwatch when it is
+// watched (one atomic load otherwise).
+inline void relocation_finish(RelocationTarget& target) noexcept {
+  if (RelocationAccess::watched(target)) [[unlikely]] relocation_unwatch(target);
+}
+
+}  // namespace duet::detail
