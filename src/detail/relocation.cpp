@@ -7,11 +7,9 @@
 
 namespace duet::detail {
 
-namespace {
+constinit thread_local RelocationScope* t_relocation_top = nullptr;
 
-// The calling thread's innermost open scope. Reached only from the non-inlined functions below:
-// a fiber may migrate between threads inside a scope, so no caller keeps its address.
-constinit thread_local RelocationScope* t_top = nullptr;
+namespace {
 
 // WatchNode — one watched operation. The list is process-wide and short: an operation is in it
 // only between going pending and its machine's first suspension.
@@ -48,14 +46,8 @@ void for_each_node(RelocationScope* scope, Fn fn) noexcept {
 
 }  // namespace
 
-[[gnu::noinline]] RelocationScope* RelocationScope::relocation_push(RelocationScope* s) noexcept {
-  RelocationScope* const parent = t_top;
-  t_top = s;
-  return parent;
-}
-
 [[gnu::noinline]] void RelocationScope::relocation_pop(RelocationScope* s) noexcept {
-  t_top = s->parent_;
+  t_relocation_top = s->parent_;
   if (s->watched_.load(std::memory_order_acquire) == 0) [[likely]] return;
   // The machine ends unboxed with operations still pointing into it: end them before its memory
   // goes.
@@ -67,10 +59,10 @@ void for_each_node(RelocationScope* scope, Fn fn) noexcept {
   });
 }
 
-RelocationScope*& relocation_chain_slot() noexcept { return t_top; }
+RelocationScope*& relocation_chain_slot() noexcept { return t_relocation_top; }
 
 RelocationScope* relocation_find(const void* p, std::size_t n) noexcept {
-  for (RelocationScope* s = t_top; s != nullptr; s = s->parent()) {
+  for (RelocationScope* s = t_relocation_top; s != nullptr; s = s->parent()) {
     if (s->contains(p, n)) return s;
   }
   return nullptr;
@@ -98,8 +90,8 @@ void relocation_unwatch(RelocationTarget& target) noexcept {
   RelocationAccess::set_watched(target, false);
 }
 
-[[gnu::noinline]] RelocationScope* relocation_moving(const void* machine) noexcept {
-  RelocationScope* s = t_top;
+RelocationScope* relocation_moving_slow(const void* machine) noexcept {
+  RelocationScope* s = t_relocation_top;
   while (s != nullptr && s->begin() != machine) s = s->parent();
   if (s == nullptr || s->watched() == 0) [[likely]] return nullptr;
   std::lock_guard guard(g_lock);

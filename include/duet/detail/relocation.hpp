@@ -26,10 +26,11 @@
 //    rule (relocation_orphan) instead of touching freed memory.
 // A fiber's stack never moves: nothing is watched there (no scope covers a fiber's locals).
 //
-// Cost: start() makes two out-of-line calls (push and pop of the scope; a fiber may migrate
-// between threads inside move_next(), so a thread_local's address is never kept across it); the
-// first suspension makes one (relocation_moving, which finds no watched operation). Nothing else
-// on the hot path: operations look for a scope only when they have to wait.
+// Cost: start() pushes the scope inline (a thread_local read and write) and pops it with one
+// out-of-line call (a fiber may migrate between threads inside move_next(), so no thread_local's
+// address is kept across it); the first suspension reads the thread_local once (its machine's
+// scope watches nothing). Nothing else on the hot path: operations look for a scope only when
+// they have to wait.
 //
 // Locks: one process-wide mutex guards the watch list; it is taken only by watched operations
 // (rare: between an operation going pending and its machine's first suspension). It is taken
@@ -71,10 +72,21 @@ class RelocationTarget {
 };
 
 // RelocationScope — see "The rule that fixes it". Lives in MethodBuilderCore::start's frame.
+class RelocationScope;
+
+// t_relocation_top — the calling thread's innermost open scope (null: none). Read and written
+// inline only where no fiber switch can come between (a scope's push; the first suspension's
+// check); anything that may run after move_next() goes through an out-of-line function
+// (relocation_pop): a fiber may have migrated to another thread meanwhile, and the compiler may
+// keep a thread_local's address.
+extern constinit thread_local RelocationScope* t_relocation_top;
+
 class RelocationScope {
  public:
   RelocationScope(const void* begin, std::size_t size) noexcept
-      : begin_(static_cast<const std::byte*>(begin)), end_(begin_ + size), parent_(relocation_push(this)) {}
+      : begin_(static_cast<const std::byte*>(begin)), end_(begin_ + size), parent_(t_relocation_top) {
+    t_relocation_top = this;
+  }
   RelocationScope(const RelocationScope&) = delete;
   RelocationScope& operator=(const RelocationScope&) = delete;
   ~RelocationScope() { relocation_pop(this); }
@@ -93,8 +105,6 @@ class RelocationScope {
 
  private:
   friend struct RelocationAccess;
-  // relocation_push(s) — makes `s` the thread's innermost scope; returns the previous one.
-  static RelocationScope* relocation_push(RelocationScope* s) noexcept;
   // relocation_pop(s) — restores s->parent_; orphans what `s` still watches.
   static void relocation_pop(RelocationScope* s) noexcept;
 
@@ -122,8 +132,13 @@ void relocation_unwatch(RelocationTarget& target) noexcept;
 
 // relocation_moving(machine) — the builder is about to move the unboxed machine at `machine`:
 // pauses what its scope watches and returns the scope, or null when it watches nothing (the
-// usual case). Out of line.
-RelocationScope* relocation_moving(const void* machine) noexcept;
+// usual case: one thread_local read, the innermost scope being the machine's).
+RelocationScope* relocation_moving_slow(const void* machine) noexcept;
+inline RelocationScope* relocation_moving(const void* machine) noexcept {
+  const RelocationScope* const top = t_relocation_top;
+  if (top != nullptr && top->begin() == machine && top->watched() == 0) [[likely]] return nullptr;
+  return relocation_moving_slow(machine);
+}
 
 // relocation_moved(scope, to) — the machine of `scope` (returned by relocation_moving) now lives
 // at `to`: rebases and resumes what the scope watches, which is watched no more (the box never
