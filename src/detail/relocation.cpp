@@ -7,7 +7,7 @@
 
 namespace duet::detail {
 
-constinit thread_local RelocationScope* t_relocation_top = nullptr;
+std::atomic<std::uint32_t> g_relocation_watches{0};
 
 namespace {
 
@@ -25,6 +25,7 @@ WatchNode* g_watches = nullptr;
 // forget(node) — the node's target is watched no more: the scope's count, then the target's flag
 // as the last touch of the target (a finish that reads it false may free the target at once).
 void forget(WatchNode& n) noexcept {
+  g_relocation_watches.fetch_sub(1, std::memory_order_relaxed);
   RelocationAccess::count(*n.scope).fetch_sub(1, std::memory_order_release);
   RelocationAccess::set_watched(*n.target, false);
 }
@@ -46,23 +47,21 @@ void for_each_node(RelocationScope* scope, Fn fn) noexcept {
 
 }  // namespace
 
-[[gnu::noinline]] void RelocationScope::relocation_pop(RelocationScope* s) noexcept {
-  t_relocation_top = s->parent_;
-  if (s->watched_.load(std::memory_order_acquire) == 0) [[likely]] return;
+void relocation_close(RelocationScope& s) noexcept {
   // The machine ends unboxed with operations still pointing into it: end them before its memory
   // goes.
   std::lock_guard guard(g_lock);
-  for_each_node(s, [](WatchNode& n) {
+  for_each_node(&s, [](WatchNode& n) {
     n.target->relocation_orphan();
     forget(n);
     return true;
   });
 }
 
-RelocationScope*& relocation_chain_slot() noexcept { return t_relocation_top; }
+RelocationScope*& relocation_chain_slot() noexcept { return relocation_top(); }
 
 RelocationScope* relocation_find(const void* p, std::size_t n) noexcept {
-  for (RelocationScope* s = t_relocation_top; s != nullptr; s = s->parent()) {
+  for (RelocationScope* s = relocation_top(); s != nullptr; s = s->parent()) {
     if (s->contains(p, n)) return s;
   }
   return nullptr;
@@ -74,6 +73,7 @@ void relocation_watch(RelocationScope& scope, RelocationTarget& target) {
   node->next = g_watches;
   g_watches = node;
   RelocationAccess::count(scope).fetch_add(1, std::memory_order_relaxed);
+  g_relocation_watches.fetch_add(1, std::memory_order_relaxed);
   RelocationAccess::set_watched(target, true);
 }
 
@@ -91,7 +91,7 @@ void relocation_unwatch(RelocationTarget& target) noexcept {
 }
 
 RelocationScope* relocation_moving_slow(const void* machine) noexcept {
-  RelocationScope* s = t_relocation_top;
+  RelocationScope* s = relocation_top();
   while (s != nullptr && s->begin() != machine) s = s->parent();
   if (s == nullptr || s->watched() == 0) [[likely]] return nullptr;
   std::lock_guard guard(g_lock);

@@ -26,11 +26,12 @@
 //    rule (relocation_orphan) instead of touching freed memory.
 // A fiber's stack never moves: nothing is watched there (no scope covers a fiber's locals).
 //
-// Cost: start() pushes the scope inline (a thread_local read and write) and pops it with one
-// out-of-line call (a fiber may migrate between threads inside move_next(), so no thread_local's
-// address is kept across it); the first suspension reads the thread_local once (its machine's
-// scope watches nothing). Nothing else on the hot path: operations look for a scope only when
-// they have to wait.
+// Cost: start() already saves and restores the thread's ambient state with two out-of-line calls
+// (core/continuation.hpp, AmbientScope); the scope rides on them (ambient_enter pushes it,
+// ambient_leave pops it: the chain lives in the thread's ambient record), so it costs three
+// stores into start()'s frame. The first suspension reads one process-wide counter of watched
+// operations (zero: nothing to move). Nothing else on the hot path: operations look for a scope
+// only when they have to wait.
 //
 // Locks: one process-wide mutex guards the watch list; it is taken only by watched operations
 // (rare: between an operation going pending and its machine's first suspension). It is taken
@@ -72,24 +73,15 @@ class RelocationTarget {
 };
 
 // RelocationScope — see "The rule that fixes it". Lives in MethodBuilderCore::start's frame.
-class RelocationScope;
-
-// t_relocation_top — the calling thread's innermost open scope (null: none). Read and written
-// inline only where no fiber switch can come between (a scope's push; the first suspension's
-// check); anything that may run after move_next() goes through an out-of-line function
-// (relocation_pop): a fiber may have migrated to another thread meanwhile, and the compiler may
-// keep a thread_local's address.
-extern constinit thread_local RelocationScope* t_relocation_top;
-
+// It is opened and closed by an AmbientScope (core/continuation.hpp), whose out-of-line enter and
+// leave calls push it onto and pop it off the thread's chain: declare the RelocationScope first,
+// then `AmbientScope restore(scope);`.
 class RelocationScope {
  public:
   RelocationScope(const void* begin, std::size_t size) noexcept
-      : begin_(static_cast<const std::byte*>(begin)), end_(begin_ + size), parent_(t_relocation_top) {
-    t_relocation_top = this;
-  }
+      : begin_(static_cast<const std::byte*>(begin)), end_(begin_ + size) {}
   RelocationScope(const RelocationScope&) = delete;
   RelocationScope& operator=(const RelocationScope&) = delete;
-  ~RelocationScope() { relocation_pop(this); }
 
   // contains(p, n) — [p, p + n) lies inside the scope's machine.
   bool contains(const void* p, std::size_t n) const noexcept {
@@ -105,18 +97,30 @@ class RelocationScope {
 
  private:
   friend struct RelocationAccess;
-  // relocation_pop(s) — restores s->parent_; orphans what `s` still watches.
-  static void relocation_pop(RelocationScope* s) noexcept;
 
   const std::byte* begin_;
   const std::byte* end_;
-  RelocationScope* parent_;
+  RelocationScope* parent_ = nullptr;  // set by ambient_enter
   std::atomic<std::uint32_t> watched_{0};
 };
 
-// relocation_chain_slot() — the calling thread's innermost scope, by reference: for a fiber
-// switch, which runs on one thread throughout and gives each stack its own chain.
+// relocation_chain_slot() — the calling thread's innermost scope, by reference (it lives in the
+// thread's ambient record: core/continuation.hpp): for a fiber switch, which runs on one thread
+// throughout and gives each stack its own chain.
 RelocationScope*& relocation_chain_slot() noexcept;
+
+// relocation_top() — the same slot (defined with the ambient record, src/core/continuation.cpp).
+RelocationScope*& relocation_top() noexcept;
+
+// relocation_close(s) — `s` was popped with operations still watched: the machine ends unboxed
+// (it completed, or its box could not be allocated), so each is orphaned before its memory goes.
+// Called by ambient_leave when s.watched() != 0.
+void relocation_close(RelocationScope& s) noexcept;
+
+// g_relocation_watches — how many operations are watched, process-wide. The first suspension
+// reads it (relaxed): an operation watched by this thread's own machine was counted by this
+// thread, before the suspension, so a zero means there is nothing of this machine's to move.
+extern std::atomic<std::uint32_t> g_relocation_watches;
 
 // relocation_find(p, n) — the calling thread's open scope whose machine contains [p, p + n)
 // (innermost first), or null. Out of line; one thread_local read when no scope is open.
@@ -132,11 +136,10 @@ void relocation_unwatch(RelocationTarget& target) noexcept;
 
 // relocation_moving(machine) — the builder is about to move the unboxed machine at `machine`:
 // pauses what its scope watches and returns the scope, or null when it watches nothing (the
-// usual case: one thread_local read, the innermost scope being the machine's).
+// usual case: one relaxed load of g_relocation_watches).
 RelocationScope* relocation_moving_slow(const void* machine) noexcept;
 inline RelocationScope* relocation_moving(const void* machine) noexcept {
-  const RelocationScope* const top = t_relocation_top;
-  if (top != nullptr && top->begin() == machine && top->watched() == 0) [[likely]] return nullptr;
+  if (g_relocation_watches.load(std::memory_order_relaxed) == 0) [[likely]] return nullptr;
   return relocation_moving_slow(machine);
 }
 
@@ -156,6 +159,7 @@ struct RelocationAccess {
     t.relocation_watched_.store(on, std::memory_order_release);
   }
   static std::atomic<std::uint32_t>& count(RelocationScope& s) noexcept { return s.watched_; }
+  static RelocationScope*& parent(RelocationScope& s) noexcept { return s.parent_; }
 };
 
 // relocation_finish(target) — what a target's finish calls first: relocation_unwatch when it is

@@ -201,8 +201,8 @@ struct MethodBuilderCore {
   // them follows the machine into its box (detail/relocation.hpp).
   template <class SM, class Fault>
   static void start(SM& sm, Fault&& fault) noexcept {
-    AmbientScope restore;
     RelocationScope relocation(std::addressof(sm), sizeof(SM));
+    AmbientScope restore(relocation);
     try {
       sm.move_next();
     } catch (...) {
