@@ -21,7 +21,10 @@ struct AcceptLoopAsync : duet::AsyncMethod<AcceptLoopAsync> {
   }
 };
 
-struct SessionAsync : duet::AsyncMethod<SessionAsync> {
+// The DSL's storage sized to this method (duet::DslLimits: one awaiter of at most 32 bytes, one
+// level of DUET_TRY, one try block), as a user trims a method kept per connection: 56 bytes less
+// per idle connection than the defaults' (48-byte awaiters, 4 levels, 3 try blocks).
+struct SessionAsync : duet::AsyncMethod<SessionAsync, void, duet::DslLimits<32, 1, 1>> {
   Connection c_;  // the socket, its parser state and its buffer, members (duet_hello.hpp)
   std::size_t n_ = 0;
   int requests_ = 0;
