@@ -8,6 +8,7 @@
 namespace duet::detail {
 
 std::atomic<std::uint32_t> g_relocation_watches{0};
+constinit std::atomic<bool> g_relocation_enabled{false};
 
 namespace {
 

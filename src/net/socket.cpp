@@ -18,6 +18,12 @@
 #include "socket_context.hpp"
 #include "socket_engine.hpp"
 
+namespace {
+// Socket operations are what watch buffers inside unboxed state machines, so linking this file
+// turns the builders' relocation scopes on, before main() (detail/relocation.hpp).
+const bool g_relocation_on = (duet::detail::enable_relocation(), true);
+}  // namespace
+
 namespace duet::net {
 namespace detail {
 

@@ -26,7 +26,8 @@
 //    rule (relocation_orphan) instead of touching freed memory.
 // A fiber's stack never moves: nothing is watched there (no scope covers a fiber's locals).
 //
-// Cost: start() already saves and restores the thread's ambient state with two out-of-line calls
+// Cost: nothing unless the program links duet's sockets (relocation_enabled(), below). Then:
+// start() already saves and restores the thread's ambient state with two out-of-line calls
 // (core/continuation.hpp, AmbientScope); the scope rides on them (ambient_enter pushes it,
 // ambient_leave pops it: the chain lives in the thread's ambient record), so it costs three
 // stores into start()'s frame. The first suspension reads one process-wide counter of watched
@@ -134,16 +135,25 @@ void relocation_watch(RelocationScope& scope, RelocationTarget& target);
 // reusing it; a no-op when it is not watched.
 void relocation_unwatch(RelocationTarget& target) noexcept;
 
-// relocation_moving(machine) — the builder is about to move the unboxed machine at `machine`:
+// relocation_moving_slow(machine) — the builder is about to move the unboxed machine at `machine`:
 // pauses what its scope watches and returns the scope, or null when it watches nothing (the
-// usual case: one relaxed load of g_relocation_watches).
+// usual case). Call it only when relocation_any_watched(): the builder's common path reads that
+// one counter and skips the whole relocation (sm/method_builder_core.hpp, create_box_relocating).
 RelocationScope* relocation_moving_slow(const void* machine) noexcept;
-inline RelocationScope* relocation_moving(const void* machine) noexcept {
-  if (g_relocation_watches.load(std::memory_order_relaxed) == 0) [[likely]] return nullptr;
-  return relocation_moving_slow(machine);
+// relocation_enabled() / enable_relocation() — whether builders open scopes at all. Only socket
+// operations watch buffers, so src/net/socket.cpp enables it during static initialisation: a
+// program that links duet's sockets gets the scopes from before main(), one that does not pays
+// one load of this flag per start() instead of a scope (issue 15's suspend-once budget).
+extern std::atomic<bool> g_relocation_enabled;
+inline bool relocation_enabled() noexcept { return g_relocation_enabled.load(std::memory_order_relaxed); }
+inline void enable_relocation() noexcept { g_relocation_enabled.store(true, std::memory_order_relaxed); }
+
+// relocation_any_watched() — some operation is watched, anywhere: one relaxed load.
+inline bool relocation_any_watched() noexcept {
+  return g_relocation_watches.load(std::memory_order_relaxed) != 0;
 }
 
-// relocation_moved(scope, to) — the machine of `scope` (returned by relocation_moving) now lives
+// relocation_moved(scope, to) — the machine of `scope` (returned by relocation_moving_slow) now lives
 // at `to`: rebases and resumes what the scope watches, which is watched no more (the box never
 // moves). Null `to`: it did not move (its box could not be allocated): resumed, and still
 // watched until the scope closes.
