@@ -22,16 +22,16 @@
 // Threads: one pool worker runs every continuation (the default pool is set to one thread before
 // the first connection), and duet::net's I/O thread runs the epoll loop and never user code: "1
 // server thread + the I/O thread" of the benchmark (bench/io/io_bench.py).
-// The connection's buffer lives in a heap Connection, not in the machine: the explicit and dsl
-// machines move into their box at the first suspension, so a buffer inside them would move away
-// from under a pending receive (duet/net/socket.hpp).
+// The connection (socket, parser state, 512-byte buffer) is a member of the session's state
+// machine, as Roslyn hoists locals, so a session is one allocation (its box) besides the socket:
+// a receive still waiting when the machine moves into its box follows it there
+// (duet/detail/relocation.hpp). The fiber keeps it in its function object (the fiber's state).
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
-#include <memory>
 #include <span>
 #include <utility>
 

@@ -21,26 +21,29 @@ struct AcceptLoopAsync : duet::AsyncMethod<AcceptLoopAsync> {
   }
 };
 
-struct SessionAsync : duet::AsyncMethod<SessionAsync> {
-  std::unique_ptr<Connection> c_;  // see Connection in duet_hello.hpp
+// The DSL's storage sized to this method (duet::DslLimits: one awaiter of at most 32 bytes, one
+// level of DUET_TRY, one try block), as a user trims a method kept per connection: 56 bytes less
+// per idle connection than the defaults' (48-byte awaiters, 4 levels, 3 try blocks).
+struct SessionAsync : duet::AsyncMethod<SessionAsync, void, duet::DslLimits<32, 1, 1>> {
+  Connection c_;  // the socket, its parser state and its buffer, members (duet_hello.hpp)
   std::size_t n_ = 0;
   int requests_ = 0;
 
-  explicit SessionAsync(duet::net::Socket s) : c_(std::make_unique<Connection>(std::move(s))) {}
+  explicit SessionAsync(duet::net::Socket s) : c_(std::move(s)) {}
 
   void move_next() {
     DUET_BEGIN
       DUET_TRY
         for (;;) {
-          DUET_AWAIT_INTO(n_, c_->socket.receive_async(c_->buf));
+          DUET_AWAIT_INTO(n_, c_.socket.receive_async(c_.buf));
           if (n_ == 0) break;
-          requests_ = c_->scan(n_);
-          if (requests_ > 0) DUET_AWAIT(c_->socket.send_async(responses(requests_)));
+          requests_ = c_.scan(n_);
+          if (requests_ > 0) DUET_AWAIT(c_.socket.send_async(responses(requests_)));
         }
       DUET_CATCH(const duet::net::SocketError&, e)  // reset by the peer
         (void)e;
       DUET_END_TRY
-      c_->socket.close();
+      c_.socket.close();
     DUET_END
   }
 };

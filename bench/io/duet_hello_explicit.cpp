@@ -44,7 +44,7 @@ struct AcceptLoopStateMachine {
 struct SessionStateMachine {
   int state_ = -1;
   duet::AsyncTaskMethodBuilder<void> builder_;
-  std::unique_ptr<Connection> c_;  // parameter `s`, locals `buf`, `state` (duet_hello.hpp)
+  Connection c_;  // parameter `s`, locals `buf`, `state`, hoisted into the machine (duet_hello.hpp)
   std::optional<duet::ValueTaskAwaiter<std::size_t>> awaiter_;  // <>u__1
 
   void move_next() {
@@ -57,7 +57,7 @@ struct SessionStateMachine {
             awaiter_.reset();
           }
           if (state_ != 0) {
-            awaiter_.emplace(c_->socket.receive_async(c_->buf).get_awaiter());
+            awaiter_.emplace(c_.socket.receive_async(c_.buf).get_awaiter());
             if (!awaiter_->is_completed()) {
               state_ = 0;
               builder_.await_unsafe_on_completed(*awaiter_, *this);
@@ -69,9 +69,9 @@ struct SessionStateMachine {
           const std::size_t n = awaiter_->get_result();
           awaiter_.reset();
           if (n == 0) break;
-          const int requests = c_->scan(n);
+          const int requests = c_.scan(n);
           if (requests > 0) {
-            awaiter_.emplace(c_->socket.send_async(responses(requests)).get_awaiter());
+            awaiter_.emplace(c_.socket.send_async(responses(requests)).get_awaiter());
             if (!awaiter_->is_completed()) {
               state_ = 1;
               builder_.await_unsafe_on_completed(*awaiter_, *this);
@@ -83,7 +83,7 @@ struct SessionStateMachine {
       } catch (const duet::net::SocketError&) {  // reset by the peer
         awaiter_.reset();
       }
-      c_->socket.close();
+      c_.socket.close();
     } catch (...) {
       state_ = -2;
       builder_.set_exception(std::current_exception());
@@ -111,7 +111,7 @@ duet::Task<> accept_loop_async(duet::net::TcpListener& listener) {
 duet::Task<> session_async(duet::net::Socket socket) {
   SessionStateMachine sm{.state_ = -1,
                          .builder_ = duet::AsyncTaskMethodBuilder<void>::create(),
-                         .c_ = std::make_unique<Connection>(std::move(socket)),
+                         .c_ = Connection(std::move(socket)),
                          .awaiter_ = {}};
   return launch(sm);
 }

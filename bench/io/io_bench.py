@@ -32,6 +32,12 @@ What is measured, per repetition, with the servers in a fresh random order each 
 Reported: the median of the repetitions with the min-max, and the ratio of the medians to the
 Boost.Asio callback server (BASELINE) and to the C epoll loop (FLOOR).
 
+Pinning (fairness): by default each server runs on CPU 0 only and wrk on CPU 1 only (taskset),
+so every server gets the same one core whatever its thread count (duet's servers run a pool
+worker and the I/O thread; the peers one thread) and the load generator never competes with it.
+--no-pin lets the scheduler place them (the figures before this option were taken that way).
+Pinning needs taskset (util-linux) and two CPUs; without them the run is unpinned and says so.
+
 The open-file limit is raised to its hard limit first (wrk and the servers inherit it); 10,000
 connections need about 10,050 descriptors on each side.
 """
@@ -121,12 +127,31 @@ def raise_fd_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-class Running:
-    """A started server: its process and port. Use as a context manager (kills it on exit)."""
+SERVER_CPU = 0  # with pinning: the servers' CPU
+WRK_CPU = 1     # and wrk's
 
-    def __init__(self, path):
-        self.proc = subprocess.Popen([path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+
+def pinning_available():
+    """Whether taskset exists and the process may use CPUs SERVER_CPU and WRK_CPU."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except AttributeError:
+        cpus = set(range(os.cpu_count() or 1))
+    return shutil.which("taskset") is not None and {SERVER_CPU, WRK_CPU} <= cpus
+
+
+def pinned(cmd, cpu):
+    """cmd run on CPU `cpu` only (taskset), or cmd itself when cpu is None."""
+    return cmd if cpu is None else ["taskset", "-c", str(cpu)] + cmd
+
+
+class Running:
+    """A started server: its process and port. Use as a context manager (kills it on exit).
+    cpu: the CPU it is pinned to, or None."""
+
+    def __init__(self, path, cpu=None):
+        self.proc = subprocess.Popen(pinned([path], cpu), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         line = self._first_line()
         m = re.match(r"listening (\d+)", line or "")
         if not m:
@@ -209,8 +234,8 @@ def settle_rss(server, wait_s=0.3):
     return server.rss_bytes()
 
 
-def measure_memory(path, idle):
-    with Running(path) as server:
+def measure_memory(path, idle, pin=False):
+    with Running(path, SERVER_CPU if pin else None) as server:
         warm = socket.create_connection(("127.0.0.1", server.port), timeout=10.0)
         exchange(warm)
         warm.close()
@@ -224,10 +249,11 @@ def measure_memory(path, idle):
             "bytes_per_conn": (after - before) / max(1, len(socks)), "alive": still}
 
 
-def measure_load(path, connections, duration, wrk_threads):
-    with Running(path) as server:
-        cmd = ["wrk", f"-t{wrk_threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-               "--latency", f"http://127.0.0.1:{server.port}/"]
+def measure_load(path, connections, duration, wrk_threads, pin=False):
+    with Running(path, SERVER_CPU if pin else None) as server:
+        cmd = pinned(["wrk", f"-t{wrk_threads}", f"-c{connections}", f"-d{duration}s", "--timeout",
+                      "10s", "--latency", f"http://127.0.0.1:{server.port}/"],
+                     WRK_CPU if pin else None)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
         result = parse_wrk(proc.stdout)
         result["alive"] = server.alive()
@@ -255,9 +281,10 @@ LARGE = 1000  # connection counts from here on run for duration_large seconds
 
 
 def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=10000, wrk_threads=1,
-        names=None, log=print, seed=None, duration_large=12):
+        names=None, log=print, seed=None, duration_large=12, pin=True):
     """Runs everything; returns (results, failures). results = {"load": {server: {N: [runs]}},
-    "memory": {server: [runs]}, "servers": [...], "config": {...}}."""
+    "memory": {server: [runs]}, "servers": [...], "config": {...}}. pin: servers on CPU 0 and
+    wrk on CPU 1 (see "Pinning"), when available."""
     failures = []
     servers, missing = select_servers(build_dir, names)
     for s, path in missing:
@@ -272,6 +299,9 @@ def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=1000
     if limit < need:
         failures.append(f"open-file limit {limit} is below the {need} the largest run needs")
         return None, failures
+    if pin and not pinning_available():
+        log(f"  (pinning unavailable: no taskset or no CPUs {SERVER_CPU} and {WRK_CPU}; unpinned)")
+        pin = False
     rng = random.Random(seed)
     load = {s.name: {n: [] for n in connections} for s in servers}
     memory = {s.name: [] for s in servers}
@@ -282,7 +312,7 @@ def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=1000
                 path = os.path.join(build_dir, s.binary)
                 try:
                     r = measure_load(path, n, duration_large if n >= LARGE else duration,
-                                     wrk_threads)
+                                     wrk_threads, pin)
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
                     failures.append(f"{s.title}, {n} connections, repetition {rep + 1}: {e}")
                     continue
@@ -298,7 +328,7 @@ def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=1000
         if idle:
             for s in rng.sample(servers, len(servers)):
                 try:
-                    m = measure_memory(os.path.join(build_dir, s.binary), idle)
+                    m = measure_memory(os.path.join(build_dir, s.binary), idle, pin)
                 except (RuntimeError, OSError) as e:
                     failures.append(f"{s.title}, memory, repetition {rep + 1}: {e}")
                     continue
@@ -313,7 +343,7 @@ def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=1000
                "config": {"repetitions": repetitions, "duration_s": duration,
                           "duration_large_s": duration_large,
                           "connections": list(connections), "idle": idle,
-                          "wrk_threads": wrk_threads}}
+                          "wrk_threads": wrk_threads, "pinned": pin}}
     return results, failures
 
 
@@ -377,7 +407,9 @@ def render(results):
              f"{LARGE} connections) --timeout 10s --latency, "
              f"{cfg['repetitions']} repetitions interleaved; median (min-max); ratios of medians "
              f"to {dict((s['name'], s['title']) for s in results['servers']).get(BASELINE, BASELINE)}"
-             f" and to the floor"]
+             f" and to the floor; "
+             + (f"servers pinned to CPU {SERVER_CPU}, wrk to CPU {WRK_CPU}" if cfg.get("pinned")
+                else "unpinned")]
     for n, rows in summary["load"].items():
         lines.append("")
         lines.append(f"{n} connections")
@@ -414,6 +446,9 @@ def main(argv=None):
     p.add_argument("--wrk-threads", type=int, default=1)
     p.add_argument("--servers", default="", help="comma-separated server names (default: all): "
                    + ", ".join(s.name for s in SERVERS))
+    p.add_argument("--no-pin", action="store_true", help=f"do not pin: by default each server "
+                   f"runs on CPU {SERVER_CPU} only and wrk on CPU {WRK_CPU} only (taskset), so "
+                   f"every server gets one core whatever its thread count")
     p.add_argument("--json", default=None, help="also write the results there")
     args = p.parse_args(argv)
     names = [n for n in args.servers.split(",") if n]
@@ -424,7 +459,8 @@ def main(argv=None):
         return 2
     conns = tuple(int(c) for c in args.connections.split(",") if c)
     results, failures = run(args.build_dir, args.repetitions, args.duration, conns, args.idle,
-                            args.wrk_threads, names, duration_large=args.duration_large)
+                            args.wrk_threads, names, duration_large=args.duration_large,
+                            pin=not args.no_pin)
     if results:
         print()
         print(render(results))

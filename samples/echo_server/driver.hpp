@@ -49,7 +49,6 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -82,20 +81,10 @@ int count_lines(std::span<const std::byte> data) {
   return n;
 }
 
-// Connection — a socket, its stream and its buffer, on the heap. A state machine moves into its
-// box at its first suspension (sm/method_builder_core.hpp), so memory handed to a pending socket
-// operation — the receive buffer, the Socket a NetworkStream points to — must not live inside
-// the machine: the explicit and dsl methods keep it here, behind a unique_ptr. (A fiber's stack
-// never moves: the fiber methods keep it in locals.)
-struct Connection {
-  explicit Connection(duet::net::Socket s) : socket(std::move(s)) {}
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-  duet::net::Socket socket;
-  duet::net::NetworkStream stream{socket};
-  std::array<std::byte, 256> buf{};
-  std::string line;  // a client's line being sent
-};
+// Buffers. The explicit and dsl methods keep their socket, stream and buffer as members of the
+// state machine, as Roslyn hoists locals: a receive or send still waiting when the machine moves
+// into its box at its first suspension follows it there (duet/detail/relocation.hpp). The fiber
+// methods keep them in locals: a fiber's stack never moves.
 
 // The three methods; one set per style.
 duet::Task<ServerSummary> run_server_async(duet::net::TcpListener& listener, duet::CancellationToken token);

@@ -37,21 +37,22 @@ struct RunServerAsync : duet::AsyncMethod<RunServerAsync, ServerSummary> {
 };
 
 struct EchoAsync : duet::AsyncMethod<EchoAsync, int> {
-  std::unique_ptr<Connection> c_;  // the socket and its buffer: see Connection in driver.hpp
+  duet::net::Socket socket_;
+  std::array<std::byte, 256> buf_{};  // a member: see "Buffers" in driver.hpp
   std::size_t n_ = 0;
   int lines_ = 0;
 
-  explicit EchoAsync(duet::net::Socket s) : c_(std::make_unique<Connection>(std::move(s))) {}
+  explicit EchoAsync(duet::net::Socket s) : socket_(std::move(s)) {}
 
   void move_next() {
     DUET_BEGIN
       for (;;) {
-        DUET_AWAIT_INTO(n_, c_->socket.receive_async(c_->buf));
+        DUET_AWAIT_INTO(n_, socket_.receive_async(buf_));
         if (n_ == 0) break;
-        lines_ += count_lines(std::span(c_->buf).first(n_));
-        DUET_AWAIT(c_->socket.send_async(std::span(c_->buf).first(n_)));
+        lines_ += count_lines(std::span(buf_).first(n_));
+        DUET_AWAIT(socket_.send_async(std::span(buf_).first(n_)));
       }
-      c_->socket.close();
+      socket_.close();
       DUET_RETURN(lines_);
     DUET_END
   }
@@ -61,8 +62,9 @@ struct ClientAsync : duet::AsyncMethod<ClientAsync, int> {
   duet::net::IPEndPoint server_;
   int id_;
   int lines_;
-  std::unique_ptr<Connection> c_ =  // see Connection in driver.hpp
-      std::make_unique<Connection>(duet::net::Socket(duet::net::AddressFamily::inter_network));
+  duet::net::NetworkStream stream_{duet::net::Socket(), true};  // owns the socket
+  std::string line_;
+  std::array<std::byte, 64> buf_{};  // a member: see "Buffers" in driver.hpp
   int i_ = 0;
   int intact_ = 0;
 
@@ -70,14 +72,15 @@ struct ClientAsync : duet::AsyncMethod<ClientAsync, int> {
 
   void move_next() {
     DUET_BEGIN
-      DUET_AWAIT(c_->socket.connect_async(server_));
+      stream_ = duet::net::NetworkStream(duet::net::Socket(duet::net::AddressFamily::inter_network), true);
+      DUET_AWAIT(stream_.socket().connect_async(server_));
       for (i_ = 0; i_ < lines_; ++i_) {
-        c_->line = line_for(id_, i_);
-        DUET_AWAIT(c_->stream.write_async(std::as_bytes(std::span(c_->line))));
-        DUET_AWAIT(c_->stream.read_exactly_async(std::span(c_->buf).first(c_->line.size())));
-        if (std::memcmp(c_->buf.data(), c_->line.data(), c_->line.size()) == 0) ++intact_;
+        line_ = line_for(id_, i_);
+        DUET_AWAIT(stream_.write_async(std::as_bytes(std::span(line_))));
+        DUET_AWAIT(stream_.read_exactly_async(std::span(buf_).first(line_.size())));
+        if (std::memcmp(buf_.data(), line_.data(), line_.size()) == 0) ++intact_;
       }
-      c_->socket.close();
+      stream_.close();
       DUET_RETURN(intact_);
     DUET_END
   }

@@ -71,7 +71,8 @@ struct RunServerStateMachine {
 struct EchoStateMachine {
   int state_ = -1;
   duet::AsyncTaskMethodBuilder<int> builder_;
-  std::unique_ptr<Connection> c_;          // parameter `s` and local `buf` (Connection: driver.hpp)
+  duet::net::Socket socket_;                // parameter `s`
+  std::array<std::byte, 256> buf_{};        // local `buf` (hoisted: see "Buffers" in driver.hpp)
   int lines_ = 0;                           // local `lines`
   std::optional<duet::ValueTaskAwaiter<std::size_t>> awaiter_;  // <>u__1 (both awaits: one type)
 
@@ -85,7 +86,7 @@ struct EchoStateMachine {
         }
         std::size_t n = 0;
         if (state_ != 0) {
-          awaiter_.emplace(c_->socket.receive_async(c_->buf).get_awaiter());
+          awaiter_.emplace(socket_.receive_async(buf_).get_awaiter());
           if (!awaiter_->is_completed()) {
             state_ = 0;
             builder_.await_unsafe_on_completed(*awaiter_, *this);
@@ -97,8 +98,8 @@ struct EchoStateMachine {
         n = awaiter_->get_result();
         awaiter_.reset();
         if (n == 0) break;
-        lines_ += count_lines(std::span(c_->buf).first(n));
-        awaiter_.emplace(c_->socket.send_async(std::span(c_->buf).first(n)).get_awaiter());
+        lines_ += count_lines(std::span(buf_).first(n));
+        awaiter_.emplace(socket_.send_async(std::span(buf_).first(n)).get_awaiter());
         if (!awaiter_->is_completed()) {
           state_ = 1;
           builder_.await_unsafe_on_completed(*awaiter_, *this);
@@ -106,7 +107,7 @@ struct EchoStateMachine {
         }
         state_ = 1;  // completed at once: take its result at the top of the loop, as a resumption would
       }
-      c_->socket.close();
+      socket_.close();
     } catch (...) {
       state_ = -2;
       builder_.set_exception(std::current_exception());
@@ -124,7 +125,9 @@ struct ClientStateMachine {
   duet::net::IPEndPoint server_;            // parameter
   int id_ = 0;                              // parameter
   int lines_ = 0;                           // parameter
-  std::unique_ptr<Connection> c_;          // locals `s`, `stream`, `line`, `buf` (Connection: driver.hpp)
+  duet::net::NetworkStream stream_{duet::net::Socket(), true};  // locals `s` and `stream` (owning)
+  std::string line_;                        // local `line`
+  std::array<std::byte, 64> buf_{};         // local `buf` (hoisted: see "Buffers" in driver.hpp)
   int i_ = 0;                               // local `i`
   int intact_ = 0;                          // local `intact`
   std::optional<duet::ValueTaskAwaiter<void>> awaiter_;  // <>u__1 (every await: one type)
@@ -145,30 +148,30 @@ struct ClientStateMachine {
         case 2: goto resume_read;
         default: break;
       }
-      c_ = std::make_unique<Connection>(duet::net::Socket(duet::net::AddressFamily::inter_network));
-      awaiter_.emplace(c_->socket.connect_async(server_).get_awaiter());
+      stream_ = duet::net::NetworkStream(duet::net::Socket(duet::net::AddressFamily::inter_network), true);
+      awaiter_.emplace(stream_.socket().connect_async(server_).get_awaiter());
       if (suspend(0)) return;
     resume_connect:
       state_ = -1;
       awaiter_->get_result();
       awaiter_.reset();
       for (i_ = 0; i_ < lines_; ++i_) {
-        c_->line = line_for(id_, i_);
-        awaiter_.emplace(c_->stream.write_async(std::as_bytes(std::span(c_->line))).get_awaiter());
+        line_ = line_for(id_, i_);
+        awaiter_.emplace(stream_.write_async(std::as_bytes(std::span(line_))).get_awaiter());
         if (suspend(1)) return;
       resume_write:
         state_ = -1;
         awaiter_->get_result();
         awaiter_.reset();
-        awaiter_.emplace(c_->stream.read_exactly_async(std::span(c_->buf).first(c_->line.size())).get_awaiter());
+        awaiter_.emplace(stream_.read_exactly_async(std::span(buf_).first(line_.size())).get_awaiter());
         if (suspend(2)) return;
       resume_read:
         state_ = -1;
         awaiter_->get_result();
         awaiter_.reset();
-        if (std::memcmp(c_->buf.data(), c_->line.data(), c_->line.size()) == 0) ++intact_;
+        if (std::memcmp(buf_.data(), line_.data(), line_.size()) == 0) ++intact_;
       }
-      c_->socket.close();
+      stream_.close();
     } catch (...) {
       state_ = -2;
       builder_.set_exception(std::current_exception());
@@ -199,7 +202,8 @@ duet::Task<ServerSummary> run_server_async(duet::net::TcpListener& listener, due
 duet::Task<int> echo_async(duet::net::Socket socket) {
   EchoStateMachine sm{.state_ = -1,
                       .builder_ = duet::AsyncTaskMethodBuilder<int>::create(),
-                      .c_ = std::make_unique<Connection>(std::move(socket)),
+                      .socket_ = std::move(socket),
+                      .buf_ = {},
                       .lines_ = 0,
                       .awaiter_ = {}};
   return launch(sm);
@@ -211,7 +215,9 @@ duet::Task<int> client_async(duet::net::IPEndPoint server, int id, int lines) {
                         .server_ = server,
                         .id_ = id,
                         .lines_ = lines,
-                        .c_ = {},
+                        .stream_ = duet::net::NetworkStream(duet::net::Socket(), true),
+                        .line_ = {},
+                        .buf_ = {},
                         .i_ = 0,
                         .intact_ = 0,
                         .awaiter_ = {}};

@@ -5,6 +5,7 @@
 #include "duet/core/scheduler.hpp"
 #include "duet/core/synchronization_context.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/detail/relocation.hpp"
 #include "../detail/shuffle_hook.hpp"
 
 namespace duet {
@@ -19,6 +20,7 @@ struct Ambient {
   ExecutionContextNode* ec = nullptr;  // one reference owned
   bool flow_suppressed = false;
   int inline_depth = 0;  // dispatch_continuation's nesting counter
+  RelocationScope* relocation_top = nullptr;  // innermost open scope (detail/relocation.hpp)
 };
 
 // ambient() — the calling thread's record. Not inlined: a fiber that migrates between threads
@@ -59,6 +61,22 @@ AmbientView ambient_view() noexcept {
   const Ambient& a = ambient();
   return {a.sync, a.ec, a.flow_suppressed};
 }
+
+AmbientView ambient_enter(RelocationScope& s) noexcept {
+  Ambient& a = ambient();
+  RelocationAccess::parent(s) = a.relocation_top;
+  a.relocation_top = &s;
+  return {a.sync, a.ec, a.flow_suppressed};
+}
+
+AmbientView ambient_leave(RelocationScope& s) noexcept {
+  Ambient& a = ambient();
+  a.relocation_top = s.parent();
+  if (s.watched() != 0) [[unlikely]] relocation_close(s);
+  return {a.sync, a.ec, a.flow_suppressed};
+}
+
+RelocationScope*& relocation_top() noexcept { return ambient().relocation_top; }
 void ec_set_flow_suppressed(bool on) noexcept { ambient().flow_suppressed = on; }
 
 Continuation* completed_sentinel() noexcept {

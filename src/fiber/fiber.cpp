@@ -437,11 +437,17 @@ void FiberBase::switch_in() noexcept {
   SynchronizationContext* const saved_sc = duet::detail::current_sync_context();
   EhGlobals* const eh = ts.eh;
   const EhGlobals thread_eh = *eh;
+  // Relocation scopes are per stack: the fiber runs with its own chain, the resumer gets its own
+  // back (detail/relocation.hpp). Only in a program that opens scopes at all.
+  duet::detail::RelocationScope** const scopes =
+      duet::detail::relocation_enabled() ? &duet::detail::relocation_chain_slot() : nullptr;
+  duet::detail::RelocationScope* const thread_scopes = scopes ? *scopes : nullptr;
 
   bool finished = false;
   for (;;) {
     *eh = eh_;
     ts.current = this;
+    if (scopes) *scopes = relocation_chain_;
 #if defined(DUET_FIBER_ASAN)
     void* fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&fake_stack, stack_low_, stack_size_);
@@ -459,6 +465,10 @@ void FiberBase::switch_in() noexcept {
     ts.current = prev;
     eh_ = *eh;
     *eh = thread_eh;
+    if (scopes) {
+      relocation_chain_ = *scopes;
+      *scopes = thread_scopes;
+    }
     if (back.data == &k_finished) {  // the fiber ended: its stack goes back to the pool
       fiber_ = nullptr;
 #if defined(DUET_FIBER_TSAN)

@@ -14,8 +14,15 @@
 #include <string>
 #include <utility>
 
+#include "duet/net/tcp.hpp"
 #include "socket_context.hpp"
 #include "socket_engine.hpp"
+
+namespace {
+// Socket operations are what watch buffers inside unboxed state machines, so linking this file
+// turns the builders' relocation scopes on, before main() (detail/relocation.hpp).
+const bool g_relocation_on = (duet::detail::enable_relocation(), true);
+}  // namespace
 
 namespace duet::net {
 namespace detail {
@@ -53,18 +60,45 @@ SocketOp* OpQueue::pop() noexcept {
 
 // ---- the syscalls --------------------------------------------------------------------------
 
-bool ReceiveOp::attempt(int fd) noexcept {
-  for (;;) {
-    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
-    if (n >= 0) {
-      received = static_cast<std::size_t>(n);
-      return true;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-    fail(ctx->error(errno, "receive"));
-    return true;
+namespace {
+// end_of_stream(done, size) — read_exactly_async's EndOfStreamError.
+std::exception_ptr end_of_stream(std::size_t done, std::size_t size) noexcept {
+  try {
+    return std::make_exception_ptr(EndOfStreamError(
+        "duet::net::NetworkStream::read_exactly_async: the stream ended after " + std::to_string(done) +
+        " of " + std::to_string(size) + " bytes (.NET's EndOfStreamException)"));
+  } catch (...) {
+    return std::current_exception();
   }
+}
+
+// receive_some(fd, buffer, received, fill) — recv() into buffer[received..] once (fill: until it
+// is full): 1 done (received updated; 0 new bytes at end of stream), 0 EAGAIN, -errno on error.
+int receive_some(int fd, std::span<std::byte> buffer, std::size_t& received, bool fill) noexcept {
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer.data() + received, buffer.size() - received, 0);
+    if (n > 0) {
+      received += static_cast<std::size_t>(n);
+      if (!fill || received == buffer.size()) return 1;
+      continue;
+    }
+    if (n == 0) return 1;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return -errno;
+  }
+}
+}  // namespace
+
+bool ReceiveOp::attempt(int fd) noexcept {
+  const int r = receive_some(fd, buffer, received, fill);
+  if (r == 0) return false;
+  if (r < 0) {
+    fail(ctx->error(-r, "receive"));
+  } else if (fill && received < buffer.size()) {
+    fail(end_of_stream(received, buffer.size()));
+  }
+  return true;
 }
 
 bool SendOp::attempt(int fd) noexcept {
@@ -155,6 +189,7 @@ SocketContext* SocketContext::create(AddressFamily family) {
 
 SocketContext::~SocketContext() {
   if (fd_ >= 0) ::close(fd_);
+  delete send_op_;
 }
 
 int SocketContext::fd(const char* operation) const {
@@ -296,7 +331,14 @@ ValueTask<T> canceled_value_task(const CancellationToken& token) {
 }
 }  // namespace
 
-ValueTask<std::size_t> SocketContext::receive(std::span<std::byte> buffer, const CancellationToken& token) {
+void SocketContext::watch(SocketOp& op, const void* data, std::size_t size) {
+  if (duet::detail::RelocationScope* scope = duet::detail::relocation_find(data, size)) [[unlikely]] {
+    duet::detail::relocation_watch(*scope, op);
+  }
+}
+
+ValueTask<std::size_t> SocketContext::receive(std::span<std::byte> buffer, const CancellationToken& token,
+                                              bool fill) {
   if (buffer.empty()) {
     throw ArgumentError("duet::net::Socket::receive_async: the buffer is empty (size 0); pass a "
                         "buffer of at least one byte");
@@ -304,25 +346,28 @@ ValueTask<std::size_t> SocketContext::receive(std::span<std::byte> buffer, const
   if (token.is_cancellation_requested()) return canceled_value_task<std::size_t>(token);
   std::unique_lock guard(lock_);
   if (closed_) throw_disposed("receive_async");
+  std::size_t received = 0;
   if (read_queue_.empty()) {
     // The synchronous attempt: completes without registration or allocation when data is there.
-    const ssize_t n = [&] {
-      ssize_t r;
-      do {
-        r = ::recv(fd_, buffer.data(), buffer.size(), 0);
-      } while (r < 0 && errno == EINTR);
-      return r;
-    }();
-    if (n >= 0) return ValueTask<std::size_t>(static_cast<std::size_t>(n));
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      return ValueTask<std::size_t>::from_exception(error(errno, "receive"));
+    const int r = receive_some(fd_, buffer, received, fill);
+    if (r < 0) return ValueTask<std::size_t>::from_exception(error(-r, "receive"));
+    if (r > 0) {
+      if (fill && received < buffer.size()) {
+        return ValueTask<std::size_t>::from_exception(end_of_stream(received, buffer.size()));
+      }
+      return ValueTask<std::size_t>(received);
     }
   }
   ensure_registered();
   ReceiveOp* op = receive_op_.try_claim() ? &receive_op_ : new ReceiveOp(false);
   op->buffer = buffer;
-  op->received = 0;
-  return enqueue(read_queue_, *op, token, guard);
+  op->received = received;
+  op->fill = fill;
+  ValueTask<std::size_t> pending = enqueue(read_queue_, *op, token, guard);
+  // Watched after the unlock: until the calling machine moves, its buffer is where it was.
+  // Throwing (out of memory) drops `pending`, which abandons the operation.
+  watch(*op, buffer.data(), buffer.size());
+  return pending;
 }
 
 ValueTask<std::size_t> SocketContext::send(std::span<const std::byte> buffer, const CancellationToken& token) {
@@ -348,10 +393,13 @@ ValueTask<std::size_t> SocketContext::send(std::span<const std::byte> buffer, co
     if (sent == buffer.size()) return ValueTask<std::size_t>(sent);
   }
   ensure_registered();
-  SendOp* op = send_op_.try_claim() ? &send_op_ : new SendOp(false);
+  if (send_op_ == nullptr) send_op_ = new SendOp(true);
+  SendOp* op = send_op_->try_claim() ? send_op_ : new SendOp(false);
   op->buffer = buffer;
   op->sent = sent;
-  return enqueue(write_queue_, *op, token, guard);
+  ValueTask<std::size_t> pending = enqueue(write_queue_, *op, token, guard);
+  watch(*op, buffer.data(), buffer.size());  // as receive's
+  return pending;
 }
 
 ValueTask<Socket> SocketContext::accept(const CancellationToken& token) {
@@ -390,6 +438,7 @@ ValueTask<> SocketContext::connect(const IPEndPoint& endpoint, const Cancellatio
 
 void SocketContext::process(OpQueue& q, int fd) noexcept {
   while (SocketOp* op = q.front()) {
+    if (op->paused) return;  // its buffer is moving: relocate(resume) retries the queue
     if (!op->attempt(fd)) return;
     q.pop();
     op->complete();
@@ -414,6 +463,45 @@ void SocketContext::cancel(SocketOp& op) noexcept {
   }
   op.complete();
 }
+
+void SocketContext::relocate(SocketOp& op, RelocationStep step, std::ptrdiff_t delta) noexcept {
+  std::lock_guard guard(lock_);
+  switch (step) {
+    case RelocationStep::pause:
+      op.paused = true;
+      return;
+    case RelocationStep::resume:
+      op.rebase(delta);
+      op.paused = false;
+      // The engine may have skipped an edge while the operation was paused: retry the queue.
+      if (!closed_ && op.queue) process(*op.queue, fd_);
+      return;
+    case RelocationStep::orphan:
+      op.paused = false;
+      if (op.queue == nullptr) return;  // already over: its buffer is not touched again
+      OpQueue& q = *op.queue;
+      q.remove(op);
+      try {
+        op.fail(std::make_exception_ptr(InvalidOperationError(
+            std::string("duet::net::Socket: ") + describe() +
+            ": a pending operation's buffer lies inside an async method's state machine that ended "
+            "without suspending, so its memory is about to be freed; the operation was aborted "
+            "instead of touching it. Await the operation in the method that owns the buffer "
+            "before the method returns, or keep the buffer outside the state machine")));
+      } catch (...) {
+        op.fail(std::current_exception());
+      }
+      op.complete();
+      if (!closed_) process(q, fd_);  // the next operation may be ready already
+      return;
+  }
+}
+
+void SocketOp::relocation_pause() noexcept { ctx->relocate(*this, SocketContext::RelocationStep::pause, 0); }
+void SocketOp::relocation_resume(std::ptrdiff_t delta) noexcept {
+  ctx->relocate(*this, SocketContext::RelocationStep::resume, delta);
+}
+void SocketOp::relocation_orphan() noexcept { ctx->relocate(*this, SocketContext::RelocationStep::orphan, 0); }
 
 void SocketContext::abandon(SocketOp& op) noexcept {
   std::lock_guard guard(lock_);
@@ -492,6 +580,9 @@ ValueTask<Socket> Socket::accept_async(CancellationToken token) {
 }
 ValueTask<std::size_t> Socket::receive_async(std::span<std::byte> buffer, CancellationToken token) {
   return checked("receive_async").receive(buffer, token);
+}
+ValueTask<std::size_t> Socket::receive_exactly_async(std::span<std::byte> buffer, CancellationToken token) {
+  return checked("receive_async").receive(buffer, token, /*fill=*/true);
 }
 ValueTask<std::size_t> Socket::send_async(std::span<const std::byte> buffer, CancellationToken token) {
   return checked("send_async").send(buffer, token);

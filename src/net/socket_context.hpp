@@ -34,6 +34,7 @@
 #include <string>
 
 #include "duet/detail/ref_count.hpp"
+#include "duet/detail/relocation.hpp"
 #include "duet/net/socket.hpp"
 #include "duet/time/cancellation.hpp"
 #include "duet/value_task/value_task.hpp"
@@ -44,13 +45,25 @@ namespace duet::net::detail {
 class SocketContext;
 class OpQueue;
 
-// SocketOp — one queued operation (.NET's AsyncOperation).
-class SocketOp {
+// SocketOp — one queued operation (.NET's AsyncOperation). A RelocationTarget: a receive or send
+// whose buffer lies in a state machine that has not moved into its box yet follows it there
+// (duet/detail/relocation.hpp; the callbacks are SocketContext::relocate).
+class SocketOp : public duet::detail::RelocationTarget {
  public:
   SocketOp() noexcept = default;
   SocketOp(const SocketOp&) = delete;
   SocketOp& operator=(const SocketOp&) = delete;
   virtual ~SocketOp() = default;
+
+  void relocation_pause() noexcept override;
+  void relocation_resume(std::ptrdiff_t delta) noexcept override;
+  void relocation_orphan() noexcept override;
+  // rebase(delta) — moves the operation's buffer by `delta` bytes (under the context lock).
+  virtual void rebase(std::ptrdiff_t) noexcept {}
+
+  // paused — its buffer is moving with its state machine (relocation_pause): not attempted until
+  // relocation_resume. Under the context lock. First: it sits in the base's tail padding.
+  bool paused = false;
 
   // attempt(fd) — the syscall, under the context lock: true when the operation is over (its
   // outcome stored), false on EAGAIN.
@@ -155,13 +168,17 @@ class ValueOp : public SocketOp, public IValueTaskSource<T> {
   bool reusable_;
 };
 
-// ReceiveOp / SendOp — recv() into / send() from a buffer.
+// ReceiveOp / SendOp — recv() into / send() from a buffer. A receive that fills (NetworkStream's
+// read_exactly_async) completes only when the buffer is full, and fails with EndOfStreamError
+// when the stream ends first.
 class ReceiveOp final : public ValueOp<std::size_t> {
  public:
   using ValueOp::ValueOp;
+  bool fill = false;  // first: it sits in ValueOp's tail padding
   std::span<std::byte> buffer;
   std::size_t received = 0;
   bool attempt(int fd) noexcept override;
+  void rebase(std::ptrdiff_t delta) noexcept override { buffer = {buffer.data() + delta, buffer.size()}; }
   void complete() noexcept override { publish(received); }
   const char* diag_what() const noexcept override { return "socket receive from"; }
 };
@@ -171,6 +188,7 @@ class SendOp final : public ValueOp<std::size_t> {
   std::span<const std::byte> buffer;
   std::size_t sent = 0;
   bool attempt(int fd) noexcept override;
+  void rebase(std::ptrdiff_t delta) noexcept override { buffer = {buffer.data() + delta, buffer.size()}; }
   void complete() noexcept override { publish(sent); }
   const char* diag_what() const noexcept override { return "socket send to"; }
 };
@@ -213,7 +231,8 @@ class SocketContext {
     if (refs_.drop()) delete this;
   }
 
-  ValueTask<std::size_t> receive(std::span<std::byte> buffer, const CancellationToken& token);
+  // receive(buffer, token, fill) — fill: until the buffer is full (EndOfStreamError at the end).
+  ValueTask<std::size_t> receive(std::span<std::byte> buffer, const CancellationToken& token, bool fill = false);
   ValueTask<std::size_t> send(std::span<const std::byte> buffer, const CancellationToken& token);
   ValueTask<Socket> accept(const CancellationToken& token);
   ValueTask<> connect(const IPEndPoint& endpoint, const CancellationToken& token);
@@ -229,6 +248,11 @@ class SocketContext {
   void cancel(SocketOp& op) noexcept;
   // abandon(op) — the ValueTask of `op` was dropped: dequeue it if it still waits.
   void abandon(SocketOp& op) noexcept;
+  // relocate(op, step, delta) — SocketOp's RelocationTarget callbacks, under the lock: pause it;
+  // rebase it by `delta` and retry its queue; orphan it (its machine ended unboxed: it ends with
+  // InvalidOperationError).
+  enum class RelocationStep { pause, resume, orphan };
+  void relocate(SocketOp& op, RelocationStep step, std::ptrdiff_t delta) noexcept;
 
   // describe() — "socket 127.0.0.1:40000 -> 127.0.0.1:5000" (what is known), for messages.
   std::string describe() const;
@@ -248,6 +272,9 @@ class SocketContext {
   ValueTask<T> enqueue(OpQueue& q, ValueOp<T>& op, const CancellationToken& token,
                        std::unique_lock<std::mutex>& guard);
   void ensure_registered();
+  // watch(op, data, size) — watches `op` when its buffer lies in an unboxed state machine of the
+  // calling thread (duet/detail/relocation.hpp).
+  static void watch(SocketOp& op, const void* data, std::size_t size);
   static void process(OpQueue& q, int fd) noexcept;
 
   mutable std::mutex lock_;
@@ -256,13 +283,18 @@ class SocketContext {
   bool closed_ = false;
   OpQueue read_queue_;
   OpQueue write_queue_;
+  // The reusable operations (see "Lifetime"). The receive one is embedded: an idle connection
+  // waits in it. The send one is allocated at the first send that has to wait and kept: most
+  // sends complete at once, and an idle connection's bytes matter (issue 14: bytes per idle
+  // connection).
   ReceiveOp receive_op_{true};
-  SendOp send_op_{true};
+  SendOp* send_op_ = nullptr;
   duet::detail::RefCount refs_{1};
 };
 
 template <class T>
 void ValueOp<T>::finish() noexcept {
+  duet::detail::relocation_finish(*this);  // first: the relocation lock may still reach it
   registration.dispose();  // waits for a cancellation callback running elsewhere
   token = CancellationToken();
   core_.reset();

@@ -35,26 +35,16 @@ struct WriteAll : duet::PoolingAsyncValueTaskMethod<WriteAll> {
   }
 };
 
-// ReadExactly — `while (read < n) { var k = await ReceiveAsync(rest); if (k == 0) throw ...; }`.
+// ReadExactly — `await stream.ReadExactlyAsync(buffer)` as a ValueTask over one filling receive
+// (Socket::receive_exactly_async, started by read_exactly_async): the machine holds nothing of the
+// caller's, so a buffer inside the caller's state machine may move with it meanwhile
+// (duet/net/socket.hpp).
 struct ReadExactly : duet::PoolingAsyncValueTaskMethod<ReadExactly> {
-  Socket* socket_;
-  std::span<std::byte> buffer_;
-  CancellationToken token_;
-  std::size_t done_ = 0;
-  std::size_t n_ = 0;
-  ReadExactly(Socket& s, std::span<std::byte> b, CancellationToken t)
-      : socket_(&s), buffer_(b), token_(std::move(t)) {}
+  ValueTask<std::size_t> receive_;
+  explicit ReadExactly(ValueTask<std::size_t> receive) : receive_(std::move(receive)) {}
   void move_next() {
     DUET_BEGIN
-      while (done_ < buffer_.size()) {
-        DUET_AWAIT_INTO(n_, socket_->receive_async(buffer_.subspan(done_), token_));
-        if (n_ == 0) {
-          throw EndOfStreamError("duet::net::NetworkStream::read_exactly_async: the stream ended after " +
-                                 std::to_string(done_) + " of " + std::to_string(buffer_.size()) +
-                                 " bytes (.NET's EndOfStreamException)");
-        }
-        done_ += n_;
-      }
+      DUET_AWAIT(std::move(receive_));
     DUET_END
   }
 };
@@ -67,7 +57,7 @@ ValueTask<> NetworkStream::write_async(std::span<const std::byte> buffer, Cancel
 
 ValueTask<> NetworkStream::read_exactly_async(std::span<std::byte> buffer, CancellationToken token) {
   if (buffer.empty()) return ValueTask<>();
-  return duet::start<ReadExactly>(*socket_, buffer, std::move(token));
+  return duet::start<ReadExactly>(socket_->receive_exactly_async(buffer, std::move(token)));
 }
 
 void TcpListener::start(int backlog) {

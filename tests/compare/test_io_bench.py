@@ -147,7 +147,7 @@ class EndToEnd(unittest.TestCase):
             try:
                 lines = []
                 results, failures = io_bench.run(build, repetitions=2, duration=1, connections=(100,),
-                                                 idle=3, log=lines.append, seed=1)
+                                                 idle=3, log=lines.append, seed=1, pin=False)
                 self.assertEqual(failures, [])
                 for s in io_bench.SERVERS:
                     self.assertEqual(len(results["load"][s.name][100]), 2)
@@ -157,12 +157,42 @@ class EndToEnd(unittest.TestCase):
                 mute = io_bench.SERVERS[0]
                 write_exe(os.path.join(build, mute.binary), "#!/bin/sh\nexit 0\n")
                 _, failures = io_bench.run(build, repetitions=1, duration=1, connections=(100,),
-                                           idle=0, log=lambda _: None, names=[mute.name])
+                                           idle=0, log=lambda _: None, names=[mute.name], pin=False)
                 self.assertEqual(len(failures), 1)
                 self.assertIn(mute.title, failures[0])
                 self.assertIn("did not announce", failures[0])
             finally:
                 os.environ["PATH"] = old_path
+
+    def test_pinning_runs_every_server_on_cpu_0_and_wrk_on_cpu_1(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            build = os.path.join(tmp, "build")
+            for s in io_bench.SERVERS:
+                write_exe(os.path.join(build, s.binary), FAKE_SERVER.format(python=sys.executable))
+            bindir = os.path.join(tmp, "bin")
+            write_exe(os.path.join(bindir, "wrk"), FAKE_WRK.format(fixture=FIXTURE))
+            calls = os.path.join(tmp, "taskset.log")
+            # A fake taskset: records "cpu program" and runs the program.
+            write_exe(os.path.join(bindir, "taskset"),
+                      f'#!/bin/sh\necho "$2 $(basename "$3")" >> {calls}\nshift 2\nexec "$@"\n')
+            old_path, old_available = os.environ["PATH"], io_bench.pinning_available
+            os.environ["PATH"] = bindir + os.pathsep + old_path
+            io_bench.pinning_available = lambda: True
+            try:
+                results, failures = io_bench.run(build, repetitions=1, duration=1, connections=(100,),
+                                                 idle=2, log=lambda _: None, seed=1)
+                self.assertEqual(failures, [])
+                self.assertTrue(results["config"]["pinned"])
+                with open(calls, encoding="utf-8") as f:
+                    seen = [line.split() for line in f]
+                servers = sorted(os.path.basename(s.binary) for s in io_bench.SERVERS)
+                # Each server twice (its load run and its memory run), always on CPU 0; wrk on 1.
+                self.assertEqual(sorted(p for c, p in seen if c == "0"), sorted(servers * 2))
+                self.assertEqual([p for c, p in seen if c == "1"], ["wrk"] * len(servers))
+                self.assertIn("servers pinned to CPU 0, wrk to CPU 1", io_bench.render(results))
+            finally:
+                os.environ["PATH"] = old_path
+                io_bench.pinning_available = old_available
 
 
 if __name__ == "__main__":

@@ -218,6 +218,14 @@ struct AmbientView {
 };
 AmbientView ambient_view() noexcept;
 
+class RelocationScope;  // detail/relocation.hpp
+// ambient_enter(s) — ambient_view(), and makes `s` the thread's innermost relocation scope.
+// ambient_leave(s) — pops `s` (when it still watches operations: relocation_close), then
+// ambient_view(). One call each, so that a builder's start() opens its machine's relocation scope
+// for the price of the ambient save and restore it makes anyway.
+AmbientView ambient_enter(RelocationScope& s) noexcept;
+AmbientView ambient_leave(RelocationScope& s) noexcept;
+
 // ---- 1. capture -------------------------------------------------------------------------------
 
 // capture_execution_context(c) — records the current ExecutionContext in `c` (holding one
@@ -304,13 +312,17 @@ class EcScope {
 // around the code they run, so nothing it sets leaks to the caller.
 // One read of the ambient state on entry and one on exit; the setters run only when the code
 // inside changed something.
+// AmbientScope(relocation) — also opens `relocation` for the same span (detail/relocation.hpp).
 class AmbientScope {
  public:
   AmbientScope() noexcept : AmbientScope(ambient_view()) {}
+  explicit AmbientScope(RelocationScope& relocation) noexcept : AmbientScope(ambient_enter(relocation)) {
+    relocation_ = &relocation;
+  }
   AmbientScope(const AmbientScope&) = delete;
   AmbientScope& operator=(const AmbientScope&) = delete;
   ~AmbientScope() {
-    const AmbientView now = ambient_view();
+    const AmbientView now = relocation_ ? ambient_leave(*relocation_) : ambient_view();
     // The SynchronizationContext is restored first, then the ExecutionContext (as before).
     if (now.sync != sync_) set_current_sync_context(sync_);
     if (now.ec != ec_) ec_set_current(ec_);
@@ -322,6 +334,7 @@ class AmbientScope {
 
   SynchronizationContext* sync_;
   ExecutionContextNode* ec_;  // one reference owned
+  RelocationScope* relocation_ = nullptr;
 };
 
 }  // namespace detail

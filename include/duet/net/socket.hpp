@@ -27,11 +27,12 @@
 // operation without awaiting it cancels the operation (C++ has no GC to keep the buffer alive);
 // send_async completes when every byte was sent, as .NET's does on a stream socket.
 //
-// Buffers: the memory passed to a waiting operation must stay where it is until the operation
-// completes. An explicit or dsl state machine moves into its box at its first suspension, so a
-// buffer that is a member of the machine (or a Socket a NetworkStream points to) moves away under
-// the waiting operation: keep them behind a unique_ptr (samples/echo_server). A fiber's stack
-// never moves.
+// Buffers: the memory passed to a waiting operation must stay alive until the operation
+// completes. A buffer may be a member of an explicit or dsl state machine: the machine moves into
+// its box at its first suspension, and an operation still waiting with a buffer inside it follows
+// it there (duet/detail/relocation.hpp). If the machine ends without ever suspending while such
+// an operation still waits, the operation ends with InvalidOperationError instead of touching
+// the freed frame. A fiber's stack never moves.
 //
 // Thread-safety: the operations may be started from any thread and concurrently with each other;
 // close() may race with them. Moving or destroying a Socket must not race with anything.
@@ -56,6 +57,8 @@ class SocketContext;
 enum class SocketShutdown { receive, send, both };
 
 // Socket — a TCP stream socket. Move-only; the destructor closes it.
+class NetworkStream;
+
 class Socket {
  public:
   // Socket() — no socket (is_open() false); every operation throws ObjectDisposedError.
@@ -113,7 +116,11 @@ class Socket {
 
  private:
   friend class detail::SocketContext;
+  friend class NetworkStream;
   explicit Socket(detail::SocketContext* ctx) noexcept : ctx_(ctx) {}
+  // receive_exactly_async(buffer, token) — one receive that completes when `buffer` is full
+  // (EndOfStreamError when the stream ends first): NetworkStream::read_exactly_async.
+  ValueTask<std::size_t> receive_exactly_async(std::span<std::byte> buffer, CancellationToken token);
   detail::SocketContext& checked(const char* operation) const;
 
   detail::SocketContext* ctx_ = nullptr;

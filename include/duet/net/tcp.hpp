@@ -31,6 +31,18 @@ class NetworkStream {
   explicit NetworkStream(Socket& socket) noexcept : socket_(&socket) {}
   // NetworkStream(socket, true) — owns `socket` (.NET's ownsSocket).
   NetworkStream(Socket&& socket, bool owns_socket);
+  // Moving a stream that owns its socket moves the socket with it (so a state machine may keep
+  // one as a member); one that borrows a Socket keeps pointing at that Socket.
+  NetworkStream(NetworkStream&& o) noexcept
+      : owned_(std::move(o.owned_)), socket_(o.socket_ == &o.owned_ ? &owned_ : o.socket_) {}
+  NetworkStream& operator=(NetworkStream&& o) noexcept {
+    if (this != &o) {
+      const bool owning = o.socket_ == &o.owned_;
+      owned_ = std::move(o.owned_);
+      socket_ = owning ? &owned_ : o.socket_;
+    }
+    return *this;
+  }
   NetworkStream(const NetworkStream&) = delete;
   NetworkStream& operator=(const NetworkStream&) = delete;
 
@@ -42,7 +54,8 @@ class NetworkStream {
   // pooled state machines when it has to wait.
   ValueTask<> write_async(std::span<const std::byte> buffer, CancellationToken token = {});
   // read_exactly_async(buffer, token) — fills `buffer`; EndOfStreamError when the stream ends
-  // first (.NET 7's ReadExactlyAsync).
+  // first (.NET 7's ReadExactlyAsync). One socket operation that completes when the buffer is
+  // full, so a buffer inside a state machine follows the machine into its box as a receive's does.
   ValueTask<> read_exactly_async(std::span<std::byte> buffer, CancellationToken token = {});
 
   Socket& socket() noexcept { return *socket_; }

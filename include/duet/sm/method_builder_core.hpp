@@ -60,6 +60,7 @@
 #include "duet/core/errors.hpp"
 #include "duet/core/task.hpp"
 #include "duet/detail/assert.hpp"
+#include "duet/detail/relocation.hpp"
 #include "duet/diag/diagnostics.hpp"
 #include "duet/diag/trace.hpp"
 
@@ -195,10 +196,23 @@ template <class Box, class A>
 struct MethodBuilderCore {
   // start(sm, fault) — runs sm.move_next() synchronously on the calling thread until the first
   // suspension or the end, then restores the caller's ExecutionContext and
-  // SynchronizationContext. An exception leaving move_next() goes to fault(e).
+  // SynchronizationContext. An exception leaving move_next() goes to fault(e). In a program
+  // that links duet's sockets, the machine's bytes are a RelocationScope meanwhile: an I/O
+  // operation that goes pending with a buffer in them follows the machine into its box
+  // (detail/relocation.hpp); a program without them skips the scope (one load of a flag).
   template <class SM, class Fault>
   static void start(SM& sm, Fault&& fault) noexcept {
-    AmbientScope restore;
+    if (relocation_enabled()) [[unlikely]] {
+      RelocationScope relocation(std::addressof(sm), sizeof(SM));
+      AmbientScope restore(relocation);
+      run_first_step(sm, fault);
+    } else {
+      AmbientScope restore;
+      run_first_step(sm, fault);
+    }
+  }
+  template <class SM, class Fault>
+  static void run_first_step(SM& sm, Fault& fault) noexcept {
     try {
       sm.move_next();
     } catch (...) {
@@ -217,6 +231,16 @@ struct MethodBuilderCore {
   // (Box::create returned null) — nothing was registered with the awaiter, `ref` is unchanged,
   // and the machine stays in the caller's frame, destroyed with it; the builder then faults the
   // method with std::bad_alloc.
+  // create_box_relocating(ref, sm) — Box::create(ref, sm) with the relocation of the operations
+  // watching the machine's bytes around it: suspend's cold path.
+  template <class Box, class SM, class Ref>
+  [[gnu::noinline, gnu::cold]] static Box* create_box_relocating(Ref& ref, SM& sm) noexcept {
+    RelocationScope* const watched = relocation_moving_slow(std::addressof(sm));
+    Box* const box = Box::create(ref, sm);
+    if (watched) relocation_moved(*watched, box ? std::addressof(box->machine()) : nullptr);
+    return box;
+  }
+
   template <bool Flow, class Box, class A, class SM, class Ref>
   [[nodiscard]] static bool suspend(A& awaiter, SM& sm, Ref& ref) noexcept {
     if constexpr (Flow) {
@@ -227,7 +251,14 @@ struct MethodBuilderCore {
     Box* box;
     A* target = std::addressof(awaiter);
     if (ref.get() == nullptr) {
-      box = Box::create(ref, sm);
+      // The move into the box. While some I/O operation is watched (rare), those watching this
+      // machine's bytes pause around it and follow it (detail/relocation.hpp), out of line: the
+      // common path stays one load and one branch.
+      if (relocation_any_watched()) [[unlikely]] {
+        box = create_box_relocating<Box>(ref, sm);
+      } else {
+        box = Box::create(ref, sm);
+      }
       if (!box) [[unlikely]] return false;
       target = std::addressof(relocate(awaiter, sm, box->machine()));
     } else {

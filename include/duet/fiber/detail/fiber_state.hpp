@@ -74,6 +74,7 @@
 #include "duet/core/continuation.hpp"
 #include "duet/core/task.hpp"
 #include "duet/diag/diagnostics.hpp"
+#include "duet/detail/relocation.hpp"
 #include "duet/diag/trace.hpp"
 
 // Sanitizer selectors: under AddressSanitizer every switch is announced with
@@ -324,6 +325,9 @@ class FiberBase : public Continuation {
   void* guard_low_ = nullptr;
   void* stack_low_ = nullptr;
   const char* name_ = nullptr;  // FiberOptions::name
+  // The fiber's open relocation scopes while it is switched out (a method started inside the
+  // fiber suspended it mid-start): the chain is per stack, not per thread (detail/relocation.hpp).
+  duet::detail::RelocationScope* relocation_chain_ = nullptr;
 #if defined(DUET_FIBER_ASAN)
   void* asan_fake_stack_ = nullptr;
   const void* asan_resumer_bottom_ = nullptr;
