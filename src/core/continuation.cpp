@@ -23,12 +23,16 @@ struct Ambient {
   RelocationScope* relocation_top = nullptr;  // innermost open scope (detail/relocation.hpp)
 };
 
+thread_local Ambient t_ambient;
+
 // ambient() — the calling thread's record. Not inlined: a fiber that migrates between threads
-// must never keep another thread's address.
-[[gnu::noinline]] Ambient& ambient() noexcept {
-  thread_local Ambient a;
-  return a;
-}
+// must never keep another thread's address (a caller that runs code which may switch fibers
+// between two uses re-reads it through this call).
+[[gnu::noinline]] Ambient& ambient() noexcept { return t_ambient; }
+
+// ambient_leaf() — the same record, inlined: only for functions that call nothing that could
+// switch fibers between taking the address and their last use of it (the hot accessors below).
+[[gnu::always_inline]] inline Ambient& ambient_leaf() noexcept { return t_ambient; }
 
 void sentinel_invoke(Continuation*) noexcept {
   DUET_ASSERT(false, "the completed-operation sentinel continuation was invoked");
@@ -36,10 +40,10 @@ void sentinel_invoke(Continuation*) noexcept {
 
 }  // namespace
 
-SynchronizationContext* current_sync_context() noexcept { return ambient().sync; }
-void set_current_sync_context(SynchronizationContext* ctx) noexcept { ambient().sync = ctx; }
+SynchronizationContext* current_sync_context() noexcept { return ambient_leaf().sync; }
+void set_current_sync_context(SynchronizationContext* ctx) noexcept { ambient_leaf().sync = ctx; }
 
-ExecutionContextNode* ec_current() noexcept { return ambient().ec; }
+ExecutionContextNode* ec_current() noexcept { return ambient_leaf().ec; }
 
 void ec_set_current(ExecutionContextNode* n) noexcept {
   Ambient& a = ambient();
@@ -55,29 +59,36 @@ void ec_adopt_current(ExecutionContextNode* n) noexcept {
   ec_release(std::exchange(ambient().ec, n));
 }
 
-bool ec_flow_suppressed() noexcept { return ambient().flow_suppressed; }
+bool ec_flow_suppressed() noexcept { return ambient_leaf().flow_suppressed; }
 
 AmbientView ambient_view() noexcept {
-  const Ambient& a = ambient();
+  const Ambient& a = ambient_leaf();
   return {a.sync, a.ec, a.flow_suppressed};
 }
 
+// A program without duet's sockets never pushes a scope (relocation_enabled), so ambient_leave
+// finds its scope on top only when ambient_enter pushed it: scopes are popped in LIFO order, and
+// one that was not pushed cannot be the top.
 AmbientView ambient_enter(RelocationScope& s) noexcept {
-  Ambient& a = ambient();
-  RelocationAccess::parent(s) = a.relocation_top;
-  a.relocation_top = &s;
+  Ambient& a = ambient_leaf();
+  if (relocation_enabled()) {
+    RelocationAccess::parent(s) = a.relocation_top;
+    a.relocation_top = &s;
+  }
   return {a.sync, a.ec, a.flow_suppressed};
 }
 
 AmbientView ambient_leave(RelocationScope& s) noexcept {
-  Ambient& a = ambient();
-  a.relocation_top = s.parent();
-  if (s.watched() != 0) [[unlikely]] relocation_close(s);
+  Ambient& a = ambient_leaf();  // relocation_close below posts continuations, never switches fibers
+  if (a.relocation_top == &s) {
+    a.relocation_top = s.parent();
+    if (s.watched() != 0) [[unlikely]] relocation_close(s);
+  }
   return {a.sync, a.ec, a.flow_suppressed};
 }
 
 RelocationScope*& relocation_top() noexcept { return ambient().relocation_top; }
-void ec_set_flow_suppressed(bool on) noexcept { ambient().flow_suppressed = on; }
+void ec_set_flow_suppressed(bool on) noexcept { ambient_leaf().flow_suppressed = on; }
 
 Continuation* completed_sentinel() noexcept {
   static Continuation sentinel{&sentinel_invoke};

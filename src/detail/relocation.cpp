@@ -49,9 +49,21 @@ void for_each_node(RelocationScope* scope, Fn fn) noexcept {
 }  // namespace
 
 void relocation_close(RelocationScope& s) noexcept {
+  const std::byte* const to = RelocationAccess::moved_to(s);
+  std::lock_guard guard(g_lock);
+  if (to != nullptr) {
+    // The machine moved into its box (relocation_moving paused these): rebase, retry, and stop
+    // watching: the box never moves.
+    const std::ptrdiff_t delta = to - static_cast<const std::byte*>(s.begin());
+    for_each_node(&s, [&](WatchNode& n) {
+      n.target->relocation_resume(delta);
+      forget(n);
+      return true;
+    });
+    return;
+  }
   // The machine ends unboxed with operations still pointing into it: end them before its memory
   // goes.
-  std::lock_guard guard(g_lock);
   for_each_node(&s, [](WatchNode& n) {
     n.target->relocation_orphan();
     forget(n);
@@ -91,28 +103,27 @@ void relocation_unwatch(RelocationTarget& target) noexcept {
   RelocationAccess::set_watched(target, false);
 }
 
-RelocationScope* relocation_moving_slow(const void* machine) noexcept {
+void relocation_moving(const void* machine, void* to) noexcept {
   RelocationScope* s = relocation_top();
   while (s != nullptr && s->begin() != machine) s = s->parent();
-  if (s == nullptr || s->watched() == 0) [[likely]] return nullptr;
+  if (s == nullptr || s->watched() == 0) [[likely]] return;
   std::lock_guard guard(g_lock);
   for_each_node(s, [](WatchNode& n) {
     n.target->relocation_pause();
     return false;
   });
-  return s;
+  RelocationAccess::moved_to(*s) = static_cast<const std::byte*>(to);
 }
 
-void relocation_moved(RelocationScope& scope, const void* to) noexcept {
-  const std::ptrdiff_t delta =
-      to ? static_cast<const std::byte*>(to) - static_cast<const std::byte*>(scope.begin()) : 0;
-  std::lock_guard guard(g_lock);
-  for_each_node(&scope, [&](WatchNode& n) {
-    n.target->relocation_resume(delta);
-    if (!to) return false;  // not moved: still watched until the scope closes
-    forget(n);
-    return true;
-  });
+// The common path is a load, a branch and a tail call of operator new (g++ and clang emit a
+// jump): the first suspension of every explicit/dsl method comes through here.
+void* box_allocate(std::size_t size, const void* machine, std::size_t offset) noexcept {
+  if (g_relocation_watches.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    void* const mem = ::operator new(size, std::nothrow);
+    if (mem != nullptr) relocation_moving(machine, static_cast<std::byte*>(mem) + offset);
+    return mem;
+  }
+  return ::operator new(size, std::nothrow);
 }
 
 }  // namespace duet::detail

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -28,6 +29,7 @@
 #include <duet/duet.hpp>
 
 #include "duet_fixture.hpp"
+#include "fault_injection.hpp"
 #include "net_support.hpp"
 
 namespace {
@@ -42,10 +44,11 @@ using Relocation = duet::testing::DuetTest;
 
 // start_in_storage(args...) — the stub method of a state machine SM, with the unboxed machine in
 // heap storage that outlives the call: start, take the task, destroy the (moved-from) machine and
-// wipe its bytes. Whatever still points there afterwards sees zeros.
+// wipe its bytes. Whatever still points there afterwards sees zeros. Storage the caller allocated
+// already (of sizeof(SM) + alignof(SM) bytes) is used as it is.
 template <class SM, class... Args>
 auto start_in_storage(std::unique_ptr<std::byte[]>& storage, Args&&... args) {
-  storage = std::make_unique<std::byte[]>(sizeof(SM) + alignof(SM));
+  if (!storage) storage = std::make_unique<std::byte[]>(sizeof(SM) + alignof(SM));
   void* p = storage.get();
   std::size_t space = sizeof(SM) + alignof(SM);
   void* at = std::align(alignof(SM), sizeof(SM), p, space);
@@ -62,16 +65,17 @@ std::string text_of(const std::byte* p, std::size_t n) { return std::string(rein
 // ---- a receive into a member buffer ---------------------------------------------------------
 
 // async Task<string> ReceiveAsync(Socket s) { var buf = new byte[16]; int n = await s.ReceiveAsync(buf); ... }
-// with `buf` hoisted into the machine, as Roslyn hoists it.
-struct ReceiveExplicit {
+// with `buf` hoisted into the machine, as Roslyn hoists it. On any builder of std::string.
+template <class Builder>
+struct ReceiveExplicitOn {
   int state_ = -1;
-  duet::AsyncTaskMethodBuilder<std::string> builder_;
+  Builder builder_;
   Socket* socket_;
   std::array<std::byte, 16> buf_{};
   std::optional<duet::ValueTaskAwaiter<std::size_t>> awaiter_;
 
-  explicit ReceiveExplicit(Socket& s) : socket_(&s) {}
-  ReceiveExplicit(ReceiveExplicit&&) = default;
+  explicit ReceiveExplicitOn(Socket& s) : socket_(&s) {}
+  ReceiveExplicitOn(ReceiveExplicitOn&&) = default;
 
   void move_next() {
     try {
@@ -94,6 +98,7 @@ struct ReceiveExplicit {
     }
   }
 };
+using ReceiveExplicit = ReceiveExplicitOn<duet::AsyncTaskMethodBuilder<std::string>>;
 
 struct ReceiveDsl : duet::AsyncMethod<ReceiveDsl, std::string> {
   Socket* socket_;
@@ -139,6 +144,76 @@ TEST_F(Relocation, AReceiveIntoAMemberBufferFollowsTheMachineIntoItsBoxDsl) {
 
 TEST_F(Relocation, AReceiveIntoAFiberLocalBufferReadsTheSameBytesFiber) {
   expect_receive_into_member_follows([](Socket& s, std::unique_ptr<std::byte[]>&) { return receive_fiber(s); });
+}
+
+// The same method on the pooling ValueTask builder: its box comes from a pool, not from an
+// allocation, and its create() makes the relocation check itself.
+using ReceivePooledExplicit = ReceiveExplicitOn<duet::PoolingAsyncValueTaskMethodBuilder<std::string>>;
+
+TEST_F(Relocation, AReceiveIntoAMemberBufferFollowsAPooledBoxExplicit) {
+  // Twice: the second call's box is the first one's, rented again from the pool.
+  for (int round = 0; round < 2; ++round) {
+    Pair p = make_pair();
+    std::unique_ptr<std::byte[]> storage;
+    duet::ValueTask<std::string> t = start_in_storage<ReceivePooledExplicit>(storage, p.b);
+    ASSERT_FALSE(t.is_completed()) << "precondition: the receive waits";
+    ASSERT_EQ(p.a.send_async(bytes("pooled")).result(), 6u);
+    EXPECT_EQ(t.result(), "pooled") << "round " << round;
+  }
+}
+
+// The box cannot be allocated while the receive waits: the method faults with std::bad_alloc
+// (the builder's rule), and the receive, whose buffer dies with the unboxed machine, ends instead
+// of writing into freed memory; the socket stays usable and the peer's bytes reach the next
+// receive. Every allocation point of the call is failed once (k = 1, 2, ... until none fires).
+TEST_F(Relocation, TheBoxOutOfMemoryEndsTheWatchedReceiveAndTheSocketStaysUsableExplicit) {
+  Pair p = make_pair();
+  {  // Warm up: the socket's context and its epoll registration exist before the sweep.
+    std::array<std::byte, 4> warm{};
+    ValueTask<std::size_t> r = p.b.receive_async(warm);
+    ASSERT_EQ(p.a.send_async(bytes("warm")).result(), 4u);
+    ASSERT_EQ(r.result(), 4u);
+  }
+  bool saw_out_of_memory = false;
+  for (std::uint64_t k = 1;; ++k) {
+    // The storage and the task's slot exist before the injection: only the call is swept.
+    auto storage = std::make_unique<std::byte[]>(sizeof(ReceiveExplicit) + alignof(ReceiveExplicit));
+    std::optional<Task<std::string>> t;
+    bool fired = false;
+    {
+      duet::testing::FailAt fail(k);
+      t.emplace(start_in_storage<ReceiveExplicit>(storage, p.b));
+      fired = fail.fired();
+    }
+    if (!fired) {
+      ASSERT_FALSE(t->is_completed()) << "precondition: the receive waits";
+      ASSERT_EQ(p.a.send_async(bytes("after")).result(), 5u);
+      EXPECT_EQ(t->result(), "after");
+      break;
+    }
+    if (t->is_faulted()) {
+      try {
+        (void)t->result();
+        ADD_FAILURE() << "k=" << k << ": faulted without an exception";
+      } catch (const std::bad_alloc&) {
+        saw_out_of_memory = true;
+      } catch (const std::exception& e) {
+        // The receive could not go pending (its watch could not be allocated): its own error.
+        SUCCEED() << "k=" << k << ": " << e.what();
+      }
+      // Whatever waited ended: the next receive gets the peer's next bytes, all of them.
+      std::array<std::byte, 8> next{};
+      ValueTask<std::size_t> r = p.b.receive_async(next);
+      ASSERT_EQ(p.a.send_async(bytes("next")).result(), 4u);
+      ASSERT_EQ(r.result(), 4u) << "k=" << k;
+      EXPECT_EQ(text_of(next.data(), 4), "next") << "k=" << k;
+    } else {
+      // The failed allocation was elsewhere and the method recovered: it still gets its bytes.
+      ASSERT_EQ(p.a.send_async(bytes("after")).result(), 5u);
+      EXPECT_EQ(t->result(), "after") << "k=" << k;
+    }
+  }
+  EXPECT_TRUE(saw_out_of_memory) << "no k failed the box: the scenario did not test the rule";
 }
 
 // ---- a send from a member buffer that has to wait -------------------------------------------

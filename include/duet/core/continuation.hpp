@@ -219,9 +219,10 @@ struct AmbientView {
 AmbientView ambient_view() noexcept;
 
 class RelocationScope;  // detail/relocation.hpp
-// ambient_enter(s) — ambient_view(), and makes `s` the thread's innermost relocation scope.
-// ambient_leave(s) — pops `s` (when it still watches operations: relocation_close), then
-// ambient_view(). One call each, so that a builder's start() opens its machine's relocation scope
+// ambient_enter(s) — ambient_view(), and makes `s` the thread's innermost relocation scope (in
+// a program that links duet's sockets: relocation_enabled; otherwise `s` is left alone).
+// ambient_leave(s) — pops `s` if it was pushed (when it still watches operations:
+// relocation_close), then ambient_view(). One call each, so that a builder's start() opens its machine's relocation scope
 // for the price of the ambient save and restore it makes anyway.
 AmbientView ambient_enter(RelocationScope& s) noexcept;
 AmbientView ambient_leave(RelocationScope& s) noexcept;

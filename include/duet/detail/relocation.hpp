@@ -15,24 +15,32 @@
 // [&sm, &sm + sizeof(SM)), for the duration of the synchronous run; scopes nest (a method started
 // from inside another's start()) and form a per-thread chain. An operation that goes pending with
 // a pointer into an open scope of its thread (relocation_find) is "watched" (relocation_watch):
-//  * moving — just before the move, the builder asks every operation watched by the machine's
-//    scope to pause (relocation_pause: the I/O thread leaves its memory alone and remembers that
-//    it skipped);
-//  * moved — right after, each is rebased by the distance the machine moved
-//    (relocation_resume(delta): old_base -> new_base + offset) and retried, and stops being
-//    watched: the box never moves again;
-//  * the machine ends unboxed (its scope closes with operations still watched: it completed, or
-//    its box could not be allocated) — each is ended with an InvalidOperationError naming this
-//    rule (relocation_orphan) instead of touching freed memory.
+//  * moving — the box's allocation, just before the move, asks every operation watched by the
+//    machine's scope to pause (relocation_pause: the I/O thread leaves its memory alone and
+//    remembers that it skipped) and records in the scope where the machine is going;
+//  * moved — when start() closes the scope (after move_next returned: nothing of the machine
+//    runs on this thread in between, and the old bytes are still there), each is rebased by the
+//    distance the machine moved (relocation_resume(delta): old_base -> new_base + offset) and
+//    retried, and stops being watched: the box never moves again;
+//  * the machine ends unboxed (its scope closes with operations still watched and no move
+//    recorded: it completed, or its box could not be allocated) — each is ended with an
+//    InvalidOperationError naming this rule (relocation_orphan) instead of touching freed memory.
 // A fiber's stack never moves: nothing is watched there (no scope covers a fiber's locals).
 //
-// Cost: nothing unless the program links duet's sockets (relocation_enabled(), below). Then:
-// start() already saves and restores the thread's ambient state with two out-of-line calls
-// (core/continuation.hpp, AmbientScope); the scope rides on them (ambient_enter pushes it,
-// ambient_leave pops it: the chain lives in the thread's ambient record), so it costs three
-// stores into start()'s frame. The first suspension reads one process-wide counter of watched
-// operations (zero: nothing to move). Nothing else on the hot path: operations look for a scope
-// only when they have to wait.
+// Cost: nothing unless the program links duet's sockets (relocation_enabled(), below); even then,
+// nothing inline on the await hot path (issue 15's suspend-once budget):
+//  * start() already saves and restores the thread's ambient state with two out-of-line calls
+//    (core/continuation.hpp, AmbientScope); the scope rides on them (ambient_enter pushes it,
+//    ambient_leave pops it and, when it watches operations, closes it: the chain lives in the
+//    thread's ambient record), so the builder pays the two stores that build the scope;
+//  * the first suspension allocates the box through box_allocate, an out-of-line call that reads
+//    one process-wide counter of watched operations (zero: nothing to move) and tail-calls
+//    operator new. A pooled box (no allocation) makes the same check inline.
+// Operations look for a scope only when they have to wait.
+// Limitation: socket.cpp switches the scopes on during its static initialisation. A method started
+// from another translation unit's static initialiser that runs earlier gets no scope, so its
+// member buffers are not followed; start such I/O from main() (or later), or keep its buffers
+// off the machine (e.g. in a std::unique_ptr member).
 //
 // Locks: one process-wide mutex guards the watch list; it is taken only by watched operations
 // (rare: between an operation going pending and its machine's first suspension). It is taken
@@ -103,6 +111,7 @@ class RelocationScope {
   const std::byte* end_;
   RelocationScope* parent_ = nullptr;  // set by ambient_enter
   std::atomic<std::uint32_t> watched_{0};
+  const std::byte* moved_to_ = nullptr;  // set by relocation_moving (the scope's thread only)
 };
 
 // relocation_chain_slot() — the calling thread's innermost scope, by reference (it lives in the
@@ -113,12 +122,13 @@ RelocationScope*& relocation_chain_slot() noexcept;
 // relocation_top() — the same slot (defined with the ambient record, src/core/continuation.cpp).
 RelocationScope*& relocation_top() noexcept;
 
-// relocation_close(s) — `s` was popped with operations still watched: the machine ends unboxed
-// (it completed, or its box could not be allocated), so each is orphaned before its memory goes.
-// Called by ambient_leave when s.watched() != 0.
+// relocation_close(s) — `s` was popped with operations still watched: when its machine moved
+// (relocation_moving recorded where), each is rebased and resumed; otherwise the machine ends
+// unboxed (it completed, or its box could not be allocated) and each is orphaned before its
+// memory goes. Called by ambient_leave when s.watched() != 0.
 void relocation_close(RelocationScope& s) noexcept;
 
-// g_relocation_watches — how many operations are watched, process-wide. The first suspension
+// g_relocation_watches — how many operations are watched, process-wide. The box's allocation
 // reads it (relaxed): an operation watched by this thread's own machine was counted by this
 // thread, before the suspension, so a zero means there is nothing of this machine's to move.
 extern std::atomic<std::uint32_t> g_relocation_watches;
@@ -135,15 +145,24 @@ void relocation_watch(RelocationScope& scope, RelocationTarget& target);
 // reusing it; a no-op when it is not watched.
 void relocation_unwatch(RelocationTarget& target) noexcept;
 
-// relocation_moving_slow(machine) — the builder is about to move the unboxed machine at `machine`:
-// pauses what its scope watches and returns the scope, or null when it watches nothing (the
-// usual case). Call it only when relocation_any_watched(): the builder's common path reads that
-// one counter and skips the whole relocation (sm/method_builder_core.hpp, create_box_relocating).
-RelocationScope* relocation_moving_slow(const void* machine) noexcept;
+// box_allocate(size, machine, offset) — ::operator new(size, std::nothrow) for the box that will
+// hold the unboxed machine at `machine` at byte `offset` of the box; before returning, when the
+// machine's scope watches operations, relocation_moving(machine, box + offset). Null: out of
+// memory (nothing paused; the machine stays where it is and the scope's close orphans them).
+// Declared malloc-like (gnu::malloc, alloc_size): the caller's compiler then knows the box aliases
+// nothing, as it knows of operator new, and the move into the box costs what it did inline.
+[[gnu::malloc, gnu::alloc_size(1)]] void* box_allocate(std::size_t size, const void* machine,
+                                                      std::size_t offset) noexcept;
+
+// relocation_moving(machine, to) — the builder is about to move the unboxed machine at `machine`
+// to `to`: pauses what the machine's scope watches and records `to` in the scope, whose close
+// rebases and resumes them. A no-op when the scope watches nothing (the usual case).
+void relocation_moving(const void* machine, void* to) noexcept;
+
 // relocation_enabled() / enable_relocation() — whether builders open scopes at all. Only socket
 // operations watch buffers, so src/net/socket.cpp enables it during static initialisation: a
 // program that links duet's sockets gets the scopes from before main(), one that does not pays
-// one load of this flag per start() instead of a scope (issue 15's suspend-once budget).
+// no scope (ambient_enter reads this flag, out of line).
 extern std::atomic<bool> g_relocation_enabled;
 inline bool relocation_enabled() noexcept { return g_relocation_enabled.load(std::memory_order_relaxed); }
 inline void enable_relocation() noexcept { g_relocation_enabled.store(true, std::memory_order_relaxed); }
@@ -152,12 +171,6 @@ inline void enable_relocation() noexcept { g_relocation_enabled.store(true, std:
 inline bool relocation_any_watched() noexcept {
   return g_relocation_watches.load(std::memory_order_relaxed) != 0;
 }
-
-// relocation_moved(scope, to) — the machine of `scope` (returned by relocation_moving_slow) now lives
-// at `to`: rebases and resumes what the scope watches, which is watched no more (the box never
-// moves). Null `to`: it did not move (its box could not be allocated): resumed, and still
-// watched until the scope closes.
-void relocation_moved(RelocationScope& scope, const void* to) noexcept;
 
 // RelocationAccess — the watched flag and the scope's count (src/detail/relocation.cpp and
 // relocation_finish).
@@ -170,6 +183,7 @@ struct RelocationAccess {
   }
   static std::atomic<std::uint32_t>& count(RelocationScope& s) noexcept { return s.watched_; }
   static RelocationScope*& parent(RelocationScope& s) noexcept { return s.parent_; }
+  static const std::byte*& moved_to(RelocationScope& s) noexcept { return s.moved_to_; }
 };
 
 // relocation_finish(target) — what a target's finish calls first: relocation_unwatch when it is

@@ -141,6 +141,10 @@ class PoolingStateMachineBox final : public PoolingBoxBase<T>, public IAsyncStat
     PoolingStateMachineBox* const box = rent();
     if (!box) [[unlikely]] return nullptr;  // out of memory: `ref` and `sm` untouched
     ref.adopt(box);
+    // A pooled box is not allocated here, so the relocation check of box_allocate is made inline:
+    // I/O operations watching the machine's bytes pause until start() rebases them into the box
+    // (detail/relocation.hpp).
+    if (relocation_any_watched()) [[unlikely]] relocation_moving(std::addressof(sm), &box->machine_);
     ::new (static_cast<void*>(&box->machine_)) SM(std::move(sm));
     box->has_machine_ = true;
     box->refs_.reset(2);

@@ -196,23 +196,15 @@ template <class Box, class A>
 struct MethodBuilderCore {
   // start(sm, fault) — runs sm.move_next() synchronously on the calling thread until the first
   // suspension or the end, then restores the caller's ExecutionContext and
-  // SynchronizationContext. An exception leaving move_next() goes to fault(e). In a program
-  // that links duet's sockets, the machine's bytes are a RelocationScope meanwhile: an I/O
-  // operation that goes pending with a buffer in them follows the machine into its box
-  // (detail/relocation.hpp); a program without them skips the scope (one load of a flag).
+  // SynchronizationContext. An exception leaving move_next() goes to fault(e). Meanwhile the
+  // machine's bytes are a RelocationScope: an I/O operation that goes pending with a buffer in
+  // them follows the machine into its box (detail/relocation.hpp). The scope rides on the ambient
+  // save and restore (two out-of-line calls start() makes anyway), and is opened only in a
+  // program that links duet's sockets; the builder itself pays two stores for it.
   template <class SM, class Fault>
   static void start(SM& sm, Fault&& fault) noexcept {
-    if (relocation_enabled()) [[unlikely]] {
-      RelocationScope relocation(std::addressof(sm), sizeof(SM));
-      AmbientScope restore(relocation);
-      run_first_step(sm, fault);
-    } else {
-      AmbientScope restore;
-      run_first_step(sm, fault);
-    }
-  }
-  template <class SM, class Fault>
-  static void run_first_step(SM& sm, Fault& fault) noexcept {
+    RelocationScope relocation(std::addressof(sm), sizeof(SM));
+    AmbientScope restore(relocation);
     try {
       sm.move_next();
     } catch (...) {
@@ -231,16 +223,6 @@ struct MethodBuilderCore {
   // (Box::create returned null) — nothing was registered with the awaiter, `ref` is unchanged,
   // and the machine stays in the caller's frame, destroyed with it; the builder then faults the
   // method with std::bad_alloc.
-  // create_box_relocating(ref, sm) — Box::create(ref, sm) with the relocation of the operations
-  // watching the machine's bytes around it: suspend's cold path.
-  template <class Box, class SM, class Ref>
-  [[gnu::noinline, gnu::cold]] static Box* create_box_relocating(Ref& ref, SM& sm) noexcept {
-    RelocationScope* const watched = relocation_moving_slow(std::addressof(sm));
-    Box* const box = Box::create(ref, sm);
-    if (watched) relocation_moved(*watched, box ? std::addressof(box->machine()) : nullptr);
-    return box;
-  }
-
   template <bool Flow, class Box, class A, class SM, class Ref>
   [[nodiscard]] static bool suspend(A& awaiter, SM& sm, Ref& ref) noexcept {
     if constexpr (Flow) {
@@ -251,14 +233,10 @@ struct MethodBuilderCore {
     Box* box;
     A* target = std::addressof(awaiter);
     if (ref.get() == nullptr) {
-      // The move into the box. While some I/O operation is watched (rare), those watching this
-      // machine's bytes pause around it and follow it (detail/relocation.hpp), out of line: the
-      // common path stays one load and one branch.
-      if (relocation_any_watched()) [[unlikely]] {
-        box = create_box_relocating<Box>(ref, sm);
-      } else {
-        box = Box::create(ref, sm);
-      }
+      // The move into the box. I/O operations watching the machine's bytes follow it: the box's
+      // allocation pauses them (box_allocate), the scope's close in start() rebases them
+      // (detail/relocation.hpp). Nothing here: the check rides on the allocation call.
+      box = Box::create(ref, sm);
       if (!box) [[unlikely]] return false;
       target = std::addressof(relocate(awaiter, sm, box->machine()));
     } else {
@@ -344,17 +322,21 @@ struct MethodBuilderCore {
     return diagnostics::detail::machine_name<std::remove_reference_t<decltype(box.machine())>>();
   }
 
-  // allocate_box<Box>() — memory for a box; null when out of memory (the method cannot go on:
-  // suspend() returns false and the builder faults it with std::bad_alloc).
+  // allocate_box<Box>(machine, offset) — memory for a box that will hold the unboxed machine at
+  // `machine` at byte `offset`; null when out of memory (the method cannot go on: suspend()
+  // returns false and the builder faults it with std::bad_alloc). Out of line, it also pauses the
+  // I/O operations that watch the machine's bytes, if any (detail/relocation.hpp, box_allocate).
   template <class Box>
-  static void* allocate_box() noexcept {
-    void* mem;
+  static void* allocate_box(const void* machine, std::size_t offset) noexcept {
     if constexpr (alignof(Box) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) {
-      mem = ::operator new(sizeof(Box), std::align_val_t(alignof(Box)), std::nothrow);
+      void* const mem = ::operator new(sizeof(Box), std::align_val_t(alignof(Box)), std::nothrow);
+      if (mem && relocation_any_watched()) [[unlikely]] {
+        relocation_moving(machine, static_cast<std::byte*>(mem) + offset);
+      }
+      return mem;
     } else {
-      mem = ::operator new(sizeof(Box), std::nothrow);
+      return box_allocate(sizeof(Box), machine, offset);
     }
-    return mem;
   }
 };
 
@@ -449,7 +431,7 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
   // running + the starter's builder.
   template <class Ref>
   static AsyncStateMachineBox* create(Ref& ref, SM& sm) noexcept {
-    void* const mem = MethodBuilderCore::allocate_box<AsyncStateMachineBox>();
+    void* const mem = MethodBuilderCore::allocate_box<AsyncStateMachineBox>(std::addressof(sm), machine_offset());
     if (!mem) [[unlikely]] return nullptr;  // out of memory: `ref` and `sm` untouched
     auto* const box = static_cast<AsyncStateMachineBox*>(mem);
     ref.adopt_box(box);
@@ -462,6 +444,14 @@ class AsyncStateMachineBox final : public TaskState<T>, public Continuation {
   void move_next() noexcept { MethodBuilderCore::step_task_box(*this); }
 
   SM& machine() noexcept { return machine_; }
+  // machine_offset() — where machine_ lies in the box (what the relocation of the machine's I/O
+  // buffers adds to the box's address). The box has no virtual base, so offsetof is exact.
+  static constexpr std::size_t machine_offset() noexcept {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+    return offsetof(AsyncStateMachineBox, machine_);
+#pragma GCC diagnostic pop
+  }
   // fault(e) — MethodBuilderCore::step_task_box's fault: completes the task with `e`.
   bool fault(std::exception_ptr e) noexcept { return this->try_complete_exception(std::move(e)); }
 
