@@ -3,6 +3,12 @@
 // protocol and the scaling notes are in duet/scheduler.hpp; the ring's invariants in
 // duet/detail/work_stealing_ring.hpp.
 //
+// Idle driver (src/core/idle_driver.hpp; the socket engine registers with default_scheduler()):
+// a worker out of local work collects what the driver has ready without blocking before it
+// searches, and a parked worker (not a surplus one, which must stay able to retire) waits in the
+// driver instead of its futex, one at a time (the driver's token); see drive() for why no
+// wake-up is lost. A pool without a driver pays one relaxed load per search and per park.
+//
 // Locks (never nested except as noted): Global::mutex (the injection list), idle_mutex (the
 // parked list and the stopping flag's transitions), threads_mutex (worker slots, spawning,
 // retiring; may be taken with nothing else held), monitor_mutex (the monitor's sleep).
