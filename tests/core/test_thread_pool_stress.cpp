@@ -17,6 +17,8 @@
 
 #include <duet/duet.hpp>
 
+#include "stress_support.hpp"
+
 namespace {
 
 using duet::Continuation;
@@ -139,14 +141,6 @@ std::vector<Param> params() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, PoolStress, ::testing::ValuesIn(params()),
-                         [](const ::testing::TestParamInfo<Param>& param_info) {
-                           // Appended piece by piece, not "w" + std::to_string(...): g++ 12 -O3
-                           // reports a false -Wrestrict on operator+(const char*, string&&).
-                           std::string name = "w";
-                           name += std::to_string(param_info.param.workers);
-                           name += "_seed";
-                           name += std::to_string(param_info.param.seed);
-                           return name;
-                         });
+                         duet::testing::workers_seed_name<Param>);
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include "../../src/net/socket_engine.hpp"
 #include "duet_fixture.hpp"
 #include "net_support.hpp"
+#include "stress_support.hpp"
 
 namespace {
 
@@ -39,18 +40,8 @@ using duet::net::Socket;
 using duet::net::detail::SocketEngine;
 using namespace nettest;
 
-constexpr std::chrono::seconds k_hang_bound{60};
-
-// within(pred) — polls pred until it holds or k_hang_bound passes (a hang bound, not a timing).
-template <class Pred>
-bool within(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + k_hang_bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using duet::testing::k_hang_bound;
+using duet::testing::within;
 
 // bounded(vt) — vt's result, waiting at most k_hang_bound; a hang aborts with a message.
 template <class T>
@@ -236,15 +227,8 @@ std::vector<Param> params() {
   return ps;
 }
 
-std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  std::string name = "w";
-  name += std::to_string(info.param.workers);
-  name += "_seed";
-  name += std::to_string(info.param.seed);
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Seeds, EngineDrive, ::testing::ValuesIn(params()), param_name);
+INSTANTIATE_TEST_SUITE_P(Seeds, EngineDrive, ::testing::ValuesIn(params()),
+                         duet::testing::workers_seed_name<Param>);
 
 using EngineFallback = duet::testing::DuetTest;
 
