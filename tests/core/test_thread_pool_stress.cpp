@@ -61,14 +61,7 @@ struct World {
   }
 };
 
-std::uint32_t mix(std::uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352dU;
-  x ^= x >> 15;
-  x *= 0x846ca68bU;
-  x ^= x >> 16;
-  return x;
-}
+using duet::testing::mix;
 
 void Node::run(Continuation* c) noexcept {
   auto* self = static_cast<Node*>(c);
@@ -90,10 +83,7 @@ void Node::run(Continuation* c) noexcept {
   if (w.outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) w.outstanding.notify_all();
 }
 
-struct Param {
-  unsigned workers;
-  int seed;
-};
+using Param = duet::testing::WorkersSeed;
 
 class PoolStress : public ::testing::TestWithParam<Param> {};
 

@@ -55,14 +55,7 @@ T bounded(ValueTask<T> vt, const char* what) {
   return t.result();
 }
 
-std::uint32_t mix(std::uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
+using duet::testing::mix;
 
 // Noop — an item that counts its runs.
 struct Noop : Continuation {
@@ -151,10 +144,7 @@ struct Echo : Continuation {
   }
 };
 
-struct Param {
-  unsigned workers;
-  int seed;
-};
+using Param = duet::testing::WorkersSeed;
 
 class EngineDrive : public ::testing::TestWithParam<Param> {};
 

@@ -2,19 +2,37 @@
 // <gtest/gtest.h>):
 //  * within(pred) — polls pred until it holds or k_hang_bound (60 s) passes; returns whether it
 //    held. A hang bound, never a timing assertion.
-//  * workers_seed_name(info) — the test name "w<workers>_seed<seed>" of a parameter with
-//    `workers` and `seed` fields.
+//  * mix(x) — a 32-bit integer hash, to derive a test's choices from its seed.
+//  * WorkersSeed, workers_seed_name(info) — the parameter of a many-seed test (a pool size and a
+//    seed) and its test name "w<workers>_seed<seed>" (any parameter with those two fields).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <thread>
 
 namespace duet::testing {
 
 inline constexpr std::chrono::seconds k_hang_bound{60};
+
+// mix(x) — a 32-bit integer hash (seeds -> per-item choices).
+inline std::uint32_t mix(std::uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+// WorkersSeed — the parameter of a many-seed test: a pool size and a seed.
+struct WorkersSeed {
+  unsigned workers;
+  int seed;
+};
 
 template <class Pred>
 bool within(Pred pred) {
