@@ -3,6 +3,12 @@
 // protocol and the scaling notes are in duet/scheduler.hpp; the ring's invariants in
 // duet/detail/work_stealing_ring.hpp.
 //
+// Idle driver (src/core/idle_driver.hpp; the socket engine registers with default_scheduler()):
+// a worker out of local work collects what the driver has ready without blocking before it
+// searches, and a parked worker (not a surplus one, which must stay able to retire) waits in the
+// driver instead of its futex, one at a time (the driver's token); see drive() for why no
+// wake-up is lost. A pool without a driver pays one relaxed load per search and per park.
+//
 // Locks (never nested except as noted): Global::mutex (the injection list), idle_mutex (the
 // parked list and the stopping flag's transitions), threads_mutex (worker slots, spawning,
 // retiring; may be taken with nothing else held), monitor_mutex (the monitor's sleep).
@@ -15,9 +21,11 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <ctime>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/lockfree/queue.hpp>
@@ -28,6 +36,7 @@
 #include "duet/core/synchronization_context.hpp"
 #include "duet/detail/assert.hpp"
 #include "../detail/shuffle_hook.hpp"
+#include "idle_driver.hpp"
 #include "duet/detail/cpu_relax.hpp"
 #include "duet/detail/work_stealing_ring.hpp"
 #include "duet/diag/trace.hpp"
@@ -110,6 +119,9 @@ struct Worker {
   std::atomic<std::uint64_t> ticks{0};
   // futex — 1 once a waker picked this parked worker; the owner resets it to 0.
   alignas(64) std::atomic<std::uint32_t> futex{0};
+  // driving — the idle driver this parked worker waits in instead of its futex (null: none).
+  // Written by the owner; a waker reads it under idle_mutex (see Impl::drive).
+  std::atomic<detail::IdleDriver*> driving{nullptr};
 
   ThreadPool::Impl* pool = nullptr;
   unsigned index = 0;
@@ -320,7 +332,9 @@ struct ThreadPool::Impl {
       searching.fetch_add(1, std::memory_order_seq_cst);
       w.searching = true;
     }
-    w.futex.store(1, std::memory_order_release);
+    w.futex.store(1, std::memory_order_seq_cst);
+    // A worker waiting in the idle driver sleeps there, not on its futex (see drive()).
+    if (detail::IdleDriver* d = w.driving.load(std::memory_order_seq_cst)) d->interrupt();
     if (!as_searcher) futex_wake_one(w.futex);
   }
 
@@ -345,6 +359,9 @@ struct ThreadPool::Impl {
     Park why = Park::resumed;
     for (;;) {
       Continuation* c = local_item(w);
+      // Out of local work: what the idle driver has ready comes first (Go's findrunnable polls
+      // the network before stealing), without blocking.
+      if (!c && driver.load(std::memory_order_relaxed) && poll_driver()) c = local_item(w);
       if (!c) {
         c = search(w);  // ends the search itself
       } else if (w.searching) {
@@ -546,6 +563,8 @@ struct ThreadPool::Impl {
       }
       const bool surplus = live.load(std::memory_order_relaxed) >
                            min_threads.load(std::memory_order_relaxed);
+      // Not a surplus worker: it must stay able to time out and retire.
+      if (!surplus && driver.load(std::memory_order_relaxed) && drive(w)) return Park::resumed;
       const std::chrono::nanoseconds timeout{idle_timeout_ns.load(std::memory_order_relaxed)};
       if (futex_wait(w.futex, 0, surplus ? &timeout : nullptr)) continue;
       // Timed out: retire if still parked and still surplus.
@@ -564,6 +583,79 @@ struct ThreadPool::Impl {
       w.parked = false;
       parked.fetch_sub(1, std::memory_order_relaxed);
       return Park::retire;
+    }
+  }
+
+  // drive(w) — park()'s alternative to the futex: with nothing to run and `w` registered as
+  // parked (and the queues re-checked after that), wait in the idle driver if its token is free.
+  // False: no driver, or the token is taken: park on the futex as usual. True: `w` waited, left the parked state and handed out what the
+  // driver found (into its own queues): look again.
+  //
+  // No lost wake-up. A waker picks a parked worker under idle_mutex (release_parked): it stores
+  // the futex word, then reads `driving`, both seq_cst; the worker stores `driving`, then reads
+  // the futex word, both seq_cst. In the single total order one of the stores comes first, so
+  // either the worker sees the futex word set and does not wait, or the waker sees `driving`
+  // and interrupts the driver, which makes the current or the next wait() return. The worker is
+  // still counted parked while it waits, so posters find it as they would on the futex
+  // (notify_if_needed reads `parked`), and the re-check in park() covers work published before
+  // it counted itself parked. Once wait() returns the worker leaves the parked state under
+  // idle_mutex before finish(): its own posts see it running and wake others only for what it
+  // cannot take itself. A waker that picked it in between has stored the futex word and made it
+  // a searcher, as it would have on the futex; the word is consumed here.
+  //
+  // The driver's lifetime: `driver_users` counts workers between reading `driver` and giving the
+  // token back; ThreadPoolAccess::set_idle_driver(null) clears `driver` and waits for the count
+  // to drop (seq_cst on both sides: either the worker reads null or the remover sees it
+  // counted). A waker's interrupt() runs under idle_mutex while the worker is parked, before the
+  // worker's own leaving (under the same lock), which comes before it is uncounted.
+  bool drive(Worker& w) noexcept {
+    driver_users.fetch_add(1, std::memory_order_seq_cst);
+    detail::IdleDriver* d = driver.load(std::memory_order_seq_cst);
+    if (!d || !d->try_begin(true)) {
+      driver_users.fetch_sub(1, std::memory_order_release);
+      return false;
+    }
+    w.driving.store(d, std::memory_order_seq_cst);
+    if (w.futex.load(std::memory_order_seq_cst) == 0) d->wait(true);
+    w.driving.store(nullptr, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lk(idle_mutex);
+      if (w.parked) {
+        idle.erase(std::find(idle.begin(), idle.end(), &w));
+        w.parked = false;
+        parked.fetch_sub(1, std::memory_order_relaxed);
+      } else {
+        w.futex.store(0, std::memory_order_relaxed);  // a waker picked us meanwhile
+      }
+    }
+    d->finish();
+    driver_users.fetch_sub(1, std::memory_order_release);
+    return true;
+  }
+
+  // poll_driver() — a running worker out of local work: takes what the idle driver has ready
+  // now, into its own queues. False: no driver, or its token is taken.
+  bool poll_driver() noexcept {
+    driver_users.fetch_add(1, std::memory_order_seq_cst);
+    detail::IdleDriver* d = driver.load(std::memory_order_seq_cst);
+    if (!d || !d->try_begin(false)) {
+      driver_users.fetch_sub(1, std::memory_order_release);
+      return false;
+    }
+    d->wait(false);
+    d->finish();
+    driver_users.fetch_sub(1, std::memory_order_release);
+    return true;
+  }
+
+  // set_driver(d) — ThreadPoolAccess::set_idle_driver.
+  void set_driver(detail::IdleDriver* d) noexcept {
+    detail::IdleDriver* old = driver.exchange(d, std::memory_order_seq_cst);
+    DUET_ASSERT(!(old && d), "a pool has one idle driver at a time: remove the old one first");
+    if (!old) return;
+    while (driver_users.load(std::memory_order_seq_cst) != 0) {
+      old->interrupt();
+      std::this_thread::yield();
     }
   }
 
@@ -760,6 +852,10 @@ struct ThreadPool::Impl {
   std::atomic<std::int64_t> idle_timeout_ns{
       std::chrono::nanoseconds(k_default_idle_timeout).count()};
   std::atomic<bool> stopping{false};
+  // driver — the idle driver parked workers wait in (src/core/idle_driver.hpp), or null;
+  // driver_users — workers using it (see drive()).
+  std::atomic<detail::IdleDriver*> driver{nullptr};
+  std::atomic<unsigned> driver_users{0};
   // idle — parked workers, most recent last. Guarded by idle_mutex.
   std::mutex idle_mutex;
   std::vector<Worker*> idle;
@@ -770,14 +866,41 @@ struct ThreadPool::Impl {
   bool monitor_stop = false;  // guarded by monitor_mutex
 };
 
+namespace {
+// The pools alive, by address: the internal hooks (src/core/idle_driver.hpp) find a pool's Impl
+// here. Touched only when a pool is made or destroyed and when a hook is called.
+std::mutex g_pools_mutex;
+std::vector<std::pair<const ThreadPool*, ThreadPool::Impl*>>& pools() {
+  static auto* const p = new std::vector<std::pair<const ThreadPool*, ThreadPool::Impl*>>();
+  return *p;
+}
+ThreadPool::Impl& impl_of(const ThreadPool& pool) noexcept {
+  std::lock_guard<std::mutex> lk(g_pools_mutex);
+  for (auto& [p, impl] : pools()) {
+    if (p == &pool) return *impl;
+  }
+  DUET_ASSERT(false, "an internal hook was called with a pool that does not exist");
+  std::abort();
+}
+}  // namespace
+
 ThreadPool::ThreadPool(unsigned workers) {
   if (workers == 0) workers = std::max(2u, std::thread::hardware_concurrency());
   workers = std::min(workers, k_thread_limit);
   impl_ = std::make_unique<Impl>(workers);
+  {
+    std::lock_guard<std::mutex> lk(g_pools_mutex);
+    pools().emplace_back(this, impl_.get());
+  }
   impl_->start(workers);
 }
 
 ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(g_pools_mutex);
+    auto& ps = pools();
+    ps.erase(std::find_if(ps.begin(), ps.end(), [this](const auto& e) { return e.first == this; }));
+  }
   if (is_worker_thread()) [[unlikely]] {  // misuse: a worker cannot join itself (see errors.cpp)
     detail::report_pool_destroyed_from_worker();
     (void)impl_.release();  // abandoned: the workers keep running, nothing is freed under them
@@ -840,6 +963,14 @@ ThreadPool& default_scheduler() {
   // a worker blocked on a task nobody will complete would hang the exit.
   static ThreadPool* const pool = new ThreadPool();
   return *pool;
+}
+
+void detail::ThreadPoolAccess::set_idle_driver(ThreadPool& pool, IdleDriver* d) noexcept {
+  impl_of(pool).set_driver(d);
+}
+
+void detail::ThreadPoolAccess::wake_parked(ThreadPool& pool) noexcept {
+  (void)impl_of(pool).wake_one();
 }
 
 bool is_thread_pool_thread() noexcept { return default_scheduler().is_worker_thread(); }

@@ -18,6 +18,7 @@
 #include <duet/duet.hpp>
 
 #include "duet_fixture.hpp"
+#include "stress_support.hpp"
 
 namespace {
 
@@ -27,18 +28,7 @@ using duet::ThreadPool;
 using duet::testing::CountingContinuation;
 using duet::testing::DuetTest;
 
-constexpr std::chrono::seconds k_hang_bound{60};
-
-// within(pred) — polls pred until it holds or k_hang_bound passes; returns the last value.
-template <class Pred>
-bool within(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + k_hang_bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using duet::testing::within;
 
 // Blocker — a pool item that counts itself started, then blocks in wait()/result() on `gate`.
 struct Blocker : Continuation {

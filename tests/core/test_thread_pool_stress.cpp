@@ -17,6 +17,8 @@
 
 #include <duet/duet.hpp>
 
+#include "stress_support.hpp"
+
 namespace {
 
 using duet::Continuation;
@@ -59,14 +61,7 @@ struct World {
   }
 };
 
-std::uint32_t mix(std::uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352dU;
-  x ^= x >> 15;
-  x *= 0x846ca68bU;
-  x ^= x >> 16;
-  return x;
-}
+using duet::testing::mix;
 
 void Node::run(Continuation* c) noexcept {
   auto* self = static_cast<Node*>(c);
@@ -88,10 +83,7 @@ void Node::run(Continuation* c) noexcept {
   if (w.outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) w.outstanding.notify_all();
 }
 
-struct Param {
-  unsigned workers;
-  int seed;
-};
+using Param = duet::testing::WorkersSeed;
 
 class PoolStress : public ::testing::TestWithParam<Param> {};
 
@@ -139,14 +131,6 @@ std::vector<Param> params() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, PoolStress, ::testing::ValuesIn(params()),
-                         [](const ::testing::TestParamInfo<Param>& param_info) {
-                           // Appended piece by piece, not "w" + std::to_string(...): g++ 12 -O3
-                           // reports a false -Wrestrict on operator+(const char*, string&&).
-                           std::string name = "w";
-                           name += std::to_string(param_info.param.workers);
-                           name += "_seed";
-                           name += std::to_string(param_info.param.seed);
-                           return name;
-                         });
+                         duet::testing::workers_seed_name<Param>);
 
 }  // namespace
