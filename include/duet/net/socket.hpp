@@ -108,8 +108,9 @@ class Socket {
 
   // is_open() — false after close(), for a default or moved-from socket.
   bool is_open() const noexcept;
-  // engine_started() — whether the process's I/O thread (the epoll loop) runs yet: it starts at
-  // the first operation that has to wait.
+  // engine_started() — whether the process's socket engine (its epoll set, driven by idle pool
+  // workers, and its fallback thread) exists yet: it starts at the first operation that has to
+  // wait.
   static bool engine_started() noexcept;
   // handle() — the file descriptor (.NET's Handle); -1 when closed.
   int handle() const noexcept;
