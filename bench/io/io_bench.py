@@ -22,8 +22,8 @@ What is measured, per repetition, with the servers in a fresh random order each 
     <duration-large> seconds: wrk opens all its connections at once, the kernel's SYN backlog
     (2048 here) drops the excess and the retries take seconds, so a short run would measure the
     connection storm rather than the server (the figure still includes that ramp). Any socket error, timeout or non-2xx response
-    counts as an error; the run fails when a server has errors (10,000 connections must be held
-    with none);
+    counts as an error; the run fails when one of duet's servers has errors (10,000 connections
+    must be held with none); a peer's errors are shown in its errors column and logged, not failed;
   * memory per open connection: a freshly started server answers one request, its RSS is read
     (VmRSS of /proc/<pid>/status); then this script opens <idle> connections, sends one request on
     each and reads its response (so every connection was accepted and served, and is now an idle
@@ -280,12 +280,31 @@ def select_servers(build_dir, names=None):
 LARGE = 1000  # connection counts from here on run for duration_large seconds
 
 
+def load_problem(r):
+    """What went wrong in one wrk run r (measure_load's dict), or None: socket errors, timeouts,
+    non-2xx responses, no request served, or a server that died."""
+    if error_count(r) or not r["alive"] or not r["requests"]:
+        return (f"{r['requests']} requests, {error_count(r)} errors {r['errors']}, "
+                f"non-2xx {r['non2xx']}{'' if r['alive'] else ', the server died'}")
+    return None
+
+
+def counts_as_failure(server):
+    """Whether a load or memory problem of `server` fails the run: duet's own servers must serve
+    every connection without an error (issue 14: 10,000 connections held with none); a peer's
+    errors (Boost.Fiber over Asio times out a few of 10,000 connections on some runs) are
+    reported in the table's errors column and the log instead, so that they cannot fail the
+    main job. A peer that does not start is still a failure (run() raises it)."""
+    return server.name.startswith("duet_")
+
+
 def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=10000, wrk_threads=1,
         names=None, log=print, seed=None, duration_large=12, pin=True):
     """Runs everything; returns (results, failures). results = {"load": {server: {N: [runs]}},
     "memory": {server: [runs]}, "servers": [...], "config": {...}}. pin: servers on CPU 0 and
     wrk on CPU 1 (see "Pinning"), when available."""
     failures = []
+    peer_errors = []  # a peer's load errors: in the table and the log, not failures
     servers, missing = select_servers(build_dir, names)
     for s, path in missing:
         log(f"  (not built, skipped: {s.title}, {path})")
@@ -320,11 +339,14 @@ def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=1000
                 log(f"  rep {rep + 1}/{repetitions}  {n:>6} conns  {s.title:<28} "
                     f"{r['rps']:>10.0f} req/s  p50 {fmt_ms(r['p50_ms'])}  p99 {fmt_ms(r['p99_ms'])}"
                     f"{'  errors ' + str(error_count(r)) if error_count(r) else ''}")
-                if error_count(r) or not r["alive"] or not r["requests"]:
-                    failures.append(f"{s.title}, {n} connections, repetition {rep + 1}: "
-                                    f"{r['requests']} requests, {error_count(r)} errors "
-                                    f"{r['errors']}, non-2xx {r['non2xx']}"
-                                    f"{'' if r['alive'] else ', the server died'}")
+                problem = load_problem(r)
+                if problem:
+                    what = f"{s.title}, {n} connections, repetition {rep + 1}: {problem}"
+                    if counts_as_failure(s):
+                        failures.append(what)
+                    else:
+                        peer_errors.append(what)
+                        log(f"  (a peer's errors are reported, not a failure: {what})")
         if idle:
             for s in rng.sample(servers, len(servers)):
                 try:
@@ -337,9 +359,15 @@ def run(build_dir, repetitions=5, duration=5, connections=CONNECTIONS, idle=1000
                     f"{m['bytes_per_conn']:>8.0f} B/connection"
                     f"{'  errors ' + str(m['errors']) if m['errors'] else ''}")
                 if m["errors"] or not m["alive"]:
-                    failures.append(f"{s.title}, {idle} idle connections, repetition {rep + 1}: "
-                                    f"{m['errors']} failed{'' if m['alive'] else ', the server died'}")
+                    what = (f"{s.title}, {idle} idle connections, repetition {rep + 1}: "
+                            f"{m['errors']} failed{'' if m['alive'] else ', the server died'}")
+                    if counts_as_failure(s):
+                        failures.append(what)
+                    else:
+                        peer_errors.append(what)
+                        log(f"  (a peer's errors are reported, not a failure: {what})")
     results = {"servers": [s.__dict__ for s in servers], "load": load, "memory": memory,
+               "peer_errors": peer_errors,
                "config": {"repetitions": repetitions, "duration_s": duration,
                           "duration_large_s": duration_large,
                           "connections": list(connections), "idle": idle,

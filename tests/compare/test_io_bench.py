@@ -91,6 +91,19 @@ class Parsing(unittest.TestCase):
         with self.assertRaises(ValueError):
             io_bench.duration_ms("fast")
 
+    def test_only_duets_servers_fail_the_run_on_load_errors(self):
+        bad = {"rps": 1.0, "p50_ms": 1.0, "p99_ms": 1.0, "requests": 10, "alive": True,
+               "errors": {"connect": 0, "read": 0, "write": 0, "timeout": 19}, "non2xx": 0}
+        good = dict(bad, errors={"connect": 0, "read": 0, "write": 0, "timeout": 0})
+        self.assertIn("19 errors", io_bench.load_problem(bad))
+        self.assertIsNone(io_bench.load_problem(good))
+        self.assertIn("died", io_bench.load_problem(dict(good, alive=False)))
+        by_name = {s.name: s for s in io_bench.SERVERS}
+        for name in ("duet_explicit", "duet_dsl", "duet_fiber"):
+            self.assertTrue(io_bench.counts_as_failure(by_name[name]), name)
+        for name in ("asio", "boost_fiber", "epoll"):
+            self.assertFalse(io_bench.counts_as_failure(by_name[name]), name)
+
     def test_a_failed_wrk_is_an_error_not_a_zero(self):
         with self.assertRaises(ValueError):
             io_bench.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused\n")
