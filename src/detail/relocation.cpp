@@ -49,23 +49,18 @@ void for_each_node(RelocationScope* scope, Fn fn) noexcept {
 }  // namespace
 
 void relocation_close(RelocationScope& s) noexcept {
+  // Moved into its box (relocation_moving paused these and recorded where): rebase and retry
+  // them. Ended unboxed (it completed, or its box could not be allocated): end them before its
+  // memory goes. Either way they are watched no more: the box never moves.
   const std::byte* const to = RelocationAccess::moved_to(s);
+  const std::ptrdiff_t delta = to ? to - static_cast<const std::byte*>(s.begin()) : 0;
   std::lock_guard guard(g_lock);
-  if (to != nullptr) {
-    // The machine moved into its box (relocation_moving paused these): rebase, retry, and stop
-    // watching: the box never moves.
-    const std::ptrdiff_t delta = to - static_cast<const std::byte*>(s.begin());
-    for_each_node(&s, [&](WatchNode& n) {
+  for_each_node(&s, [&](WatchNode& n) {
+    if (to) {
       n.target->relocation_resume(delta);
-      forget(n);
-      return true;
-    });
-    return;
-  }
-  // The machine ends unboxed with operations still pointing into it: end them before its memory
-  // goes.
-  for_each_node(&s, [](WatchNode& n) {
-    n.target->relocation_orphan();
+    } else {
+      n.target->relocation_orphan();
+    }
     forget(n);
     return true;
   });
